@@ -1,0 +1,5 @@
+import sys
+
+from phonectl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""`phonectl sandbox`: the built-in Graph emulator in the foreground, and its reset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from phonectl import render
+
+app = typer.Typer(
+    help="The built-in Graph emulator (what --sandbox talks to).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command()
+def serve(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port; 0 picks a free one.")
+    ] = 0,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, help="Phones per page before @odata.nextLink.")
+    ] = 10,
+    log: Annotated[bool, typer.Option("--log", help="Log each request on stderr.")] = False,
+) -> None:
+    """Serve the emulator on 127.0.0.1 in the foreground until Ctrl-C; prints its Graph URL."""
+    from phonectl.sandbox import default_state_path
+    from phonectl.sandbox.server import GraphEmulator
+    from phonectl.sandbox.state import SandboxState
+
+    state_path = default_state_path()
+    emulator = GraphEmulator(
+        SandboxState(state_path), port=port, page_size=page_size, log_requests=log
+    )
+    print(emulator.url, flush=True)
+    render.notice(
+        f"Graph emulator listening on {emulator.url} (state in {state_path}); Ctrl-C stops it.\n"
+        f"Point phonectl at it: PHONECTL_GRAPH_URL={emulator.url} PHONECTL_ACCESS_TOKEN=any"
+    )
+    try:
+        emulator.serve_forever()
+    finally:
+        emulator.server_close()
+
+
+@app.command()
+def reset() -> None:
+    """Restore the sandbox's seed data (the example phones and users)."""
+    from phonectl.sandbox import default_state_path
+    from phonectl.sandbox.state import SandboxState
+
+    state_path = default_state_path()
+    SandboxState(state_path).reset()
+    render.notice(f"sandbox reset to its seed data ({state_path})")

@@ -1,0 +1,90 @@
+"""Exit codes and the exception family that carries them to cli.main()."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    SIGN_IN = 3
+    FORBIDDEN = 4
+    NOT_FOUND = 5
+    TRY_LATER = 6
+    INTERRUPTED = 130
+
+
+TRANSIENT_STATUSES = frozenset({429, 503, 504})
+
+_EXIT_BY_STATUS = {401: ExitCode.SIGN_IN, 403: ExitCode.FORBIDDEN, 404: ExitCode.NOT_FOUND}
+
+
+def exit_code_for_status(status: int) -> ExitCode:
+    """The exit code for a final HTTP error status from Graph."""
+    if status in TRANSIENT_STATUSES:
+        return ExitCode.TRY_LATER
+    return _EXIT_BY_STATUS.get(status, ExitCode.FAILED)
+
+
+class PhonectlError(Exception):
+    """An error the user sees as one message (plus an optional hint) and an exit code."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class InvalidInput(PhonectlError):
+    """Bad usage or input, caught before anything was sent."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SignInRequired(PhonectlError):
+    exit_code = ExitCode.SIGN_IN
+
+
+class NetworkError(PhonectlError):
+    """Connection failure or timeout: nothing useful came back; try again later."""
+
+    exit_code = ExitCode.TRY_LATER
+
+
+class GraphError(PhonectlError):
+    """Graph answered with an error status (after any retries)."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        code: str | None,
+        message: str,
+        request_id: str | None,
+        date: str | None,
+    ) -> None:
+        super().__init__(message, hint=_HINT_BY_STATUS.get(status))
+        self.status = status
+        self.method = method
+        self.url = url
+        self.code = code
+        self.request_id = request_id
+        self.date = date
+        self.exit_code = exit_code_for_status(status)
+
+
+_HINT_BY_STATUS = {
+    401: "sign in again with 'phonectl auth login' or set PHONECTL_ACCESS_TOKEN to a valid token",
+    403: "the token lacks permission: other users' profiles need User.ReadWrite.All "
+    "('phonectl auth login --scope User.ReadWrite.All')",
+    404: "check the user and phone id ('phonectl list' shows the ids)",
+    429: "Graph is throttling: try again later or raise PHONECTL_MAX_RETRIES",
+    503: "Graph is unavailable: try again later",
+    504: "Graph timed out: try again later",
+}

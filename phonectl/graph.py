@@ -1,0 +1,212 @@
+"""GraphClient: one HTTP session to Microsoft Graph, with retries, paging and Graph errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError
+
+if TYPE_CHECKING:
+    import requests
+
+TokenProvider = Callable[[], str]
+Notify = Callable[[str], None]
+
+MAX_SINGLE_WAIT = 60.0
+BACKOFF_BASE = 0.5
+NOTICE_WAIT_ABOVE = 2.0
+
+
+def retry_delay(retry_after: str | None, attempt: int) -> float:
+    """Seconds to wait before retry number `attempt` (0-based): the server's Retry-After
+    (seconds, fractional allowed, or an HTTP date) or else exponential backoff with jitter;
+    never more than MAX_SINGLE_WAIT."""
+    server_wait = parse_retry_after(retry_after) if retry_after else None
+    if server_wait is None:
+        backoff = BACKOFF_BASE * 2**attempt
+        server_wait = random.uniform(backoff / 2, backoff)
+    return min(server_wait, MAX_SINGLE_WAIT)
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Retry-After as seconds from now, or None when it is neither a number nor an HTTP date."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
+
+
+def may_retry(method: str, status: int) -> bool:
+    """429/503/504 are retried, but a POST only on 429: a throttled POST was not processed,
+    while a 503 or 504 may have created the phone already."""
+    if status not in TRANSIENT_STATUSES:
+        return False
+    return method != "POST" or status == 429
+
+
+class GraphClient:
+    def __init__(
+        self,
+        base_url: str,
+        token_provider: TokenProvider,
+        *,
+        user_agent: str,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        notify: Notify | None = None,
+        debug: Notify | None = None,
+    ) -> None:
+        import requests
+
+        self.base_url = base_url
+        self._token_provider = token_provider
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._notify = notify or (lambda message: None)
+        self._debug = debug
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = user_agent
+        self._session.headers["Accept"] = "application/json"
+
+    def request(self, method: str, path_or_url: str, body: Any = None) -> Any:
+        """Send one Graph call (retrying transient failures); its JSON body, or None (204)."""
+        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        attempt = 0
+        while True:
+            response = self._send_once(method, url, body)
+            status = response.status_code
+            if attempt < self._max_retries and may_retry(method, status):
+                wait = retry_delay(response.headers.get("Retry-After"), attempt)
+                if wait > NOTICE_WAIT_ABOVE:
+                    self._notify(f"Graph answered {status}; retrying in {wait:.0f} s")
+                time.sleep(wait)
+                attempt += 1
+                continue
+            if status >= 400:
+                raise graph_error(response, method, url)
+            return _json_or_none(response, method, url)
+
+    def get_all(self, path: str) -> list[Any]:
+        """Every item of a collection, following @odata.nextLink to the last page."""
+        items: list[Any] = []
+        next_url: str | None = path
+        while next_url:
+            page = self.request("GET", next_url)
+            if not isinstance(page, dict) or not isinstance(page.get("value"), list):
+                raise _unexpected_body("GET", next_url, "a collection without 'value'")
+            items.extend(page["value"])
+            next_url = page.get("@odata.nextLink")
+        return items
+
+    def _send_once(self, method: str, url: str, body: Any) -> requests.Response:
+        import requests
+
+        headers = {
+            "Authorization": f"Bearer {self._token_provider()}",
+            "client-request-id": str(uuid.uuid4()),
+        }
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                method, url, data=data, headers=headers, timeout=self._timeout
+            )
+        except requests.Timeout:
+            raise NetworkError(
+                f"{method} {url}: no answer within {self._timeout:g} s",
+                hint="try again later, or raise PHONECTL_TIMEOUT",
+            ) from None
+        except requests.ConnectionError as exc:
+            raise NetworkError(
+                f"{method} {url}: could not reach Graph ({_reason(exc)})",
+                hint="check the network or proxy (HTTPS_PROXY) and try again later",
+            ) from None
+        except requests.RequestException as exc:
+            raise NetworkError(f"{method} {url}: {_reason(exc)}") from None
+        if self._debug is not None:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self._debug(
+                f"{method} {url} -> {response.status_code} in {elapsed_ms:.0f} ms "
+                f"(request-id {response.headers.get('request-id', '-')}, "
+                f"client-request-id {headers['client-request-id']}, Authorization: [redacted])"
+            )
+        return response
+
+
+def _reason(exc: Exception) -> str:
+    # requests nests the root cause several levels deep; the innermost says what happened.
+    cause: BaseException = exc
+    while cause.__context__ is not None or cause.__cause__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    return str(cause) or type(cause).__name__
+
+
+def _json_or_none(response: requests.Response, method: str, url: str) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise _unexpected_body(method, url, "a body that is not JSON") from None
+
+
+def _unexpected_body(method: str, url: str, what: str) -> GraphError:
+    return GraphError(
+        status=200,
+        method=method,
+        url=url,
+        code=None,
+        message=f"Graph answered with {what}",
+        request_id=None,
+        date=None,
+    )
+
+
+def graph_error(response: requests.Response, method: str, url: str) -> GraphError:
+    """A GraphError from an error response, whatever shape its body has."""
+    error: dict[str, Any] = {}
+    try:
+        payload = response.json()
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            error = payload["error"]
+    except ValueError:
+        pass
+    inner = error.get("innerError") or error.get("innererror") or {}
+    if not isinstance(inner, dict):
+        inner = {}
+    message = error.get("message")
+    if not isinstance(message, str) or not message:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        message = (
+            f"HTTP {response.status_code} {response.reason} (a {kind} body, not a Graph error)"
+        )
+    code = error.get("code")
+    return GraphError(
+        status=response.status_code,
+        method=method,
+        url=url,
+        code=code if isinstance(code, str) else None,
+        message=message,
+        request_id=inner.get("request-id") or response.headers.get("request-id"),
+        date=inner.get("date") or response.headers.get("Date"),
+    )

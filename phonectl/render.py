@@ -1,0 +1,143 @@
+"""Everything printed: results on stdout as table, json or tsv; messages on stderr.
+
+The only module that imports rich, and only for tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from phonectl.errors import GraphError, PhonectlError
+from phonectl.phones import audience_text
+from phonectl.settings import OutputFormat
+
+# Wide enough that an id never wraps when a table is piped into a file or grep.
+PIPED_TABLE_WIDTH = 200
+TSV_FIELDS = ("id", "type", "number", "displayName")
+
+
+def phones(items: Sequence[Mapping[str, Any]], fmt: OutputFormat) -> None:
+    """A list of itemPhones."""
+    if fmt is OutputFormat.json:
+        _write_json(list(items))
+    elif fmt is OutputFormat.tsv:
+        for phone in items:
+            sys.stdout.write(_tsv_line(phone))
+    else:
+        _table(items)
+
+
+def phone(item: Mapping[str, Any], fmt: OutputFormat) -> None:
+    """One itemPhone: json prints Graph's object as returned."""
+    if fmt is OutputFormat.json:
+        _write_json(item)
+    else:
+        phones([item], fmt)
+
+
+def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None:
+    """What --dry-run would have sent."""
+    if fmt is OutputFormat.json:
+        _write_json({"method": method, "url": url, "body": body})
+    elif fmt is OutputFormat.tsv:
+        body_text = "" if body is None else json.dumps(body, ensure_ascii=False)
+        sys.stdout.write(f"{method}\t{url}\t{body_text}\n")
+    else:
+        sys.stdout.write(f"{method} {url}\n")
+        if body is not None:
+            sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    notice("dry run: nothing was sent")
+
+
+def _write_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def tsv_escape(value: Any) -> str:
+    """A value for one tsv cell: backslash, tab, CR and newline escaped; None as empty."""
+    if value is None:
+        return ""
+    return (
+        str(value)
+        .replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+def _tsv_line(item: Mapping[str, Any]) -> str:
+    cells = [tsv_escape(item.get(name)) for name in TSV_FIELDS]
+    cells.append(tsv_escape(audience_text(item)))
+    return "\t".join(cells) + "\n"
+
+
+def _modified(item: Mapping[str, Any]) -> str:
+    who = ((item.get("lastModifiedBy") or {}).get("user") or {}).get("displayName") or ""
+    when = str(item.get("lastModifiedDateTime") or "")
+    if when:
+        when = when[:16].replace("T", " ") + " UTC"
+    return ", ".join(part for part in (who, when) if part)
+
+
+def _table(items: Sequence[Mapping[str, Any]]) -> None:
+    if not items:
+        notice("no phones")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    # Values are data, never Rich markup; a piped table gets room so ids never wrap.
+    console = Console(markup=False, highlight=False, emoji=False)
+    if not console.is_terminal:
+        console = Console(markup=False, highlight=False, emoji=False, width=PIPED_TABLE_WIDTH)
+    table = Table()
+    table.add_column("ID", no_wrap=True)
+    for header in ("Type", "Number", "Display name", "Audience", "Source", "Last modified"):
+        table.add_column(header)
+    for item in items:
+        table.add_row(
+            str(item.get("id") or ""),
+            str(item.get("type") or ""),
+            str(item.get("number") or ""),
+            str(item.get("displayName") or ""),
+            audience_text(item),
+            str((item.get("source") or {}).get("type") or ""),
+            _modified(item),
+        )
+    console.print(table)
+
+
+def notice(message: str) -> None:
+    """A message for the person at the terminal: always on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def debug(message: str) -> None:
+    print(f"debug: {message}", file=sys.stderr, flush=True)
+
+
+def error(exc: PhonectlError) -> None:
+    lines = [f"error: {_error_text(exc)}"]
+    if isinstance(exc, GraphError):
+        details = [
+            f"{label}: {value}"
+            for label, value in (("request-id", exc.request_id), ("date", exc.date))
+            if value
+        ]
+        if details:
+            lines.append("  " + "  ".join(details))
+    if exc.hint:
+        lines.append(f"hint: {exc.hint}")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _error_text(exc: PhonectlError) -> str:
+    if isinstance(exc, GraphError):
+        code = f" {exc.code}" if exc.code else ""
+        return f"Graph refused {exc.method} {exc.url}: {exc.status}{code}: {exc.message}"
+    return exc.message

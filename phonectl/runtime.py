@@ -1,0 +1,71 @@
+"""What a command needs, each piece built on first use (so --dry-run never builds a client)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from phonectl.settings import Flags, OutputFormat, Settings, load_settings
+
+if TYPE_CHECKING:
+    from phonectl.graph import GraphClient
+    from phonectl.sandbox.server import GraphEmulator
+
+
+class Runtime:
+    def __init__(self, flags: Flags) -> None:
+        self._flags = flags
+        self._settings: Settings | None = None
+        self._client: GraphClient | None = None
+        self._emulator: GraphEmulator | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self._flags)
+        return self._settings
+
+    def output(self, command_flag: OutputFormat | None) -> OutputFormat:
+        """The output format: the command's -o, else the global one, env, default."""
+        return command_flag or self.settings.output
+
+    def graph_url(self) -> str:
+        """Graph's beta root: the sandbox emulator's (started now) or the configured one."""
+        if self.settings.sandbox:
+            return self._start_emulator() + "/beta"
+        return self.settings.graph_beta_url
+
+    def client(self) -> GraphClient:
+        if self._client is None:
+            from phonectl import __version__, render
+            from phonectl.auth import acquire_token
+            from phonectl.graph import GraphClient
+
+            settings = self.settings
+            base_url = self.graph_url()
+            token = acquire_token(settings)
+            self._client = GraphClient(
+                base_url,
+                lambda: token.value,
+                user_agent=f"phonectl/{__version__}",
+                timeout=settings.timeout,
+                max_retries=settings.max_retries,
+                notify=render.notice,
+                debug=render.debug if settings.debug else None,
+            )
+        return self._client
+
+    def _start_emulator(self) -> str:
+        if self._emulator is None:
+            from phonectl.sandbox import default_state_path
+            from phonectl.sandbox.server import GraphEmulator
+            from phonectl.sandbox.state import SandboxState
+
+            self._emulator = GraphEmulator(SandboxState(default_state_path()))
+            self._emulator.start_in_thread()
+        return self._emulator.url
+
+    def close(self) -> None:
+        if self._emulator is not None:
+            self._emulator.shutdown()
+            self._emulator.server_close()
+            self._emulator = None

@@ -1,0 +1,471 @@
+"""A local HTTP server that answers the Graph beta profile-phone API as Graph does.
+
+Graph-shaped errors, 400 for invalid enum values and unknown or read-only properties, 404 for
+unknown users and phones, 401 without a bearer token, @odata.nextLink paging. For tests and
+tools it also records every request and can inject faults (see Fault).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from phonectl.phones import Audience, PhoneType
+from phonectl.sandbox.state import SandboxState
+
+# Graph itself accepts unknownFutureValue, which phonectl never sends.
+PHONE_TYPES = [t.value for t in PhoneType] + ["unknownFutureValue"]
+AUDIENCES = [a.value for a in Audience] + ["unknownFutureValue"]
+READ_ONLY = frozenset(
+    {"id", "createdBy", "createdDateTime", "lastModifiedBy", "lastModifiedDateTime"}
+)
+DEFAULT_PAGE_SIZE = 10
+CONTROL_PREFIX = "/_sandbox/"
+
+
+class GraphProblem(Exception):
+    """An error answer: status, Graph error code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Fault:
+    """Make the next `count` matching requests fail.
+
+    status: answer with this status (None: answer normally, after `delay`).
+    body: "graph" (a Graph error), "html", "malformed" (broken JSON) or "empty".
+    drop: close the connection without answering.
+    """
+
+    status: int | None = 503
+    count: int = 1
+    method: str | None = None
+    path_contains: str | None = None
+    retry_after: str | None = None
+    body: str = "graph"
+    delay: float = 0.0
+    drop: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and (
+            self.path_contains is None or self.path_contains in path
+        )
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def decoded_path(self) -> str:
+        return unquote(urlsplit(self.path).path)
+
+
+@dataclass
+class Reply:
+    status: int
+    payload: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class GraphEmulator(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        state: SandboxState,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        log_requests: bool = False,
+    ) -> None:
+        super().__init__((host, port), _Handler)
+        self.state = state
+        self.page_size = page_size
+        self.log_requests = log_requests
+        self.faults: list[Fault] = []
+        self.requests: list[RecordedRequest] = []
+        self._control_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._control_lock:
+            self.faults.append(fault)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self._control_lock:
+            for fault in self.faults:
+                if fault.count > 0 and fault.matches(method, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._control_lock:
+            self.requests.append(request)
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="graph-emulator", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: GraphEmulator
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.log_requests:
+            super().log_message(format, *args)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _handle(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = _decode_body(raw)
+        self.server.record(RecordedRequest(self.command, self.path, dict(self.headers), body))
+        self.request_id = str(uuid.uuid4())
+        path = urlsplit(self.path).path
+        if path.startswith(CONTROL_PREFIX):
+            self._send(self._control(path[len(CONTROL_PREFIX) :], body))
+            return
+        fault = self.server.take_fault(self.command, path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.drop:
+                self.close_connection = True
+                return
+            if fault.status is not None:
+                self._send_fault(fault)
+                return
+        try:
+            reply = self._route(raw, body)
+        except GraphProblem as problem:
+            reply = self._error_reply(problem)
+        self._send(reply)
+
+    def _error_reply(self, problem: GraphProblem) -> Reply:
+        return Reply(
+            problem.status,
+            {
+                "error": {
+                    "code": problem.code,
+                    "message": problem.message,
+                    "innerError": {
+                        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                        "request-id": self.request_id,
+                        "client-request-id": self.headers.get("client-request-id", ""),
+                    },
+                }
+            },
+        )
+
+    def _send_fault(self, fault: Fault) -> None:
+        assert fault.status is not None
+        headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+        if fault.body == "graph":
+            reply = self._error_reply(
+                GraphProblem(fault.status, "injectedFault", f"Injected fault {fault.status}.")
+            )
+            reply.headers.update(headers)
+            self._send(reply)
+            return
+        content, ctype = {
+            "html": (b"<html><body><h1>Service Unavailable</h1></body></html>", "text/html"),
+            "malformed": (b'{"error": {"code": "broken', "application/json"),
+            "empty": (b"", "application/json"),
+        }[fault.body]
+        self._send_bytes(fault.status, content, ctype, headers)
+
+    def _send(self, reply: Reply) -> None:
+        content = b"" if reply.payload is None else json.dumps(reply.payload).encode()
+        self._send_bytes(reply.status, content, "application/json", reply.headers)
+
+    def _send_bytes(self, status: int, content: bytes, ctype: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("request-id", self.request_id)
+        if "client-request-id" in self.headers:
+            self.send_header("client-request-id", self.headers["client-request-id"])
+        if content:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(content)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(content)
+
+    # -- the tools' control API ------------------------------------------------------------
+
+    def _control(self, what: str, body: Any) -> Reply:
+        server = self.server
+        if what == "faults" and self.command == "POST":
+            server.add_fault(Fault(**body))
+            return Reply(204)
+        if what == "faults" and self.command == "DELETE":
+            server.faults.clear()
+            return Reply(204)
+        if what == "requests" and self.command == "GET":
+            return Reply(200, {"value": [asdict(r) for r in server.requests]})
+        if what == "requests" and self.command == "DELETE":
+            server.requests.clear()
+            return Reply(204)
+        if what == "reset" and self.command == "POST":
+            server.state.reset()
+            return Reply(204)
+        return Reply(404, {"error": {"code": "notFound", "message": "unknown control call"}})
+
+    # -- Graph -----------------------------------------------------------------------------
+
+    def _route(self, raw: bytes, body: Any) -> Reply:
+        parts = urlsplit(self.path)
+        segments = [unquote(s) for s in parts.path.split("/")[1:]]
+        if not segments or segments[0] != "beta":
+            raise GraphProblem(400, "BadRequest", "Invalid version: only /beta is emulated.")
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:].strip():
+            raise GraphProblem(401, "InvalidAuthenticationToken", "Access token is empty.")
+        rest = segments[1:]
+        state = self.server.state
+        with state.lock:
+            if rest[:1] == ["me"]:
+                user, rest = state.me(), rest[1:]
+            elif rest[:1] == ["users"] and len(rest) >= 2:
+                user = state.find_user(rest[1])
+                if user is None:
+                    raise GraphProblem(
+                        404,
+                        "Request_ResourceNotFound",
+                        f"Resource '{rest[1]}' does not exist or one of its queried "
+                        "reference-property objects are not present.",
+                    )
+                rest = rest[2:]
+            else:
+                raise _no_route(parts.path)
+            if rest[:2] != ["profile", "phones"] or len(rest) > 3:
+                raise _no_route(parts.path)
+            if len(rest) == 2:
+                return self._collection(user, parts.path, parse_qs(parts.query), raw, body)
+            return self._item(user, rest[2], raw, body)
+
+    def _collection(
+        self, user: dict[str, Any], path: str, query: dict[str, list[str]], raw: bytes, body: Any
+    ) -> Reply:
+        phones: list[dict[str, Any]] = user["phones"]
+        if self.command == "GET":
+            top = _int_param(query, "$top", self.server.page_size)
+            skip = _int_param(query, "$skiptoken", 0)
+            page: dict[str, Any] = {
+                "@odata.context": "https://graph.microsoft.com/beta/$metadata#phones",
+                "value": phones[skip : skip + top],
+            }
+            if skip + top < len(phones):
+                host = self.headers.get("Host", "127.0.0.1")
+                page["@odata.nextLink"] = f"http://{host}{path}?$top={top}&$skiptoken={skip + top}"
+            return Reply(200, page)
+        if self.command == "POST":
+            fields = _writable_fields(raw, body)
+            if not isinstance(fields.get("number"), str):
+                raise GraphProblem(400, "BadRequest", "The property 'number' is required.")
+            phone = self._new_phone(user)
+            _apply(phone, fields)
+            phones.append(phone)
+            self.server.state.save()
+            return Reply(201, phone, {"Location": f"{path}/{phone['id']}"})
+        raise _method_not_allowed()
+
+    def _item(self, user: dict[str, Any], phone_id: str, raw: bytes, body: Any) -> Reply:
+        phones: list[dict[str, Any]] = user["phones"]
+        phone = next((p for p in phones if p["id"] == phone_id), None)
+        if phone is None:
+            raise GraphProblem(
+                404, "ResourceNotFound", f"Resource 'itemPhone' with id '{phone_id}' not found."
+            )
+        if self.command == "GET":
+            return Reply(200, phone)
+        if self.command == "PATCH":
+            fields = _writable_fields(raw, body)
+            _apply(phone, fields)
+            me = self.server.state.me()
+            phone["lastModifiedDateTime"] = _now()
+            phone["lastModifiedBy"] = _identity(me)
+            self.server.state.save()
+            return Reply(200, phone)
+        if self.command == "DELETE":
+            phones.remove(phone)
+            self.server.state.save()
+            return Reply(204)
+        raise _method_not_allowed()
+
+    def _new_phone(self, user: dict[str, Any]) -> dict[str, Any]:
+        me = self.server.state.me()
+        now = _now()
+        return {
+            "id": str(uuid.uuid4()),
+            "allowedAudiences": "organization",
+            "inference": None,
+            "createdDateTime": now,
+            "createdBy": _identity(me),
+            "lastModifiedDateTime": now,
+            "lastModifiedBy": _identity(me),
+            "source": {"type": "User"},
+            "displayName": None,
+            "type": "other",
+            "number": None,
+        }
+
+
+def _identity(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "application": None,
+        "device": None,
+        "user": {"displayName": user["displayName"], "id": user["id"]},
+    }
+
+
+def _decode_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _no_route(path: str) -> GraphProblem:
+    return GraphProblem(400, "BadRequest", f"Resource not found for the segment in '{path}'.")
+
+
+def _method_not_allowed() -> GraphProblem:
+    return GraphProblem(405, "Request_BadRequest", "The HTTP method is not allowed here.")
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
+    try:
+        value = int(query[name][0]) if name in query else default
+    except ValueError:
+        raise GraphProblem(400, "BadRequest", f"Invalid value for {name}.") from None
+    return max(value, 1 if name == "$top" else 0)
+
+
+def _writable_fields(raw: bytes, body: Any) -> dict[str, Any]:
+    """The request body, checked as Graph checks an itemPhone."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise GraphProblem(400, "BadRequest", "Unable to read JSON request payload.") from None
+    if not isinstance(parsed, dict):
+        raise GraphProblem(400, "BadRequest", "The request body must be a JSON object.")
+    fields = {k: v for k, v in parsed.items() if not k.startswith("@odata.")}
+    for name, value in fields.items():
+        if name in READ_ONLY:
+            raise GraphProblem(400, "BadRequest", f"The property '{name}' is read-only.")
+        check = _CHECKS.get(name)
+        if check is None:
+            raise GraphProblem(
+                400,
+                "BadRequest",
+                f"The property '{name}' does not exist on type 'microsoft.graph.itemPhone'. "
+                "Make sure to only use property names that are defined by the type.",
+            )
+        check(value)
+    return fields
+
+
+def _check_enum(values: list[str], type_name: str) -> Any:
+    def check(value: Any) -> None:
+        if value is not None and value not in values:
+            raise GraphProblem(
+                400,
+                "BadRequest",
+                f"Requested value '{value}' was not found in 'microsoft.graph.{type_name}'.",
+            )
+
+    return check
+
+
+def _check_string(nullable: bool) -> Any:
+    def check(value: Any) -> None:
+        if not isinstance(value, str) and not (nullable and value is None):
+            raise GraphProblem(400, "BadRequest", f"Cannot convert {value!r} to a String.")
+
+    return check
+
+
+def _check_object(allowed: dict[str, type | tuple[type, ...]]) -> Any:
+    def check(value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            raise GraphProblem(400, "BadRequest", f"Expected an object, not {value!r}.")
+        for key, item in value.items():
+            kind = allowed.get(key)
+            if kind is None:
+                raise GraphProblem(400, "BadRequest", f"The property '{key}' does not exist.")
+            # bool is an int in Python, but not a number in JSON.
+            is_bool_for_number = isinstance(item, bool) and kind is not bool
+            if item is not None and (not isinstance(item, kind) or is_bool_for_number):
+                raise GraphProblem(400, "BadRequest", f"Invalid value for '{key}': {item!r}.")
+
+    return check
+
+
+_CHECKS = {
+    "type": _check_enum(PHONE_TYPES, "phoneType"),
+    "allowedAudiences": _check_enum(AUDIENCES, "allowedAudiences"),
+    "number": _check_string(nullable=False),
+    "displayName": _check_string(nullable=True),
+    "source": _check_object({"type": str}),
+    "inference": _check_object({"confidenceScore": (int, float), "userHasVerifiedAccuracy": bool}),
+    "isSearchable": lambda value: None,
+}
+
+
+def _apply(phone: dict[str, Any], fields: dict[str, Any]) -> None:
+    """PATCH semantics: complex values merge property by property, null clears."""
+    for name, value in fields.items():
+        current = phone.get(name)
+        if isinstance(value, dict) and isinstance(current, dict):
+            phone[name] = {**current, **value}
+        else:
+            phone[name] = value

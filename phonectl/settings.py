@@ -1,0 +1,157 @@
+"""Settings: flag > PHONECTL_* environment variable > default, and the national-cloud table."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from urllib.parse import urlsplit
+
+from phonectl.errors import InvalidInput
+
+
+class Cloud(str, Enum):
+    global_ = "global"
+    usgov = "usgov"
+    usgovdod = "usgovdod"
+    china = "china"
+
+
+@dataclass(frozen=True)
+class CloudHosts:
+    graph: str
+    authority: str
+
+
+CLOUD_HOSTS = {
+    Cloud.global_: CloudHosts("https://graph.microsoft.com", "https://login.microsoftonline.com"),
+    Cloud.usgov: CloudHosts("https://graph.microsoft.us", "https://login.microsoftonline.us"),
+    Cloud.usgovdod: CloudHosts(
+        "https://dod-graph.microsoft.us", "https://login.microsoftonline.us"
+    ),
+    Cloud.china: CloudHosts(
+        "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"
+    ),
+}
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    tsv = "tsv"
+
+
+@dataclass(frozen=True)
+class Settings:
+    cloud: Cloud = Cloud.global_
+    graph_url: str = CLOUD_HOSTS[Cloud.global_].graph
+    output: OutputFormat = OutputFormat.table
+    max_retries: int = 3
+    timeout: float = 30.0
+    debug: bool = False
+    sandbox: bool = False
+    access_token: str | None = field(default=None, repr=False)
+
+    @property
+    def graph_beta_url(self) -> str:
+        return self.graph_url + "/beta"
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Global options as given on the command line; None means 'not given'."""
+
+    cloud: Cloud | None = None
+    output: OutputFormat | None = None
+    debug: bool | None = None
+    sandbox: bool | None = None
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidInput(f"{name}={raw!r} is not a boolean: use 1 or 0")
+
+
+def _env_number(env: Mapping[str, str], name: str, kind: type[float] | type[int]) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}={raw!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise InvalidInput(f"{name}={raw!r} must be a finite number >= 0")
+    return value
+
+
+def _env_choice(env: Mapping[str, str], name: str, enum: type[Enum]) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    for member in enum:
+        if member.value == raw.strip().lower():
+            return str(member.value)
+    valid = ", ".join(str(m.value) for m in enum)
+    raise InvalidInput(f"{name}={raw!r} is not valid: use one of {valid}")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_service_url(url: str, what: str) -> str:
+    """An https URL (http only on loopback), without a trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise InvalidInput(f"{what}={url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise InvalidInput(
+            f"{what}={url!r} is plain http: tokens would travel unencrypted; use https "
+            "(http is allowed only for a loopback host)"
+        )
+    if parts.query or parts.fragment:
+        raise InvalidInput(f"{what}={url!r} must not carry a query or fragment")
+    return url.strip().rstrip("/")
+
+
+def load_settings(flags: Flags, env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting: flag > environment > default."""
+    env = os.environ if env is None else env
+    cloud = flags.cloud or Cloud(_env_choice(env, "PHONECTL_CLOUD", Cloud) or Cloud.global_)
+    graph_url = env.get("PHONECTL_GRAPH_URL") or CLOUD_HOSTS[cloud].graph
+    graph_url = check_service_url(graph_url, "PHONECTL_GRAPH_URL")
+    if graph_url.endswith("/beta"):
+        graph_url = graph_url.removesuffix("/beta")
+    output = flags.output or OutputFormat(
+        _env_choice(env, "PHONECTL_OUTPUT", OutputFormat) or OutputFormat.table
+    )
+    max_retries = _env_number(env, "PHONECTL_MAX_RETRIES", int)
+    timeout = _env_number(env, "PHONECTL_TIMEOUT", float)
+    if timeout == 0:
+        raise InvalidInput("PHONECTL_TIMEOUT must be more than 0 seconds")
+    debug = flags.debug or _env_bool(env, "PHONECTL_DEBUG") or False
+    sandbox = flags.sandbox or _env_bool(env, "PHONECTL_SANDBOX") or False
+    return Settings(
+        cloud=cloud,
+        graph_url=graph_url,
+        output=output,
+        max_retries=3 if max_retries is None else int(max_retries),
+        timeout=30.0 if timeout is None else float(timeout),
+        debug=debug,
+        sandbox=sandbox,
+        access_token=env.get("PHONECTL_ACCESS_TOKEN", "").strip() or None,
+    )
