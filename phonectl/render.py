@@ -5,6 +5,7 @@ The only module that imports rich, and only for tables."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -91,10 +92,15 @@ def _table(items: Sequence[Mapping[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    # Values are data, never Rich markup; a piped table gets room so ids never wrap.
-    console = Console(markup=False, highlight=False, emoji=False)
+    # Values are data, never Rich markup. NO_COLOR means no escapes at all, bold included.
+    # A piped table gets room so that ids never wrap.
+    plain = bool(os.environ.get("NO_COLOR"))
+    options: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
+    if plain:
+        options["color_system"] = None
+    console = Console(**options)
     if not console.is_terminal:
-        console = Console(markup=False, highlight=False, emoji=False, width=PIPED_TABLE_WIDTH)
+        console = Console(**options, width=PIPED_TABLE_WIDTH)
     table = Table()
     table.add_column("ID", no_wrap=True)
     for header in ("Type", "Number", "Display name", "Audience", "Source", "Last modified"):

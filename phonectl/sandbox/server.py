@@ -8,6 +8,7 @@ tools it also records every request and can inject faults (see Fault).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -108,10 +109,16 @@ class GraphEmulator(ThreadingHTTPServer):
         self.requests: list[RecordedRequest] = []
         self._control_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout test, Ctrl-C) is not the emulator's problem.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def add_fault(self, fault: Fault) -> None:
         with self._control_lock:
@@ -130,7 +137,10 @@ class GraphEmulator(ThreadingHTTPServer):
             self.requests.append(request)
 
     def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="graph-emulator", daemon=True)
+        # A short poll interval makes shutdown() prompt: tests start and stop many emulators.
+        thread = threading.Thread(
+            target=self.serve_forever, args=(0.05,), name="graph-emulator", daemon=True
+        )
         thread.start()
         return thread
 
@@ -163,12 +173,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = _decode_body(raw)
-        self.server.record(RecordedRequest(self.command, self.path, dict(self.headers), body))
         self.request_id = str(uuid.uuid4())
         path = urlsplit(self.path).path
         if path.startswith(CONTROL_PREFIX):
             self._send(self._control(path[len(CONTROL_PREFIX) :], body))
             return
+        self.server.record(RecordedRequest(self.command, self.path, dict(self.headers), body))
         fault = self.server.take_fault(self.command, path)
         if fault is not None:
             if fault.delay:
@@ -268,6 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
         rest = segments[1:]
         state = self.server.state
         with state.lock:
+            user: dict[str, Any] | None
             if rest[:1] == ["me"]:
                 user, rest = state.me(), rest[1:]
             elif rest[:1] == ["users"] and len(rest) >= 2:

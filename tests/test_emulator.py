@@ -1,0 +1,195 @@
+"""The sandbox emulator on its own: Graph's routes, errors, paging, persistence, faults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+from phonectl.sandbox.state import SandboxState
+
+AUTH = {"Authorization": "Bearer anything"}
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
+    server = GraphEmulator(SandboxState(tmp_path / "state.json"), page_size=2)
+    server.start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def call(server: GraphEmulator, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+    headers = {**AUTH, **kw.pop("headers", {})}
+    data = kw.pop("data", None if body is None else json.dumps(body))
+    return requests.request(method, server.url + path, data=data, headers=headers, timeout=5)
+
+
+def test_seed_holds_the_documented_example_phone(emulator: GraphEmulator) -> None:
+    phone = call(emulator, "GET", f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}").json()
+    assert phone["displayName"] == "Car Phone"
+    assert phone["type"] == "other"
+    assert phone["number"] == "+7 499 342 22 13"
+    assert phone["allowedAudiences"] == "organization"
+    assert phone["createdBy"]["user"]["displayName"] == "Innocenty Popov"
+
+
+def test_users_are_found_by_id_or_upn(emulator: GraphEmulator) -> None:
+    by_id = call(emulator, "GET", f"/beta/users/{SECOND_USER_ID}/profile/phones").json()
+    by_upn = call(emulator, "GET", "/beta/users/ADELEV@contoso.com/profile/phones").json()
+    assert by_id["value"] == by_upn["value"] != []
+    me = call(emulator, "GET", f"/beta/users/{ME_ID}/profile/phones").json()
+    assert EXAMPLE_PHONE_ID in [p["id"] for p in me["value"]]
+
+
+def test_list_pages_with_next_link(emulator: GraphEmulator) -> None:
+    for n in range(3):
+        assert (
+            call(emulator, "POST", "/beta/me/profile/phones", {"number": f"+{n}"}).status_code
+            == 201
+        )
+    seen: list[str] = []
+    url: str | None = emulator.url + "/beta/me/profile/phones"
+    pages = 0
+    while url:
+        page = requests.get(url, headers=AUTH, timeout=5).json()
+        assert len(page["value"]) <= 2
+        seen += [p["id"] for p in page["value"]]
+        url = page.get("@odata.nextLink")
+        pages += 1
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 5
+
+
+def test_post_creates_201_with_server_fields(emulator: GraphEmulator) -> None:
+    reply = call(emulator, "POST", "/beta/me/profile/phones", {"number": "+1", "type": "mobile"})
+    assert reply.status_code == 201
+    phone = reply.json()
+    assert phone["number"] == "+1" and phone["type"] == "mobile"
+    assert phone["id"] and phone["createdDateTime"] and phone["lastModifiedBy"]["user"]
+
+
+def test_patch_returns_the_whole_object_and_stamps_modification(emulator: GraphEmulator) -> None:
+    reply = call(
+        emulator,
+        "PATCH",
+        f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}",
+        {"inference": {"confidenceScore": 0.5}, "displayName": None},
+    )
+    assert reply.status_code == 200
+    phone = reply.json()
+    assert phone["number"] == "+7 499 342 22 13"
+    assert phone["displayName"] is None
+    assert phone["inference"] == {"confidenceScore": 0.5}
+    assert phone["lastModifiedDateTime"] > "2020-07-06T06:34:12.2294868Z"
+
+
+def test_delete_answers_204_then_404(emulator: GraphEmulator) -> None:
+    path = f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}"
+    assert call(emulator, "DELETE", path).status_code == 204
+    assert call(emulator, "GET", path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"type": "cell"}, "Requested value 'cell' was not found"),
+        ({"allowedAudiences": "world"}, "Requested value 'world'"),
+        ({"colour": "red"}, "The property 'colour' does not exist"),
+        ({"id": "x"}, "The property 'id' is read-only"),
+        ({"lastModifiedDateTime": "x"}, "read-only"),
+        ({"number": 5}, "Cannot convert"),
+        ({"inference": {"confidenceScore": True}}, "Invalid value"),
+        ({"source": {"kind": "x"}}, "does not exist"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_invalid_bodies_get_graph_shaped_400(
+    emulator: GraphEmulator, body: Any, fragment: str
+) -> None:
+    reply = call(
+        emulator,
+        "PATCH",
+        f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}",
+        body,
+        headers={"client-request-id": "c-1"},
+    )
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "BadRequest"
+    assert fragment in error["message"]
+    assert error["innerError"]["request-id"] == reply.headers["request-id"]
+    assert error["innerError"]["client-request-id"] == "c-1"
+    assert error["innerError"]["date"].startswith("20")
+
+
+def test_malformed_json_is_400(emulator: GraphEmulator) -> None:
+    reply = call(emulator, "POST", "/beta/me/profile/phones", data=b"{not json")
+    assert reply.status_code == 400
+    assert reply.json()["error"]["message"] == "Unable to read JSON request payload."
+
+
+def test_missing_bearer_token_is_401(emulator: GraphEmulator) -> None:
+    reply = requests.get(emulator.url + "/beta/me/profile/phones", timeout=5)
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_unknown_phone_and_user_are_404(emulator: GraphEmulator) -> None:
+    assert call(emulator, "GET", "/beta/me/profile/phones/nope").status_code == 404
+    reply = call(emulator, "GET", "/beta/users/ghost@contoso.com/profile/phones")
+    assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "Request_ResourceNotFound"
+
+
+def test_state_persists_across_restarts_in_an_atomically_written_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    first = GraphEmulator(SandboxState(path))
+    first.start_in_thread()
+    try:
+        call(first, "PATCH", f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}", {"type": "radio"})
+    finally:
+        first.shutdown()
+        first.server_close()
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp file left behind
+    again = SandboxState(path)
+    assert again.find_user(ME_ID)["phones"][0]["type"] == "radio"  # type: ignore[index]
+    again.reset()
+    assert SandboxState(path).find_user(ME_ID)["phones"][0]["type"] == "other"  # type: ignore[index]
+
+
+def test_a_damaged_state_file_falls_back_to_the_seed(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("{broken")
+    assert SandboxState(path).find_user(ME_ID) is not None
+
+
+def test_faults_hit_only_matching_requests_and_only_count_times(emulator: GraphEmulator) -> None:
+    emulator.add_fault(Fault(status=429, count=2, method="PATCH", retry_after="0.1"))
+    path = f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}"
+    assert call(emulator, "GET", path).status_code == 200
+    first = call(emulator, "PATCH", path, {"type": "home"})
+    assert (first.status_code, first.headers["Retry-After"]) == (429, "0.1")
+    assert call(emulator, "PATCH", path, {"type": "home"}).status_code == 429
+    assert call(emulator, "PATCH", path, {"type": "home"}).status_code == 200
+
+
+def test_control_api_injects_faults_and_lists_requests(emulator: GraphEmulator) -> None:
+    assert requests.post(emulator.url + "/_sandbox/faults", json={"status": 503}, timeout=5).ok
+    assert call(emulator, "GET", "/beta/me/profile/phones").status_code == 503
+    seen = requests.get(emulator.url + "/_sandbox/requests", timeout=5).json()["value"]
+    assert [(r["method"], r["path"]) for r in seen] == [("GET", "/beta/me/profile/phones")]
+    assert seen[0]["headers"]["Authorization"] == "Bearer anything"
+
+
+def test_dropped_connection_is_a_connection_error(emulator: GraphEmulator) -> None:
+    emulator.add_fault(Fault(drop=True))
+    with pytest.raises(requests.ConnectionError):
+        call(emulator, "GET", "/beta/me/profile/phones")

@@ -1,0 +1,134 @@
+"""Output formats: table, json, tsv; results on stdout only; no ANSI escapes when piped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from support import EXAMPLE_PHONE_ID, Run, phone_in_state
+
+from phonectl.render import tsv_escape
+from phonectl.sandbox.server import GraphEmulator
+
+
+def test_json_is_graphs_object_exactly(graph: GraphEmulator, phonectl: Run) -> None:
+    result = phonectl("get", EXAMPLE_PHONE_ID, "-o", "json")
+    assert result.exit_code == 0
+    assert result.json() == phone_in_state(graph, EXAMPLE_PHONE_ID)
+    assert result.stderr == ""
+
+
+def test_tsv_is_one_line_id_type_number_display_name_audience(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    result = phonectl("get", EXAMPLE_PHONE_ID, "-o", "tsv")
+    assert result.stdout == (
+        f"{EXAMPLE_PHONE_ID}\tother\t+7 499 342 22 13\tCar Phone\torganization\n"
+    )
+
+
+def test_tsv_escapes_tabs_and_newlines_inside_values(graph: GraphEmulator, phonectl: Run) -> None:
+    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "a\tb\nc\\d"
+    result = phonectl("get", EXAMPLE_PHONE_ID, "-o", "tsv")
+    fields = result.stdout.rstrip("\n").split("\t")
+    assert len(fields) == 5
+    assert fields[3] == "a\\tb\\nc\\\\d"
+    assert tsv_escape(None) == ""
+
+
+def test_output_format_from_environment(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_OUTPUT", "tsv")
+    assert phonectl("get", EXAMPLE_PHONE_ID).stdout.startswith(EXAMPLE_PHONE_ID + "\t")
+    # The flag beats the environment.
+    assert phonectl("get", EXAMPLE_PHONE_ID, "-o", "json").json()["id"] == EXAMPLE_PHONE_ID
+
+
+def test_table_shows_the_phone_without_ansi_when_piped(graph: GraphEmulator, phonectl: Run) -> None:
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 0
+    assert "\x1b[" not in result.stdout
+    for text in (
+        EXAMPLE_PHONE_ID,
+        "other",
+        "+7 499 342 22 13",
+        "Car Phone",
+        "organization",
+        "User",
+        "Innocenty Popov, 2020-07-06 06:34 UTC",
+    ):
+        assert text in result.stdout
+    assert result.stderr == ""
+
+
+def test_table_cells_are_data_not_rich_markup(graph: GraphEmulator, phonectl: Run) -> None:
+    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "[bold]x[/bold] :phone:"
+    assert "[bold]x[/bold] :phone:" in phonectl("get", EXAMPLE_PHONE_ID).stdout
+
+
+def _run_in_terminal(args: list[str], env: dict[str, str]) -> bytes:
+    """Run phonectl with stdout on a pseudo-terminal; what the terminal received."""
+    import pty
+
+    out = bytearray()
+
+    def read(fd: int) -> bytes:
+        data = os.read(fd, 4096)
+        out.extend(data)
+        return data
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.environ.update(env)
+        os.execv(sys.executable, [sys.executable, "-m", "phonectl", *args])
+    try:
+        while True:
+            try:
+                read(fd)
+            except OSError:
+                break
+    finally:
+        os.waitpid(pid, 0)
+    return bytes(out)
+
+
+def test_no_color_is_honoured_on_a_terminal(graph: GraphEmulator) -> None:
+    env = {
+        "PHONECTL_GRAPH_URL": graph.url,
+        "PHONECTL_ACCESS_TOKEN": "t",
+        "TERM": "xterm",
+        "COLUMNS": "200",
+    }
+    colored = _run_in_terminal(["get", EXAMPLE_PHONE_ID], {**env, "FORCE_COLOR": "1"})
+    plain = _run_in_terminal(["get", EXAMPLE_PHONE_ID], {**env, "NO_COLOR": "1"})
+    assert b"\x1b[" in colored  # a terminal gets styling...
+    assert b"\x1b[" not in plain  # ...unless NO_COLOR says not to
+    assert b"Car Phone" in plain
+
+
+def test_messages_go_to_stderr_and_results_to_stdout(graph: GraphEmulator) -> None:
+    env = {**os.environ, "PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "phonectl",
+            "update",
+            EXAMPLE_PHONE_ID,
+            "--type",
+            "home",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("{")
+    assert done.stderr == "dry run: nothing was sent\n"

@@ -1,0 +1,96 @@
+"""phonectl as users run it: a separate process, its exit codes, its streams."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from support import EXAMPLE_PHONE_ID
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "phonectl", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sandbox_update_persists_until_reset() -> None:
+    done = run("--sandbox", "update", EXAMPLE_PHONE_ID, "--type", "mobile", "-o", "tsv")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{EXAMPLE_PHONE_ID}\tmobile\t+7 499 342 22 13\tCar Phone\torganization\n"
+    again = run("get", EXAMPLE_PHONE_ID, "-o", "tsv", env={"PHONECTL_SANDBOX": "1"})
+    assert again.stdout.split("\t")[1] == "mobile"
+    assert run("sandbox", "reset").returncode == 0
+    assert run("--sandbox", "get", EXAMPLE_PHONE_ID, "-o", "tsv").stdout.split("\t")[1] == "other"
+    data_home = Path(os.environ["XDG_DATA_HOME"])
+    assert (data_home / "phonectl" / "sandbox.json").is_file()
+
+
+def test_version_comes_from_package_metadata() -> None:
+    from importlib.metadata import version
+
+    done = run("--version")
+    assert (done.returncode, done.stdout) == (0, f"phonectl {version('phonectl')}\n")
+
+
+def test_usage_error_has_no_traceback_and_exits_2() -> None:
+    done = run("update", EXAMPLE_PHONE_ID, "--confidence", "lots")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ")
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_ctrl_c_exits_130_without_a_traceback(graph: GraphEmulator) -> None:
+    graph.add_fault(Fault(status=None, delay=10))
+    env = {**os.environ, "PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "get", EXAMPLE_PHONE_ID],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 20
+    while not graph.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_sandbox_serve_prints_its_url_and_answers_like_graph() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "sandbox", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        reply = requests.get(
+            f"{url}/beta/me/profile/phones/{EXAMPLE_PHONE_ID}",
+            headers={"Authorization": "Bearer x"},
+            timeout=5,
+        )
+        assert reply.json()["displayName"] == "Car Phone"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 130

@@ -1,0 +1,105 @@
+"""Phone ids and users are percent-encoded: no value can change which resource is addressed."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import EXAMPLE_PHONE_ID, Run, graph_calls, only_call, phone_in_state
+
+from phonectl.phones import path_segment, phones_path
+from phonectl.sandbox.server import GraphEmulator
+
+HOSTILE = [
+    "a/b",
+    "..",
+    ".",
+    "../../users/adelev@contoso.com",
+    "x?$select=id",
+    "x#frag",
+    "100%",
+    "%2e%2e",
+    "a b",
+    "a+b",
+    "Ünïcødé-☎",
+    "\u202ertl",
+    "a;b=c",
+    "$batch",
+    "*",
+]
+
+
+def _add_phone(graph: GraphEmulator, phone_id: str, user_ref: str = "me") -> None:
+    state = graph.state
+    user = state.me() if user_ref == "me" else state.find_user(user_ref)
+    assert user is not None
+    phone = copy.deepcopy(phone_in_state(graph, EXAMPLE_PHONE_ID))
+    phone["id"] = phone_id
+    phone["displayName"] = f"target {phone_id}"
+    user["phones"].append(phone)
+
+
+@pytest.mark.parametrize("phone_id", HOSTILE)
+def test_hostile_phone_id_reaches_exactly_that_phone(
+    graph: GraphEmulator, phonectl: Run, phone_id: str
+) -> None:
+    _add_phone(graph, phone_id)
+    result = phonectl("get", phone_id, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["displayName"] == f"target {phone_id}"
+    call = only_call(graph)
+    assert call.decoded_path.startswith("/beta/me/profile/phones/")
+    assert "?" not in call.path and "#" not in call.path
+
+
+@pytest.mark.parametrize("user", HOSTILE)
+def test_hostile_user_is_one_path_segment(graph: GraphEmulator, phonectl: Run, user: str) -> None:
+    graph.state.add_user("0e6a1e7f-0000-4000-8000-000000000001", user, "Hostile")
+    _add_phone(graph, "p1", user)
+    result = phonectl("get", "p1", "--user", user, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["displayName"] == "target p1"
+
+
+def test_update_with_hostile_id_changes_only_the_target(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    _add_phone(graph, "../" + EXAMPLE_PHONE_ID)
+    result = phonectl("update", "../" + EXAMPLE_PHONE_ID, "--type", "pager")
+    assert result.exit_code == 0, result.stderr
+    assert phone_in_state(graph, "../" + EXAMPLE_PHONE_ID)["type"] == "pager"
+    assert phone_in_state(graph, EXAMPLE_PHONE_ID)["type"] == "other"
+
+
+def test_dot_segments_are_encoded_so_clients_cannot_normalise_them() -> None:
+    assert path_segment("..") == "%2E%2E"
+    assert path_segment(".") == "%2E"
+    assert path_segment("a.b") == "a.b"
+    assert phones_path("adelev@contoso.com", "x/y") == (
+        "/users/adelev@contoso.com/profile/phones/x%2Fy"
+    )
+
+
+# Any printable text (no control characters, which phonectl refuses) as id and user.
+identifiers = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40
+).filter(lambda s: s.strip())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(phone_id=identifiers, user=identifiers)
+def test_any_id_and_user_land_on_exactly_that_resource(
+    graph: GraphEmulator, phonectl: Run, phone_id: str, user: str
+) -> None:
+    graph.requests.clear()
+    graph.state.data["users"] = graph.state.data["users"][:2]
+    graph.state.add_user("0e6a1e7f-0000-4000-8000-000000000002", user, "Generated")
+    _add_phone(graph, phone_id, user)
+    result = phonectl("get", phone_id, "--user", user, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["id"] == phone_id
+    assert len(graph_calls(graph)) == 1

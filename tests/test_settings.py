@@ -1,0 +1,79 @@
+"""Settings: flag > PHONECTL_* environment > default; unsafe Graph URLs refused."""
+
+from __future__ import annotations
+
+import pytest
+from support import Run
+
+from phonectl.errors import InvalidInput
+from phonectl.settings import Cloud, Flags, OutputFormat, load_settings
+
+
+def _url(phonectl: Run) -> str:
+    result = phonectl("update", "p1", "--type", "home", "--dry-run", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return str(result.json()["url"])
+
+
+def test_cloud_flag_beats_environment(phonectl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHONECTL_CLOUD", "china")
+    assert _url(phonectl).startswith("https://microsoftgraph.chinacloudapi.cn/beta/")
+    result = phonectl(
+        "--cloud", "usgov", "update", "p1", "--type", "home", "--dry-run", "-o", "json"
+    )
+    assert result.json()["url"].startswith("https://graph.microsoft.us/beta/")
+
+
+def test_graph_url_override_beats_the_cloud(phonectl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHONECTL_CLOUD", "usgov")
+    monkeypatch.setenv("PHONECTL_GRAPH_URL", "https://graph.example.test/")
+    assert _url(phonectl) == "https://graph.example.test/beta/me/profile/phones/p1"
+
+
+def test_graph_url_may_already_end_in_beta(phonectl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHONECTL_GRAPH_URL", "http://127.0.0.1:9/beta")
+    assert _url(phonectl) == "http://127.0.0.1:9/beta/me/profile/phones/p1"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://graph.microsoft.com", "http://10.0.0.5:8080", "ftp://x", "graph.microsoft.com"]
+)
+def test_unsafe_graph_url_is_refused(
+    phonectl: Run, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("PHONECTL_GRAPH_URL", url)
+    result = phonectl("update", "p1", "--type", "home", "--dry-run")
+    assert result.exit_code == 2
+    assert "PHONECTL_GRAPH_URL" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:2", "http://[::1]:3"])
+def test_plain_http_is_allowed_on_loopback(url: str) -> None:
+    assert load_settings(Flags(), {"PHONECTL_GRAPH_URL": url}).graph_url == url
+
+
+def test_defaults() -> None:
+    settings = load_settings(Flags(), {})
+    assert settings.cloud is Cloud.global_
+    assert settings.graph_beta_url == "https://graph.microsoft.com/beta"
+    assert settings.output is OutputFormat.table
+    assert (settings.max_retries, settings.timeout) == (3, 30.0)
+    assert settings.access_token is None
+
+
+def test_environment_values_are_read_and_checked() -> None:
+    env = {
+        "PHONECTL_MAX_RETRIES": "5",
+        "PHONECTL_TIMEOUT": "2.5",
+        "PHONECTL_OUTPUT": "JSON",
+        "PHONECTL_ACCESS_TOKEN": " tok\n",
+    }
+    settings = load_settings(Flags(), env)
+    assert (settings.max_retries, settings.timeout) == (5, 2.5)
+    assert settings.output is OutputFormat.json
+    assert settings.access_token == "tok"
+    assert "tok" not in repr(settings)
+    for bad in ({"PHONECTL_TIMEOUT": "0"}, {"PHONECTL_TIMEOUT": "-1"}, {"PHONECTL_CLOUD": "mars"}):
+        with pytest.raises(InvalidInput):
+            load_settings(Flags(), bad)
