@@ -99,7 +99,8 @@ def test_any_id_and_user_land_on_exactly_that_resource(
     graph.state.data["users"] = graph.state.data["users"][:2]
     graph.state.add_user("0e6a1e7f-0000-4000-8000-000000000002", user, "Generated")
     _add_phone(graph, phone_id, user)
-    result = phonectl("get", phone_id, "--user", user, "-o", "json")
+    # "--" so that an id like "-0" is an argument, as a user would have to write it too.
+    result = phonectl("get", f"--user={user}", "-o", "json", "--", phone_id)
     assert result.exit_code == 0, result.stderr
     assert result.json()["id"] == phone_id
     assert len(graph_calls(graph)) == 1
