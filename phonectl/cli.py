@@ -88,8 +88,11 @@ def root(
     ctx.call_on_close(runtime.close)
 
 
+app.command("list")(phones.list_phones)
 app.command("get")(phones.get)
+app.command("add")(phones.add)
 app.command("update")(phones.update)
+app.command("delete")(phones.delete)
 app.add_typer(sandbox.app, name="sandbox")
 
 

@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Result, Run
+from support import TEST_TOKEN, Result, Run
 
 from phonectl.cli import main
 from phonectl.sandbox.server import GraphEmulator
 from phonectl.sandbox.state import SandboxState
-
-TEST_TOKEN = "test-access-token-5f1e"
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,8 @@ from phonectl.sandbox.state import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID
 
 __all__ = ["EXAMPLE_PHONE_ID", "ME_ID", "SECOND_USER_ID"]
 
+TEST_TOKEN = "test-access-token-5f1e"
+
 
 @dataclass
 class Result:

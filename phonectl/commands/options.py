@@ -8,8 +8,26 @@ from typing import Annotated
 
 import typer
 
+from phonectl.phones import Audience, ClearableField, PhoneType, enum_values
 from phonectl.runtime import Runtime
 from phonectl.settings import OutputFormat
+
+
+def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
+    """Shell completion of an enum's values, in Graph's spelling, matched case-insensitively."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [m.value for m in enum if m.value.lower().startswith(incomplete.lower())]
+
+    return complete
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    """The Runtime the root callback put on the context."""
+    rt = ctx.find_root().obj
+    assert isinstance(rt, Runtime)
+    return rt
+
 
 UserOption = Annotated[
     str | None,
@@ -34,22 +52,64 @@ DryRunOption = Annotated[
     bool,
     typer.Option("--dry-run", help="Print the request instead of sending it; needs no sign-in."),
 ]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 PhoneIdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The phone's id ('phonectl list' shows them).")
 ]
 
-
-def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
-    """Shell completion of an enum's values, in Graph's spelling, matched case-insensitively."""
-
-    def complete(incomplete: str) -> list[str]:
-        return [m.value for m in enum if m.value.lower().startswith(incomplete.lower())]
-
-    return complete
-
-
-def runtime(ctx: typer.Context) -> Runtime:
-    """The Runtime the root callback put on the context."""
-    rt = ctx.find_root().obj
-    assert isinstance(rt, Runtime)
-    return rt
+# The field flags of add and update (CONTRACT.md "Field flags").
+TypeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--type",
+        metavar="TYPE",
+        help=f"Kind of phone: {enum_values(PhoneType)}.",
+        autocompletion=complete_from(PhoneType),
+        show_default=False,
+    ),
+]
+NumberOption = Annotated[
+    str | None, typer.Option("--number", help="The phone number.", show_default=False)
+]
+DisplayNameOption = Annotated[
+    str | None,
+    typer.Option("--display-name", help="Friendly name, e.g. 'Car Phone'.", show_default=False),
+]
+AudienceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--allowed-audiences",
+        metavar="AUDIENCE",
+        help=f"Who may see the phone: {enum_values(Audience)}.",
+        autocompletion=complete_from(Audience),
+        show_default=False,
+    ),
+]
+SourceTypeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source-type", help="Where the value came from (source.type).", show_default=False
+    ),
+]
+ConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--confidence", help="inference.confidenceScore, from 0 to 1.", show_default=False
+    ),
+]
+VerifiedOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--verified/--not-verified", help="inference.userHasVerifiedAccuracy.", show_default=False
+    ),
+]
+ClearOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--clear",
+        metavar="FIELD",
+        help=f"Set this property to null (repeatable): {enum_values(ClearableField)}.",
+        autocompletion=complete_from(ClearableField),
+        show_default=False,
+    ),
+]

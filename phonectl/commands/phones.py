@@ -1,30 +1,38 @@
-"""The phone commands: get and update (list, add and delete build on the same pieces)."""
+"""The phone commands: list, get, add, update, delete."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
 
 import typer
 
 from phonectl import render
 from phonectl.commands.options import (
+    AudienceOption,
+    ClearOption,
+    ConfidenceOption,
+    DisplayNameOption,
     DryRunOption,
+    NumberOption,
     OutputOption,
     PhoneIdArgument,
+    SourceTypeOption,
+    TypeOption,
     UserOption,
-    complete_from,
+    VerifiedOption,
+    YesOption,
     runtime,
 )
-from phonectl.errors import InvalidInput
-from phonectl.phones import (
-    Audience,
-    ClearableField,
-    PhoneFields,
-    PhoneType,
-    build_body,
-    enum_values,
-    phones_path,
-)
+from phonectl.errors import InvalidInput, PhonectlError
+from phonectl.phones import PhoneFields, build_body, phones_path
+
+
+def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> None:
+    """List every phone of a user's profile (all pages)."""
+    rt = runtime(ctx)
+    path = phones_path(user)
+    fmt = rt.output(output)
+    render.phones(rt.client().get_all(path), fmt)
 
 
 def get(
@@ -40,68 +48,56 @@ def get(
     render.phone(rt.client().request("GET", path), fmt)
 
 
+def add(
+    ctx: typer.Context,
+    number: NumberOption = None,
+    type_: TypeOption = None,
+    display_name: DisplayNameOption = None,
+    allowed_audiences: AudienceOption = None,
+    source_type: SourceTypeOption = None,
+    confidence: ConfidenceOption = None,
+    verified: VerifiedOption = None,
+    user: UserOption = None,
+    dry_run: DryRunOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Add a phone to a user's profile; prints the created phone.
+
+    Example: phonectl add --number "+1 425 555 0100" --type mobile
+    """
+    rt = runtime(ctx)
+    if number is None:
+        raise InvalidInput("add needs --number")
+    body = build_body(
+        PhoneFields(
+            type=type_,
+            number=number,
+            display_name=display_name,
+            allowed_audiences=allowed_audiences,
+            source_type=source_type,
+            confidence=confidence,
+            verified=verified,
+        )
+    )
+    path = phones_path(user)
+    fmt = rt.output(output)
+    if dry_run:
+        render.planned_request("POST", rt.graph_url() + path, body, fmt)
+        return
+    render.phone(rt.client().request("POST", path, body), fmt)
+
+
 def update(
     ctx: typer.Context,
     phone_id: PhoneIdArgument,
-    type_: Annotated[
-        str | None,
-        typer.Option(
-            "--type",
-            metavar="TYPE",
-            help=f"Kind of phone: {enum_values(PhoneType)}.",
-            autocompletion=complete_from(PhoneType),
-            show_default=False,
-        ),
-    ] = None,
-    number: Annotated[
-        str | None, typer.Option("--number", help="The phone number.", show_default=False)
-    ] = None,
-    display_name: Annotated[
-        str | None,
-        typer.Option("--display-name", help="Friendly name, e.g. 'Car Phone'.", show_default=False),
-    ] = None,
-    allowed_audiences: Annotated[
-        str | None,
-        typer.Option(
-            "--allowed-audiences",
-            metavar="AUDIENCE",
-            help=f"Who may see the phone: {enum_values(Audience)}.",
-            autocompletion=complete_from(Audience),
-            show_default=False,
-        ),
-    ] = None,
-    source_type: Annotated[
-        str | None,
-        typer.Option(
-            "--source-type", help="Where the value came from (source.type).", show_default=False
-        ),
-    ] = None,
-    confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--confidence",
-            help="inference.confidenceScore, from 0 to 1.",
-            show_default=False,
-        ),
-    ] = None,
-    verified: Annotated[
-        bool | None,
-        typer.Option(
-            "--verified/--not-verified",
-            help="inference.userHasVerifiedAccuracy.",
-            show_default=False,
-        ),
-    ] = None,
-    clear: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--clear",
-            metavar="FIELD",
-            help=f"Set this property to null (repeatable): {enum_values(ClearableField)}.",
-            autocompletion=complete_from(ClearableField),
-            show_default=False,
-        ),
-    ] = None,
+    type_: TypeOption = None,
+    number: NumberOption = None,
+    display_name: DisplayNameOption = None,
+    allowed_audiences: AudienceOption = None,
+    source_type: SourceTypeOption = None,
+    confidence: ConfidenceOption = None,
+    verified: VerifiedOption = None,
+    clear: ClearOption = None,
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
@@ -111,17 +107,18 @@ def update(
     Example: phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
     """
     rt = runtime(ctx)
-    fields = PhoneFields(
-        type=type_,
-        number=number,
-        display_name=display_name,
-        allowed_audiences=allowed_audiences,
-        source_type=source_type,
-        confidence=confidence,
-        verified=verified,
-        clear=tuple(clear or ()),
+    body = build_body(
+        PhoneFields(
+            type=type_,
+            number=number,
+            display_name=display_name,
+            allowed_audiences=allowed_audiences,
+            source_type=source_type,
+            confidence=confidence,
+            verified=verified,
+            clear=tuple(clear or ()),
+        )
     )
-    body = build_body(fields)
     if not body:
         raise InvalidInput(
             "nothing to update: name at least one field (--type, --number, --display-name, "
@@ -133,3 +130,33 @@ def update(
         render.planned_request("PATCH", rt.graph_url() + path, body, fmt)
         return
     render.phone(rt.client().request("PATCH", path, body), fmt)
+
+
+def delete(
+    ctx: typer.Context,
+    phone_id: PhoneIdArgument,
+    user: UserOption = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Delete a phone from a user's profile (asks first on a terminal, unless --yes)."""
+    rt = runtime(ctx)
+    path = phones_path(user, phone_id)
+    owner = user or "the signed-in user"
+    if dry_run:
+        render.planned_request("DELETE", rt.graph_url() + path, None, rt.output(output))
+        return
+    if not yes:
+        _confirm_delete(phone_id, owner)
+    rt.client().request("DELETE", path)
+    render.notice(f"deleted phone {phone_id} of {owner}")
+
+
+def _confirm_delete(phone_id: str, owner: str) -> None:
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise InvalidInput(
+            "delete needs --yes when no one is at a terminal to confirm; nothing was deleted"
+        )
+    if not typer.confirm(f"Delete phone {phone_id} of {owner}?", err=True):
+        raise PhonectlError("not deleted")

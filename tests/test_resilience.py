@@ -1,0 +1,207 @@
+"""The HTTP layer: retries on 429/503/504, POST never duplicated, faults end in the right exit
+code with nothing on stdout, Graph's state unchanged after a failed write."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+from support import EXAMPLE_PHONE_ID, ME_ID, TEST_TOKEN, Run, graph_calls, phone_in_state
+
+from phonectl.graph import MAX_SINGLE_WAIT, may_retry, parse_retry_after, retry_delay
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+UPDATE = ("update", EXAMPLE_PHONE_ID, "--type", "mobile")
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "3")
+
+
+def _phones(graph: GraphEmulator) -> list[dict[str, object]]:
+    users = graph.state.snapshot()["users"]
+    return next(u["phones"] for u in users if u["id"] == ME_ID)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("status", [429, 503, 504])
+def test_transient_status_is_retried_after_retry_after(
+    graph: GraphEmulator, phonectl: Run, status: int
+) -> None:
+    graph.add_fault(Fault(status=status, count=2, retry_after="0.01"))
+    result = phonectl(*UPDATE, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert len(graph_calls(graph)) == 3
+    assert phone_in_state(graph, EXAMPLE_PHONE_ID)["type"] == "mobile"
+
+
+@pytest.mark.parametrize("status", [429, 503, 504])
+def test_persistent_throttling_makes_max_retries_plus_one_attempts_then_exits_6(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "4")
+    graph.add_fault(Fault(status=status, count=100, retry_after="0"))
+    before = _phones(graph)
+    result = phonectl(*UPDATE)
+    assert result.exit_code == 6
+    assert len(graph_calls(graph)) == 5
+    assert result.stdout == ""
+    assert _phones(graph) == before
+
+
+def test_zero_retries_means_one_attempt(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "0")
+    graph.add_fault(Fault(status=429, count=5, retry_after="0"))
+    assert phonectl(*UPDATE).exit_code == 6
+    assert len(graph_calls(graph)) == 1
+
+
+def test_backoff_without_retry_after(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "1")
+    graph.add_fault(Fault(status=503, count=1))
+    assert phonectl(*UPDATE).exit_code == 0
+    assert len(graph_calls(graph)) == 2
+
+
+def test_post_throttled_once_creates_exactly_one_phone(graph: GraphEmulator, phonectl: Run) -> None:
+    graph.add_fault(Fault(status=429, count=1, method="POST", retry_after="0.01"))
+    result = phonectl("add", "--number", "+1 999")
+    assert result.exit_code == 0, result.stderr
+    assert [c.method for c in graph_calls(graph)] == ["POST", "POST"]
+    assert [p["number"] for p in _phones(graph)].count("+1 999") == 1
+
+
+@pytest.mark.parametrize(("status", "exit_code"), [(500, 1), (503, 6), (504, 6)])
+def test_post_is_not_retried_on_server_errors(
+    graph: GraphEmulator, phonectl: Run, status: int, exit_code: int
+) -> None:
+    graph.add_fault(Fault(status=status, count=5, method="POST", retry_after="0"))
+    before = _phones(graph)
+    result = phonectl("add", "--number", "+1 999")
+    assert result.exit_code == exit_code
+    assert len(graph_calls(graph)) == 1
+    assert _phones(graph) == before
+
+
+def test_500_on_patch_is_not_retried(graph: GraphEmulator, phonectl: Run) -> None:
+    graph.add_fault(Fault(status=500, count=5))
+    assert phonectl(*UPDATE).exit_code == 1
+    assert len(graph_calls(graph)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "exit_code", "message"),
+    [
+        (Fault(status=429, count=9, retry_after="0"), 6, "429 injectedFault"),
+        (Fault(status=503, count=9, retry_after="0", body="html"), 6, "a text/html body"),
+        (Fault(status=504, count=9, retry_after="0", body="empty"), 6, "504 Gateway Timeout"),
+        (Fault(status=500), 1, "500 injectedFault"),
+        (Fault(status=500, body="html"), 1, "a text/html body, not a Graph error"),
+        (Fault(status=502, body="malformed"), 1, "502 Bad Gateway"),
+        (Fault(status=400, body="empty"), 1, "400 Bad Request"),
+        (Fault(status=401), 3, "401 injectedFault"),
+        (Fault(status=403, body="html"), 4, "403 Forbidden"),
+        (Fault(status=404, body="malformed"), 5, "404 Not Found"),
+        (Fault(status=200, body="malformed"), 1, "a body that is not JSON"),
+        (Fault(status=200, body="html"), 1, "a body that is not JSON"),
+        (Fault(drop=True, count=9), 6, "could not reach Graph"),
+        (Fault(status=None, delay=0.5), 6, "no answer within 0.2 s"),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, Fault) else f"{v.status}-{v.body}-{v.drop}",
+)
+@pytest.mark.parametrize("command", [UPDATE, ("add", "--number", "+1 999")], ids=["PATCH", "POST"])
+def test_every_fault_ends_in_its_exit_code_with_nothing_on_stdout_and_no_change(
+    graph: GraphEmulator,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    exit_code: int,
+    message: str,
+    command: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("PHONECTL_TIMEOUT", "0.2")
+    fault = dataclasses.replace(fault)  # the parameters are shared between cases
+    if command[0] == "add" and fault.status in (503, 504):
+        fault.count = 1  # a POST is not retried on 503/504: one fault is all it sees
+    graph.add_fault(fault)
+    before = _phones(graph)
+    result = phonectl(*command)
+    assert result.exit_code == exit_code, result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    if (fault.status is not None and fault.status >= 400) or fault.drop:
+        assert _phones(graph) == before
+
+
+def test_each_attempt_carries_a_fresh_client_request_id_and_user_agent(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    from importlib.metadata import version
+
+    graph.add_fault(Fault(status=429, count=2, retry_after="0"))
+    phonectl(*UPDATE)
+    calls = graph_calls(graph)
+    ids = [c.headers["client-request-id"] for c in calls]
+    assert len(ids) == len(set(ids)) == 3
+    assert {c.headers["User-Agent"] for c in calls} == {f"phonectl/{version('phonectl')}"}
+    assert {c.headers["Authorization"] for c in calls} == {f"Bearer {TEST_TOKEN}"}
+
+
+def test_debug_logs_each_call_without_the_token(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_DEBUG", "1")
+    graph.add_fault(Fault(status=429, count=1, retry_after="0"))
+    result = phonectl(*UPDATE)
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("debug: ")]
+    assert len(lines) == 2
+    url = f"{graph.url}/beta/me/profile/phones/{EXAMPLE_PHONE_ID}"
+    assert lines[0].startswith(f"debug: PATCH {url} -> 429 in ")
+    assert lines[1].startswith(f"debug: PATCH {url} -> 200 in ")
+    assert " ms (request-id " in lines[1]
+    assert TEST_TOKEN not in result.stderr + result.stdout
+    assert "Authorization: [redacted]" in lines[0]
+
+
+def test_a_long_wait_is_announced_on_stderr(graph: GraphEmulator, phonectl: Run) -> None:
+    graph.add_fault(Fault(status=429, count=1, retry_after="2.05"))
+    result = phonectl(*UPDATE)
+    assert result.exit_code == 0
+    assert "Graph answered 429; retrying in 2 s" in result.stderr
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("3") == 3
+    assert parse_retry_after("0.25") == 0.25
+    assert parse_retry_after("-5") == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    in_ten = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
+    assert 8 <= (parse_retry_after(in_ten) or 0) <= 10
+    past = format_datetime(datetime(2000, 1, 1, tzinfo=timezone.utc), usegmt=True)
+    assert parse_retry_after(past) == 0
+
+
+def test_waits_are_capped_and_backoff_grows_with_jitter() -> None:
+    assert retry_delay("3600", 0) == MAX_SINGLE_WAIT
+    assert retry_delay("1.5", 5) == 1.5
+    first = [retry_delay(None, 0) for _ in range(50)]
+    third = [retry_delay(None, 2) for _ in range(50)]
+    assert max(first) <= 0.5 < min(third) * 2
+    assert len(set(first)) > 1  # jitter
+    assert max(retry_delay(None, 20) for _ in range(5)) == MAX_SINGLE_WAIT
+
+
+def test_only_429_retries_a_post() -> None:
+    assert may_retry("POST", 429)
+    assert not may_retry("POST", 503)
+    assert may_retry("PATCH", 503) and may_retry("GET", 504) and may_retry("DELETE", 429)
+    assert not may_retry("GET", 500)
