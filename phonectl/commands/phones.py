@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -25,6 +26,8 @@ from phonectl.commands.options import (
 )
 from phonectl.errors import InvalidInput, PhonectlError
 from phonectl.phones import PhoneFields, build_body, phones_path
+from phonectl.runtime import Runtime
+from phonectl.settings import OutputFormat
 
 
 def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> None:
@@ -65,26 +68,16 @@ def add(
 
     Example: phonectl add --number "+1 425 555 0100" --type mobile
     """
-    rt = runtime(ctx)
     if number is None:
         raise InvalidInput("add needs --number")
-    body = build_body(
-        PhoneFields(
-            type=type_,
-            number=number,
-            display_name=display_name,
-            allowed_audiences=allowed_audiences,
-            source_type=source_type,
-            confidence=confidence,
-            verified=verified,
-        )
+    fields = PhoneFields(
+        type_, number, display_name, allowed_audiences, source_type, confidence, verified
     )
-    path = phones_path(user)
+    rt = runtime(ctx)
     fmt = rt.output(output)
-    if dry_run:
-        render.planned_request("POST", rt.graph_url() + path, body, fmt)
-        return
-    render.phone(rt.client().request("POST", path, body), fmt)
+    created = _send(rt, "POST", phones_path(user), build_body(fields), dry_run, fmt)
+    if created is not None:
+        render.phone(created, fmt)
 
 
 def update(
@@ -106,30 +99,27 @@ def update(
 
     Example: phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
     """
-    rt = runtime(ctx)
-    body = build_body(
-        PhoneFields(
-            type=type_,
-            number=number,
-            display_name=display_name,
-            allowed_audiences=allowed_audiences,
-            source_type=source_type,
-            confidence=confidence,
-            verified=verified,
-            clear=tuple(clear or ()),
-        )
+    fields = PhoneFields(
+        type_,
+        number,
+        display_name,
+        allowed_audiences,
+        source_type,
+        confidence,
+        verified,
+        tuple(clear or ()),
     )
+    body = build_body(fields)
     if not body:
         raise InvalidInput(
             "nothing to update: name at least one field (--type, --number, --display-name, "
             "--allowed-audiences, --source-type, --confidence, --verified, --clear)"
         )
-    path = phones_path(user, phone_id)
+    rt = runtime(ctx)
     fmt = rt.output(output)
-    if dry_run:
-        render.planned_request("PATCH", rt.graph_url() + path, body, fmt)
-        return
-    render.phone(rt.client().request("PATCH", path, body), fmt)
+    updated = _send(rt, "PATCH", phones_path(user, phone_id), body, dry_run, fmt)
+    if updated is not None:
+        render.phone(updated, fmt)
 
 
 def delete(
@@ -141,16 +131,22 @@ def delete(
     output: OutputOption = None,
 ) -> None:
     """Delete a phone from a user's profile (asks first on a terminal, unless --yes)."""
-    rt = runtime(ctx)
     path = phones_path(user, phone_id)
     owner = user or "the signed-in user"
-    if dry_run:
-        render.planned_request("DELETE", rt.graph_url() + path, None, rt.output(output))
-        return
-    if not yes:
+    if not (yes or dry_run):
         _confirm_delete(phone_id, owner)
-    rt.client().request("DELETE", path)
-    render.notice(f"deleted phone {phone_id} of {owner}")
+    rt = runtime(ctx)
+    _send(rt, "DELETE", path, None, dry_run, rt.output(output))
+    if not dry_run:
+        render.notice(f"deleted phone {phone_id} of {owner}")
+
+
+def _send(rt: Runtime, method: str, path: str, body: Any, dry_run: bool, fmt: OutputFormat) -> Any:
+    """Send a write, or with --dry-run print it instead (then None: nothing to show)."""
+    if dry_run:
+        render.planned_request(method, rt.graph_url() + path, body, fmt)
+        return None
+    return rt.client().request(method, path, body)
 
 
 def _confirm_delete(phone_id: str, owner: str) -> None:
