@@ -100,11 +100,28 @@ def _debugging(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("PHONECTL_DEBUG", "") in {"1", "true", "yes"}
 
 
+COMPLETE_VAR = "_PHONECTL_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
+
+
+def _prepare_completion() -> None:
+    """Register Typer's shell classes (only a Tab press pays for them), and accept Click's
+    spelling of the instruction (`bash_complete`) beside Typer's (`complete_bash`)."""
+    from typer.completion import completion_init
+
+    completion_init()
+    first, _, second = os.environ[COMPLETE_VAR].partition("_")
+    if first in SHELLS:
+        os.environ[COMPLETE_VAR] = f"{second}_{first}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run phonectl; the exit code per CONTRACT.md."""
     from phonectl import render
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get(COMPLETE_VAR):
+        _prepare_completion()
     try:
         result = app(args=args, prog_name="phonectl", standalone_mode=False)
     except PhonectlError as exc:

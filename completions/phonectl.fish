@@ -1,0 +1,1 @@
+complete --command phonectl --no-files --arguments "(env _PHONECTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) phonectl)" --condition "env _PHONECTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) phonectl"

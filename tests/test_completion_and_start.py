@@ -1,0 +1,170 @@
+"""Shell completion and start-up: checked-in scripts are current, Tab completes commands,
+flags and enum values without signing in or touching the network, and the fast paths import
+none of the heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from phonectl.sandbox.server import GraphEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("msal", "requests", "urllib3", "keyring", "rich", "phonectl.sandbox", "phonectl.graph")
+
+
+def complete(words: str, env: dict[str, str] | None = None) -> list[str]:
+    """What bash completion offers for the last word of `words` (Click's protocol)."""
+    cwords = words.split(" ")
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl"],
+        env={
+            **os.environ,
+            **(env or {}),
+            "_PHONECTL_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(cwords) - 1),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.split()
+
+
+def test_checked_in_completion_scripts_are_current() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "completions" / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "complete -o default -F _phonectl_completion phonectl"
+        in (ROOT / "completions" / "phonectl.bash").read_text()
+    )
+
+
+def test_subcommands_complete() -> None:
+    assert set(complete("phonectl ")) >= {"list", "get", "add", "update", "delete", "sandbox"}
+    assert complete("phonectl up") == ["update"]
+    assert complete("phonectl sandbox ") == ["serve", "reset"]
+
+
+def test_flags_complete() -> None:
+    flags = complete("phonectl update x --")
+    for flag in (
+        "--type",
+        "--number",
+        "--display-name",
+        "--allowed-audiences",
+        "--clear",
+        "--user",
+        "--dry-run",
+        "--output",
+        "--verified",
+        "--not-verified",
+    ):
+        assert flag in flags
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("phonectl update x --type ho", ["home", "homeFax"]),
+        ("phonectl add --type bus", ["business", "businessFax"]),
+        ("phonectl update x --allowed-audiences f", ["family", "federatedOrganizations"]),
+        ("phonectl update x --clear ", ["displayName", "allowedAudiences", "source", "inference"]),
+        ("phonectl -o ", ["table", "json", "tsv"]),
+        ("phonectl list --output j", ["json"]),
+        ("phonectl --cloud us", ["usgov", "usgovdod"]),
+    ],
+)
+def test_enum_values_complete(words: str, expected: list[str]) -> None:
+    assert complete(words) == expected
+
+
+def test_typers_instruction_spelling_works_too() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl"],
+        env={
+            **os.environ,
+            "_PHONECTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": "phonectl de",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["delete"]
+
+
+def test_completion_never_signs_in_or_calls_graph(graph: GraphEmulator) -> None:
+    env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t", "PHONECTL_SANDBOX": "1"}
+    assert complete("phonectl get ", env) == []
+    assert complete("phonectl update x --type m", env) == ["mobile"]
+    assert graph.requests == []
+
+
+PROBE = """
+import json, sys
+from phonectl.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({m for m in sys.modules for h in HEAVY if m == h or m.startswith(h + ".")})
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+def imported_heavy(args: list[str], env: dict[str, str] | None = None) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), done.stderr
+    return list(report["heavy"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["--help"],
+        ["update", "--help"],
+        ["list", "--help"],
+        ["sandbox", "--help"],
+        ["delete", "--help"],
+    ],
+)
+def test_fast_paths_import_no_heavy_library(args: list[str]) -> None:
+    assert imported_heavy(args) == []
+
+
+def test_completion_imports_no_heavy_library() -> None:
+    env = {
+        "_PHONECTL_COMPLETE": "bash_complete",
+        "COMP_WORDS": "phonectl update x --type ",
+        "COMP_CWORD": "4",
+    }
+    assert imported_heavy([], env) == []
+
+
+def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
+    # The same probe on a command that really calls Graph does see requests and rich.
+    env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
+    heavy = imported_heavy(["get", "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"], env)
+    assert "requests" in heavy and "rich" in heavy
