@@ -1,7 +1,7 @@
 """Regenerate the shell completion scripts in this folder from phonectl's Typer app.
 
-    python completions/generate.py          # rewrite them
-    python completions/generate.py --check  # exit 1 if any is stale (tests run this)
+python completions/generate.py          # rewrite them
+python completions/generate.py --check  # exit 1 if any is stale (tests run this)
 """
 
 from __future__ import annotations

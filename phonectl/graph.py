@@ -8,8 +8,6 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError
@@ -38,6 +36,9 @@ def retry_delay(retry_after: str | None, attempt: int) -> float:
 
 def parse_retry_after(value: str) -> float | None:
     """Retry-After as seconds from now, or None when it is neither a number nor an HTTP date."""
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
     try:
         seconds = float(value)
     except ValueError:

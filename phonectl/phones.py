@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-from urllib.parse import quote
 
 from phonectl.errors import InvalidInput
 
@@ -65,6 +63,8 @@ def enum_values(enum: type[Enum]) -> str:
 
 
 def _has_control_characters(text: str) -> bool:
+    import unicodedata
+
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
@@ -90,6 +90,8 @@ def check_identifier(value: str, what: str) -> str:
 
 def path_segment(value: str) -> str:
     """Percent-encode one URL path segment so no value can change which resource is addressed."""
+    from urllib.parse import quote
+
     segment = quote(value, safe="@")
     # HTTP clients normalise "." and ".." segments away (RFC 3986 5.2.4); encoded they stay data.
     if set(segment) == {"."}:

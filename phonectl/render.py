@@ -4,7 +4,6 @@ The only module that imports rich, and only for tables."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,8 @@ def phone(item: Mapping[str, Any], fmt: OutputFormat) -> None:
 
 def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None:
     """What --dry-run would have sent."""
+    import json
+
     if fmt is OutputFormat.json:
         _write_json({"method": method, "url": url, "body": body})
     elif fmt is OutputFormat.tsv:
@@ -54,6 +55,8 @@ def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None
 
 
 def _write_json(value: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

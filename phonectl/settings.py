@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from urllib.parse import urlsplit
 
 from phonectl.errors import InvalidInput
 
@@ -105,6 +103,8 @@ def _env_choice(env: Mapping[str, str], name: str, enum: type[Enum]) -> str | No
 
 
 def is_loopback_host(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -115,6 +115,8 @@ def is_loopback_host(host: str) -> bool:
 
 def check_service_url(url: str, what: str) -> str:
     """An https URL (http only on loopback), without a trailing slash."""
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url.strip())
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         raise InvalidInput(f"{what}={url!r} is not an http(s) URL")

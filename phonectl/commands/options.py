@@ -1,7 +1,5 @@
 """Options shared by several commands, and the Runtime they reach through the Typer context."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated

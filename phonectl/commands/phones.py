@@ -1,7 +1,5 @@
 """The phone commands: list, get, add, update, delete."""
 
-from __future__ import annotations
-
 import sys
 from typing import Any
 

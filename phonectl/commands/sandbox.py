@@ -1,7 +1,5 @@
 """`phonectl sandbox`: the built-in Graph emulator in the foreground, and its reset."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

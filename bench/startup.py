@@ -1,0 +1,128 @@
+"""Start-up and warm-call benchmark: phonectl against the floors Python allows.
+
+    python bench/startup.py [--runs N]
+
+Each pair is run interleaved (A, B, A, B, ...) after a warm-up, and the medians compared;
+it prints ratios, not verdicts. The warm update runs against `phonectl sandbox serve`
+with PHONECTL_ACCESS_TOKEN set, beside a bare requests script sending the same PATCH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PHONE = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
+PY = sys.executable
+PHONECTL = shutil.which("phonectl", path=str(Path(PY).parent)) or "phonectl"
+
+BARE_PATCH = """
+import sys, requests
+r = requests.patch(sys.argv[1], json={"type": "mobile"},
+                   headers={"Authorization": "Bearer bench"}, timeout=30)
+r.raise_for_status()
+print(r.text)
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def compare(name: str, ours: list[str], floor: list[str], env: dict[str, str], runs: int) -> None:
+    timed(ours, env), timed(floor, env)  # warm-up: disk cache, .pyc files
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(runs):
+        a.append(timed(ours, env))
+        b.append(timed(floor, env))
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(f"{name:<44} {ma * 1000:7.1f} ms vs {mb * 1000:7.1f} ms   ratio {ma / mb:4.2f}x")
+
+
+def graph_request_count(url: str) -> int:
+    with urllib.request.urlopen(url + "/_sandbox/requests") as reply:
+        return len(json.load(reply)["value"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "XDG_DATA_HOME": tmp, "XDG_CONFIG_HOME": tmp, "NO_COLOR": "1"}
+        env = {k: v for k, v in env.items() if not k.startswith("PHONECTL_")}
+        print(f"python {sys.version.split()[0]}, {runs} runs each, medians\n")
+        compare(
+            "phonectl --version  vs  python -c pass",
+            [PHONECTL, "--version"],
+            [PY, "-c", "pass"],
+            env,
+            runs,
+        )
+        compare(
+            "phonectl --help  vs  python -c 'import typer'",
+            [PHONECTL, "--help"],
+            [PY, "-c", "import typer"],
+            env,
+            runs,
+        )
+        completion_env = {
+            **env,
+            "_PHONECTL_COMPLETE": "bash_complete",
+            "COMP_WORDS": "phonectl update x --type m",
+            "COMP_CWORD": "4",
+        }
+        compare(
+            "completion (--type m)  vs  python -c 'import typer'",
+            [PHONECTL],
+            [PY, "-c", "import typer"],
+            completion_env,
+            runs,
+        )
+
+        server = subprocess.Popen(
+            [PHONECTL, "sandbox", "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().strip()
+            update_env = {**env, "PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"}
+            before = graph_request_count(url)
+            subprocess.run(
+                [PHONECTL, "update", PHONE, "--type", "mobile", "-o", "json"],
+                env=update_env,
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            one_call = graph_request_count(url) - before
+            compare(
+                "warm update  vs  bare requests PATCH",
+                [PHONECTL, "update", PHONE, "--type", "mobile", "-o", "json"],
+                [PY, "-c", BARE_PATCH, f"{url}/beta/me/profile/phones/{PHONE}"],
+                update_env,
+                runs,
+            )
+            print(f"\nHTTP requests made by one warm update: {one_call}")
+        finally:
+            server.terminate()
+            server.wait()
+
+
+if __name__ == "__main__":
+    main()

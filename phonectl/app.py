@@ -1,0 +1,89 @@
+"""The root Typer app: global options and the command groups."""
+
+from typing import Annotated
+
+import typer
+
+from phonectl.commands import phones, sandbox
+from phonectl.runtime import Runtime
+from phonectl.settings import Cloud, Flags, OutputFormat
+
+app = typer.Typer(
+    name="phonectl",
+    help="Edit the phone numbers in Microsoft 365 user profiles (Microsoft Graph beta).",
+    no_args_is_help=True,
+    # Plain Click help: rich's help renderer would cost every --help and Tab press ~100 ms.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from phonectl import __version__
+
+        print(f"phonectl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    sandbox_: Annotated[
+        bool | None,
+        typer.Option(
+            "--sandbox",
+            help="Run against the built-in Graph emulator; no sign-in [env: PHONECTL_SANDBOX].",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--output",
+            "-o",
+            case_sensitive=False,
+            help="Output format [env: PHONECTL_OUTPUT; default: table].",
+            show_default=False,
+        ),
+    ] = None,
+    cloud: Annotated[
+        Cloud | None,
+        typer.Option(
+            "--cloud",
+            case_sensitive=False,
+            help="National cloud: picks Graph and login hosts [env: PHONECTL_CLOUD; "
+            "default: global].",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool | None,
+        typer.Option(
+            "--debug",
+            help="Log each HTTP call to stderr; show tracebacks [env: PHONECTL_DEBUG].",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    runtime = Runtime(Flags(cloud=cloud, output=output, debug=debug, sandbox=sandbox_))
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
+
+
+app.command("list")(phones.list_phones)
+app.command("get")(phones.get)
+app.command("add")(phones.add)
+app.command("update")(phones.update)
+app.command("delete")(phones.delete)
+app.add_typer(sandbox.app, name="sandbox")
