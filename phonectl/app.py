@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from phonectl.commands import phones, sandbox
+from phonectl.commands import auth, phones, sandbox
 from phonectl.runtime import Runtime
 from phonectl.settings import Cloud, Flags, OutputFormat
 
@@ -86,4 +86,5 @@ app.command("get")(phones.get)
 app.command("add")(phones.add)
 app.command("update")(phones.update)
 app.command("delete")(phones.delete)
+app.add_typer(auth.app, name="auth")
 app.add_typer(sandbox.app, name="sandbox")

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from phonectl.errors import GraphError, PhonectlError
+from phonectl.errors import GraphError, PhonectlError, SignInRequired
 from phonectl.phones import audience_text
 from phonectl.settings import OutputFormat
+
+if TYPE_CHECKING:
+    from phonectl.auth import AuthStatus
 
 # Wide enough that an id never wraps when a table is piped into a file or grep.
 PIPED_TABLE_WIDTH = 200
@@ -52,6 +55,42 @@ def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None
             sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
     notice("dry run: nothing was sent")
+
+
+def auth_status(report: AuthStatus, fmt: OutputFormat) -> None:
+    """`auth status`: the facts on stdout, the problem (if any) on stderr."""
+    from datetime import datetime, timezone
+
+    expires = (
+        datetime.fromtimestamp(report.expires_on, timezone.utc).isoformat(timespec="seconds")
+        if report.expires_on
+        else None
+    )
+    facts = {
+        "account": report.account,
+        "tenant": report.tenant,
+        "cloud": report.cloud,
+        "clientId": report.client_id,
+        "scopes": list(report.scopes),
+        "tokenSource": report.token_source,
+        "accessTokenExpires": expires,
+        "cache": report.cache,
+        "usable": report.problem is None,
+    }
+    if fmt is OutputFormat.json:
+        _write_json({**facts, "problem": report.problem})
+    elif fmt is OutputFormat.tsv:
+        for name, value in facts.items():
+            text = ",".join(value) if isinstance(value, list) else value
+            sys.stdout.write(f"{name}\t{tsv_escape(text)}\n")
+    else:
+        width = max(len(name) for name in facts)
+        for name, value in facts.items():
+            text = ", ".join(value) if isinstance(value, list) else value
+            sys.stdout.write(f"{name:<{width}}  {'-' if text is None else text}\n")
+    sys.stdout.flush()
+    if report.problem is not None:
+        error(SignInRequired(report.problem, hint="run 'phonectl auth login'"))
 
 
 def _write_json(value: Any) -> None:
@@ -124,6 +163,10 @@ def _table(items: Sequence[Mapping[str, Any]]) -> None:
 def notice(message: str) -> None:
     """A message for the person at the terminal: always on stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+def warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def debug(message: str) -> None:

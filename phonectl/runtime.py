@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 from phonectl.settings import Flags, OutputFormat, Settings, load_settings
 
@@ -23,6 +24,11 @@ class Runtime:
         if self._settings is None:
             self._settings = load_settings(self._flags)
         return self._settings
+
+    def settings_with(self, **flags: Any) -> Settings:
+        """Settings with a command's own flags (None: not given) over the global ones."""
+        given = {name: value for name, value in flags.items() if value is not None}
+        return load_settings(dataclasses.replace(self._flags, **given))
 
     def output(self, command_flag: OutputFormat | None) -> OutputFormat:
         """The output format: the command's -o, else the global one, env, default."""

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
+from typing import Any
 
 from phonectl.errors import InvalidInput
 
@@ -35,6 +37,10 @@ CLOUD_HOSTS = {
 }
 
 
+DEFAULT_TENANT = "organizations"
+DEFAULT_SCOPES = ("User.ReadWrite",)
+
+
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
@@ -51,20 +57,34 @@ class Settings:
     debug: bool = False
     sandbox: bool = False
     access_token: str | None = field(default=None, repr=False)
+    tenant: str = DEFAULT_TENANT
+    client_id: str | None = None
+    authority_host: str = CLOUD_HOSTS[Cloud.global_].authority
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    token_cache_path: Path | None = None
+    keyring_timeout: float = 3.0
+    account: dict[str, str] | None = None
 
     @property
     def graph_beta_url(self) -> str:
         return self.graph_url + "/beta"
 
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host}/{self.tenant}"
+
 
 @dataclass(frozen=True)
 class Flags:
-    """Global options as given on the command line; None means 'not given'."""
+    """Options as given on the command line; None means 'not given'."""
 
     cloud: Cloud | None = None
     output: OutputFormat | None = None
     debug: bool | None = None
     sandbox: bool | None = None
+    tenant: str | None = None
+    client_id: str | None = None
+    scopes: tuple[str, ...] | None = None
 
 
 def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
@@ -130,14 +150,29 @@ def check_service_url(url: str, what: str) -> str:
     return url.strip().rstrip("/")
 
 
-def load_settings(flags: Flags, env: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every setting: flag > environment > default."""
+def load_settings(
+    flags: Flags,
+    env: Mapping[str, str] | None = None,
+    remembered: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve every setting: flag > environment > what `auth login` remembered > default."""
     env = os.environ if env is None else env
-    cloud = flags.cloud or Cloud(_env_choice(env, "PHONECTL_CLOUD", Cloud) or Cloud.global_)
-    graph_url = env.get("PHONECTL_GRAPH_URL") or CLOUD_HOSTS[cloud].graph
-    graph_url = check_service_url(graph_url, "PHONECTL_GRAPH_URL")
-    if graph_url.endswith("/beta"):
-        graph_url = graph_url.removesuffix("/beta")
+    if remembered is None:
+        from phonectl.config import load_config
+
+        remembered = load_config()
+    cloud = (
+        flags.cloud
+        or _as_cloud(_env_choice(env, "PHONECTL_CLOUD", Cloud))
+        or _as_cloud(remembered.get("cloud"))
+        or Cloud.global_
+    )
+    graph_url = env.get("PHONECTL_GRAPH_URL") or remembered.get("graph_url")
+    graph_url = check_service_url(graph_url or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL")
+    authority_host = env.get("PHONECTL_AUTHORITY_HOST") or remembered.get("authority_host")
+    authority_host = check_service_url(
+        authority_host or CLOUD_HOSTS[cloud].authority, "PHONECTL_AUTHORITY_HOST"
+    )
     output = flags.output or OutputFormat(
         _env_choice(env, "PHONECTL_OUTPUT", OutputFormat) or OutputFormat.table
     )
@@ -145,15 +180,37 @@ def load_settings(flags: Flags, env: Mapping[str, str] | None = None) -> Setting
     timeout = _env_number(env, "PHONECTL_TIMEOUT", float)
     if timeout == 0:
         raise InvalidInput("PHONECTL_TIMEOUT must be more than 0 seconds")
-    debug = flags.debug or _env_bool(env, "PHONECTL_DEBUG") or False
-    sandbox = flags.sandbox or _env_bool(env, "PHONECTL_SANDBOX") or False
+    keyring_timeout = _env_number(env, "PHONECTL_KEYRING_TIMEOUT", float)
+    token_cache = env.get("PHONECTL_TOKEN_CACHE") or remembered.get("token_cache")
+    scopes = flags.scopes or tuple(remembered.get("scopes") or ()) or DEFAULT_SCOPES
+    account = remembered.get("account")
     return Settings(
         cloud=cloud,
-        graph_url=graph_url,
+        graph_url=graph_url.removesuffix("/beta"),
         output=output,
         max_retries=3 if max_retries is None else int(max_retries),
         timeout=30.0 if timeout is None else float(timeout),
-        debug=debug,
-        sandbox=sandbox,
+        debug=flags.debug or _env_bool(env, "PHONECTL_DEBUG") or False,
+        sandbox=flags.sandbox or _env_bool(env, "PHONECTL_SANDBOX") or False,
         access_token=env.get("PHONECTL_ACCESS_TOKEN", "").strip() or None,
+        tenant=flags.tenant
+        or env.get("PHONECTL_TENANT")
+        or remembered.get("tenant")
+        or DEFAULT_TENANT,
+        client_id=flags.client_id
+        or env.get("PHONECTL_CLIENT_ID")
+        or remembered.get("client_id")
+        or None,
+        authority_host=authority_host,
+        scopes=scopes,
+        token_cache_path=Path(token_cache).expanduser() if token_cache else None,
+        keyring_timeout=3.0 if keyring_timeout is None else float(keyring_timeout),
+        account=account if isinstance(account, dict) else None,
     )
+
+
+def _as_cloud(value: Any) -> Cloud | None:
+    try:
+        return Cloud(value) if value else None
+    except ValueError:
+        return None

@@ -4,15 +4,20 @@ developer's shell, and (where it needs Graph) a real emulator on a loopback port
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
+from login_host import FakeLoginHost, LoginHostFixture
 from support import TEST_TOKEN, Result, Run
 
 from phonectl.cli import main
 from phonectl.sandbox.server import GraphEmulator
 from phonectl.sandbox.state import SandboxState
+
+TESTS_DIR = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +33,43 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     ):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("HOME", str(home))
+    # A real keyring backend, keeping its file under the temp XDG_DATA_HOME; subprocesses
+    # find the tests' own backends (keyring_backends.py) through PYTHONPATH.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHONPATH", str(TESTS_DIR))
+    select_keyring_backend()
     return home
+
+
+def select_keyring_backend() -> None:
+    """Make this process's keyring follow PYTHON_KEYRING_BACKEND again (it loads it once)."""
+    import keyring.core
+
+    keyring.core.init_backend()
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def login_host(
+    ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LoginHostFixture]:
+    """A local HTTPS login host, trusted through REQUESTS_CA_BUNDLE, and phonectl pointed at
+    it with a client id."""
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    host = FakeLoginHost(ca)
+    threading.Thread(target=host.serve_forever, args=(0.05,), daemon=True).start()
+    fixture = LoginHostFixture(host, ca_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
+    monkeypatch.setenv("PHONECTL_AUTHORITY_HOST", host.url)
+    monkeypatch.setenv("PHONECTL_CLIENT_ID", fixture.client_id)
+    yield fixture
+    host.shutdown()
+    host.server_close()
 
 
 @pytest.fixture

@@ -67,13 +67,13 @@ def test_environment_values_are_read_and_checked() -> None:
         "PHONECTL_MAX_RETRIES": "5",
         "PHONECTL_TIMEOUT": "2.5",
         "PHONECTL_OUTPUT": "JSON",
-        "PHONECTL_ACCESS_TOKEN": " tok\n",
+        "PHONECTL_ACCESS_TOKEN": " s3cr3t-t0ken\n",
     }
     settings = load_settings(Flags(), env)
     assert (settings.max_retries, settings.timeout) == (5, 2.5)
     assert settings.output is OutputFormat.json
-    assert settings.access_token == "tok"
-    assert "tok" not in repr(settings)
+    assert settings.access_token == "s3cr3t-t0ken"
+    assert "s3cr3t-t0ken" not in repr(settings)
     for bad in ({"PHONECTL_TIMEOUT": "0"}, {"PHONECTL_TIMEOUT": "-1"}, {"PHONECTL_CLOUD": "mars"}):
         with pytest.raises(InvalidInput):
             load_settings(Flags(), bad)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from phonectl.files import write_private_file
 
 EXAMPLE_PHONE_ID = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
 ME_ID = "db789417-4ccb-41d1-a0a9-47b01a0b4fdf"
@@ -122,15 +122,7 @@ class SandboxState:
         if self.path is None:
             return
         with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(self.data, f, ensure_ascii=False, indent=1)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_private_file(self.path, json.dumps(self.data, ensure_ascii=False, indent=1))
 
     def me(self) -> dict[str, Any]:
         user = self.find_user(self.data["me"])

@@ -1,0 +1,103 @@
+"""`phonectl auth`: sign in, see where the token comes from, sign out."""
+
+from typing import Annotated
+
+import typer
+
+from phonectl import render
+from phonectl.commands.options import OutputOption, runtime
+from phonectl.errors import ExitCode
+from phonectl.settings import Cloud
+
+app = typer.Typer(
+    help="Sign in to Microsoft Graph, and see or forget the sign-in.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command()
+def login(
+    ctx: typer.Context,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="Delegated permission to ask for (repeatable; default User.ReadWrite; "
+            "User.ReadWrite.All to manage other users' phones).",
+            show_default=False,
+        ),
+    ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            help="Tenant id or domain [env: PHONECTL_TENANT; default: organizations].",
+            show_default=False,
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-id",
+            help="The Entra app registration's client id [env: PHONECTL_CLIENT_ID].",
+            show_default=False,
+        ),
+    ] = None,
+    cloud: Annotated[
+        Cloud | None,
+        typer.Option(
+            "--cloud",
+            case_sensitive=False,
+            help="National cloud [env: PHONECTL_CLOUD; default: global].",
+            show_default=False,
+        ),
+    ] = None,
+    browser: Annotated[
+        bool,
+        typer.Option(
+            "--browser",
+            help="Sign in in a browser (authorization code with PKCE on "
+            "a loopback redirect) instead of with a device code.",
+        ),
+    ] = False,
+) -> None:
+    """Sign in with a device code (or --browser); keeps the tokens in the OS keyring."""
+    from phonectl.auth import login as sign_in
+    from phonectl.token_store import open_store
+
+    settings = runtime(ctx).settings_with(
+        cloud=cloud, tenant=tenant, client_id=client_id, scopes=tuple(scope or ()) or None
+    )
+    store = open_store(settings.token_cache_path, settings.keyring_timeout)
+    signed_in = sign_in(settings, store, browser=browser)
+    render.notice(
+        f"Signed in as {signed_in.username or 'the account'} (tenant {signed_in.tenant_id}); "
+        f"tokens kept in {store.location}."
+    )
+
+
+@app.command()
+def status(ctx: typer.Context, output: OutputOption = None) -> None:
+    """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
+
+    Exits 0 when a token can be had without a human (refreshing if needed), 3 when not."""
+    from phonectl.auth import status as auth_status
+
+    rt = runtime(ctx)
+    report = auth_status(rt.settings)
+    render.auth_status(report, rt.output(output))
+    if report.problem is not None:
+        raise typer.Exit(int(ExitCode.SIGN_IN))
+
+
+@app.command()
+def logout(ctx: typer.Context) -> None:
+    """Sign out: remove the account and its tokens from the cache."""
+    from phonectl.auth import logout as sign_out
+
+    rt = runtime(ctx)
+    username = sign_out(rt.settings)
+    render.notice(f"Signed out{f' of {username}' if username else ''}; the token cache is empty.")
+    if rt.settings.access_token:
+        render.notice("PHONECTL_ACCESS_TOKEN is still set and will still be used.")
