@@ -390,3 +390,27 @@ def test_browser_login_uses_pkce_on_a_loopback_redirect(
     assert redeem.form["code_verifier"]  # checked against the challenge by the host
     assert host.calls("/devicecode") == []
     assert run_process(*UPDATE).returncode == 0
+
+
+def test_a_command_at_a_terminal_signs_in_with_a_device_code(
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture
+) -> None:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child, on a terminal
+        os.execv(sys.executable, [sys.executable, "-m", "phonectl", *UPDATE])
+    screen = b""
+    while True:
+        try:
+            screen += os.read(fd, 4096)
+        except OSError:
+            break
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert b"enter the code PHN-CTL1" in screen
+    assert b'"type": "mobile"' in screen
+    assert len(login_host.host.calls("/devicecode")) == 1
+    # The sign-in was remembered: the next run, without a terminal, needs no one.
+    assert run_process(*UPDATE).returncode == 0
+    assert len(login_host.host.calls("/devicecode")) == 1
