@@ -414,3 +414,14 @@ def test_a_command_at_a_terminal_signs_in_with_a_device_code(
     # The sign-in was remembered: the next run, without a terminal, needs no one.
     assert run_process(*UPDATE).returncode == 0
     assert len(login_host.host.calls("/devicecode")) == 1
+
+
+def test_the_warm_path_never_imports_msal(
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture, phonectl: Run
+) -> None:
+    from test_completion_and_start import imported_heavy
+
+    login(phonectl)
+    heavy = imported_heavy(["get", EXAMPLE_PHONE_ID, "-o", "json"])
+    assert "requests" in heavy
+    assert "msal" not in heavy
