@@ -5,8 +5,9 @@ from typing import Annotated
 import typer
 
 from phonectl.commands import auth, phones, sandbox
+from phonectl.commands.options import CloudOption, OutputOption
 from phonectl.runtime import Runtime
-from phonectl.settings import Cloud, Flags, OutputFormat
+from phonectl.settings import Flags
 
 app = typer.Typer(
     name="phonectl",
@@ -38,26 +39,8 @@ def root(
             show_default=False,
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat | None,
-        typer.Option(
-            "--output",
-            "-o",
-            case_sensitive=False,
-            help="Output format [env: PHONECTL_OUTPUT; default: table].",
-            show_default=False,
-        ),
-    ] = None,
-    cloud: Annotated[
-        Cloud | None,
-        typer.Option(
-            "--cloud",
-            case_sensitive=False,
-            help="National cloud: picks Graph and login hosts [env: PHONECTL_CLOUD; "
-            "default: global].",
-            show_default=False,
-        ),
-    ] = None,
+    output: OutputOption = None,
+    cloud: CloudOption = None,
     debug: Annotated[
         bool | None,
         typer.Option(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import select_keyring_backend
 from login_host import TENANT_ID, USERNAME, LoginHostFixture
-from support import EXAMPLE_PHONE_ID, Run, graph_calls
+from support import EXAMPLE_PHONE_ID, Run, graph_calls, run_on_terminal
 
 from phonectl.config import config_path
 from phonectl.sandbox.server import GraphEmulator
@@ -395,19 +395,8 @@ def test_browser_login_uses_pkce_on_a_loopback_redirect(
 def test_a_command_at_a_terminal_signs_in_with_a_device_code(
     signed_out_graph: GraphEmulator, login_host: LoginHostFixture
 ) -> None:
-    import pty
-
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child, on a terminal
-        os.execv(sys.executable, [sys.executable, "-m", "phonectl", *UPDATE])
-    screen = b""
-    while True:
-        try:
-            screen += os.read(fd, 4096)
-        except OSError:
-            break
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, screen
+    code, screen = run_on_terminal(list(UPDATE))
+    assert code == 0, screen
     assert b"enter the code PHN-CTL1" in screen
     assert b'"type": "mobile"' in screen
     assert len(login_host.host.calls("/devicecode")) == 1

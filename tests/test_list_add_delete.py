@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls, only_call
+from support import (
+    EXAMPLE_PHONE_ID,
+    ME_ID,
+    SECOND_USER_ID,
+    Run,
+    graph_calls,
+    only_call,
+    run_on_terminal,
+)
 
 from phonectl.sandbox.server import GraphEmulator
 
@@ -125,23 +130,10 @@ def test_delete_of_a_missing_phone_exits_5(graph: GraphEmulator, phonectl: Run) 
 def test_delete_asks_on_a_terminal(
     graph: GraphEmulator, answer: str, exit_code: int, deleted: bool
 ) -> None:
-    import pty
-
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.environ.update(env)
-        os.execv(sys.executable, [sys.executable, "-m", "phonectl", "delete", EXAMPLE_PHONE_ID])
-    screen = b""
-    while b"?" not in screen:
-        screen += os.read(fd, 1024)
+    code, screen = run_on_terminal(
+        ["delete", EXAMPLE_PHONE_ID], env, prompt=b"?", answer=answer.encode() + b"\n"
+    )
     assert b"Delete phone " + EXAMPLE_PHONE_ID.encode() in screen
-    os.write(fd, answer.encode() + b"\n")
-    while True:
-        try:
-            screen += os.read(fd, 1024)
-        except OSError:
-            break
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == exit_code
+    assert code == exit_code
     assert (EXAMPLE_PHONE_ID not in _my_phone_ids(graph)) is deleted

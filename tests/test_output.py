@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from support import EXAMPLE_PHONE_ID, Run, phone_in_state
+from support import EXAMPLE_PHONE_ID, Run, phone_in_state, run_on_terminal
 
 from phonectl.render import tsv_escape
 from phonectl.sandbox.server import GraphEmulator
@@ -69,32 +69,6 @@ def test_table_cells_are_data_not_rich_markup(graph: GraphEmulator, phonectl: Ru
     assert "[bold]x[/bold] :phone:" in phonectl("get", EXAMPLE_PHONE_ID).stdout
 
 
-def _run_in_terminal(args: list[str], env: dict[str, str]) -> bytes:
-    """Run phonectl with stdout on a pseudo-terminal; what the terminal received."""
-    import pty
-
-    out = bytearray()
-
-    def read(fd: int) -> bytes:
-        data = os.read(fd, 4096)
-        out.extend(data)
-        return data
-
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.environ.update(env)
-        os.execv(sys.executable, [sys.executable, "-m", "phonectl", *args])
-    try:
-        while True:
-            try:
-                read(fd)
-            except OSError:
-                break
-    finally:
-        os.waitpid(pid, 0)
-    return bytes(out)
-
-
 def test_no_color_is_honoured_on_a_terminal(graph: GraphEmulator) -> None:
     env = {
         "PHONECTL_GRAPH_URL": graph.url,
@@ -102,8 +76,8 @@ def test_no_color_is_honoured_on_a_terminal(graph: GraphEmulator) -> None:
         "TERM": "xterm",
         "COLUMNS": "200",
     }
-    colored = _run_in_terminal(["get", EXAMPLE_PHONE_ID], {**env, "FORCE_COLOR": "1"})
-    plain = _run_in_terminal(["get", EXAMPLE_PHONE_ID], {**env, "NO_COLOR": "1"})
+    _, colored = run_on_terminal(["get", EXAMPLE_PHONE_ID], {**env, "FORCE_COLOR": "1"})
+    _, plain = run_on_terminal(["get", EXAMPLE_PHONE_ID], {**env, "NO_COLOR": "1"})
     assert b"\x1b[" in colored  # a terminal gets styling...
     assert b"\x1b[" not in plain  # ...unless NO_COLOR says not to
     assert b"Car Phone" in plain

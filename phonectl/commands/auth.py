@@ -5,9 +5,8 @@ from typing import Annotated
 import typer
 
 from phonectl import render
-from phonectl.commands.options import OutputOption, runtime
+from phonectl.commands.options import CloudOption, OutputOption, runtime
 from phonectl.errors import ExitCode
-from phonectl.settings import Cloud
 
 app = typer.Typer(
     help="Sign in to Microsoft Graph, and see or forget the sign-in.",
@@ -44,15 +43,7 @@ def login(
             show_default=False,
         ),
     ] = None,
-    cloud: Annotated[
-        Cloud | None,
-        typer.Option(
-            "--cloud",
-            case_sensitive=False,
-            help="National cloud [env: PHONECTL_CLOUD; default: global].",
-            show_default=False,
-        ),
-    ] = None,
+    cloud: CloudOption = None,
     browser: Annotated[
         bool,
         typer.Option(

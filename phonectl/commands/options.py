@@ -8,7 +8,7 @@ import typer
 
 from phonectl.phones import Audience, ClearableField, PhoneType, enum_values
 from phonectl.runtime import Runtime
-from phonectl.settings import OutputFormat
+from phonectl.settings import Cloud, OutputFormat
 
 
 def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
@@ -43,6 +43,15 @@ OutputOption = Annotated[
         "-o",
         help="Output format [env: PHONECTL_OUTPUT; default: table].",
         case_sensitive=False,
+        show_default=False,
+    ),
+]
+CloudOption = Annotated[
+    Cloud | None,
+    typer.Option(
+        "--cloud",
+        case_sensitive=False,
+        help="National cloud: picks Graph and login hosts [env: PHONECTL_CLOUD; default: global].",
         show_default=False,
     ),
 ]
