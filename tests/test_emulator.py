@@ -193,3 +193,62 @@ def test_dropped_connection_is_a_connection_error(emulator: GraphEmulator) -> No
     emulator.add_fault(Fault(drop=True))
     with pytest.raises(requests.ConnectionError):
         call(emulator, "GET", "/beta/me/profile/phones")
+
+
+def batch(server: GraphEmulator, requests_: list[dict[str, Any]]) -> Any:
+    return call(server, "POST", "/beta/$batch", {"requests": requests_})
+
+
+def test_batch_answers_each_request_by_id(emulator: GraphEmulator) -> None:
+    reply = batch(
+        emulator,
+        [
+            {"id": "1", "method": "GET", "url": f"/me/profile/phones/{EXAMPLE_PHONE_ID}"},
+            {
+                "id": "2",
+                "method": "PATCH",
+                "url": f"/me/profile/phones/{EXAMPLE_PHONE_ID}",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"type": "pager"},
+            },
+            {"id": "3", "method": "GET", "url": "/users/ghost@contoso.com/profile/phones"},
+            {"id": "4", "method": "PATCH", "url": "/me/profile/phones/x", "body": {"a": 1}},
+        ],
+    )
+    assert reply.status_code == 200
+    answers = {r["id"]: r for r in reply.json()["responses"]}
+    assert answers["1"]["status"] == 200 and answers["1"]["body"]["type"] == "other"
+    assert answers["2"]["status"] == 200 and answers["2"]["body"]["type"] == "pager"
+    assert answers["3"]["status"] == 404
+    assert answers["3"]["body"]["error"]["code"] == "Request_ResourceNotFound"
+    assert answers["4"]["status"] == 400  # a body needs a Content-Type header
+    assert len(emulator.requests) == 1  # one HTTP request
+
+
+def test_batch_refuses_more_than_20_requests(emulator: GraphEmulator) -> None:
+    items = [{"id": str(n), "method": "GET", "url": "/me/profile/phones"} for n in range(21)]
+    reply = batch(emulator, items)
+    assert reply.status_code == 400
+    assert "maximum of 20" in reply.json()["error"]["message"]
+    assert batch(emulator, items[:20]).status_code == 200
+
+
+def test_batch_items_can_be_throttled_on_their_own(emulator: GraphEmulator) -> None:
+    emulator.add_fault(Fault(status=429, method="PATCH", retry_after="0.5"))
+    item = {
+        "method": "PATCH",
+        "url": f"/me/profile/phones/{EXAMPLE_PHONE_ID}",
+        "headers": {"Content-Type": "application/json"},
+        "body": {"type": "home"},
+    }
+    reply = batch(emulator, [{"id": "a", **item}, {"id": "b", **item}])
+    first, second = reply.json()["responses"]
+    assert (first["status"], first["headers"]["Retry-After"]) == (429, "0.5")
+    assert second["status"] == 200
+
+
+@pytest.mark.parametrize(
+    "payload", [{"requests": "x"}, {"nope": []}, {"requests": [{"method": "GET"}]}]
+)
+def test_malformed_batch_is_400(emulator: GraphEmulator, payload: Any) -> None:
+    assert call(emulator, "POST", "/beta/$batch", payload).status_code == 400

@@ -28,6 +28,7 @@ READ_ONLY = frozenset(
     {"id", "createdBy", "createdDateTime", "lastModifiedBy", "lastModifiedDateTime"}
 )
 DEFAULT_PAGE_SIZE = 10
+MAX_BATCH_REQUESTS = 20
 CONTROL_PREFIX = "/_sandbox/"
 
 
@@ -79,9 +80,34 @@ class RecordedRequest:
 
 @dataclass
 class Reply:
+    """An answer: a JSON payload, or raw content (faults)."""
+
     status: int
     payload: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    content_type: str = "application/json"
+
+    def body_bytes(self) -> bytes:
+        if self.content is not None:
+            return self.content
+        return b"" if self.payload is None else json.dumps(self.payload).encode()
+
+
+@dataclass
+class GraphRequest:
+    """One request to the emulated Graph, from the socket or from inside a $batch."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    raw: bytes
+    host: str = "127.0.0.1"
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def header(self, name: str) -> str:
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
 
 
 def _now() -> str:
@@ -144,6 +170,54 @@ class GraphEmulator(ThreadingHTTPServer):
         thread.start()
         return thread
 
+    def answer(self, request: GraphRequest) -> Reply | None:
+        """Graph's answer to one request, faults included; None: drop the connection."""
+        fault = self.take_fault(request.method, urlsplit(request.path).path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.drop:
+                return None
+            if fault.status is not None:
+                return _fault_reply(fault, request)
+        try:
+            return _Graph(self, request).route()
+        except GraphProblem as problem:
+            return error_reply(problem, request)
+
+
+def error_reply(problem: GraphProblem, request: GraphRequest) -> Reply:
+    return Reply(
+        problem.status,
+        {
+            "error": {
+                "code": problem.code,
+                "message": problem.message,
+                "innerError": {
+                    "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                    "request-id": request.request_id,
+                    "client-request-id": request.header("client-request-id"),
+                },
+            }
+        },
+    )
+
+
+def _fault_reply(fault: Fault, request: GraphRequest) -> Reply:
+    assert fault.status is not None
+    headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+    if fault.body == "graph":
+        problem = GraphProblem(fault.status, "injectedFault", f"Injected fault {fault.status}.")
+        reply = error_reply(problem, request)
+        reply.headers.update(headers)
+        return reply
+    content, ctype = {
+        "html": (b"<html><body><h1>Service Unavailable</h1></body></html>", "text/html"),
+        "malformed": (b'{"error": {"code": "broken', "application/json"),
+        "empty": (b"", "application/json"),
+    }[fault.body]
+    return Reply(fault.status, headers=headers, content=content, content_type=ctype)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -168,79 +242,38 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.log_requests:
             super().log_message(format, *args)
 
-    # -- plumbing --------------------------------------------------------------------------
-
     def _handle(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = _decode_body(raw)
-        self.request_id = str(uuid.uuid4())
+        request = GraphRequest(
+            self.command,
+            self.path,
+            dict(self.headers),
+            raw,
+            host=self.headers.get("Host", "127.0.0.1"),
+        )
         path = urlsplit(self.path).path
         if path.startswith(CONTROL_PREFIX):
-            self._send(self._control(path[len(CONTROL_PREFIX) :], body))
+            self._send(self._control(path[len(CONTROL_PREFIX) :], _decode_body(raw)), request)
             return
-        self.server.record(RecordedRequest(self.command, self.path, dict(self.headers), body))
-        fault = self.server.take_fault(self.command, path)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.drop:
-                self.close_connection = True
-                return
-            if fault.status is not None:
-                self._send_fault(fault)
-                return
-        try:
-            reply = self._route(raw, body)
-        except GraphProblem as problem:
-            reply = self._error_reply(problem)
-        self._send(reply)
-
-    def _error_reply(self, problem: GraphProblem) -> Reply:
-        return Reply(
-            problem.status,
-            {
-                "error": {
-                    "code": problem.code,
-                    "message": problem.message,
-                    "innerError": {
-                        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-                        "request-id": self.request_id,
-                        "client-request-id": self.headers.get("client-request-id", ""),
-                    },
-                }
-            },
+        self.server.record(
+            RecordedRequest(self.command, self.path, dict(self.headers), _decode_body(raw))
         )
-
-    def _send_fault(self, fault: Fault) -> None:
-        assert fault.status is not None
-        headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
-        if fault.body == "graph":
-            reply = self._error_reply(
-                GraphProblem(fault.status, "injectedFault", f"Injected fault {fault.status}.")
-            )
-            reply.headers.update(headers)
-            self._send(reply)
+        reply = self.server.answer(request)
+        if reply is None:
+            self.close_connection = True
             return
-        content, ctype = {
-            "html": (b"<html><body><h1>Service Unavailable</h1></body></html>", "text/html"),
-            "malformed": (b'{"error": {"code": "broken', "application/json"),
-            "empty": (b"", "application/json"),
-        }[fault.body]
-        self._send_bytes(fault.status, content, ctype, headers)
+        self._send(reply, request)
 
-    def _send(self, reply: Reply) -> None:
-        content = b"" if reply.payload is None else json.dumps(reply.payload).encode()
-        self._send_bytes(reply.status, content, "application/json", reply.headers)
-
-    def _send_bytes(self, status: int, content: bytes, ctype: str, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("request-id", self.request_id)
+    def _send(self, reply: Reply, request: GraphRequest) -> None:
+        content = reply.body_bytes()
+        self.send_response(reply.status)
+        self.send_header("request-id", request.request_id)
         if "client-request-id" in self.headers:
             self.send_header("client-request-id", self.headers["client-request-id"])
         if content:
-            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(content)))
-        for name, value in headers.items():
+        for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(content)
@@ -263,20 +296,36 @@ class _Handler(BaseHTTPRequestHandler):
         if what == "reset" and self.command == "POST":
             server.state.reset()
             return Reply(204)
+        if what == "users" and self.command == "POST":
+            server.state.add_user(
+                body["id"], body["userPrincipalName"], body["displayName"], body.get("phones")
+            )
+            return Reply(204)
         return Reply(404, {"error": {"code": "notFound", "message": "unknown control call"}})
 
-    # -- Graph -----------------------------------------------------------------------------
 
-    def _route(self, raw: bytes, body: Any) -> Reply:
-        parts = urlsplit(self.path)
+class _Graph:
+    """Graph's routes and rules, applied to one request."""
+
+    def __init__(self, emulator: GraphEmulator, request: GraphRequest) -> None:
+        self.emulator = emulator
+        self.request = request
+        self.command = request.method
+
+    def route(self) -> Reply:
+        request = self.request
+        parts = urlsplit(request.path)
         segments = [unquote(s) for s in parts.path.split("/")[1:]]
         if not segments or segments[0] != "beta":
             raise GraphProblem(400, "BadRequest", "Invalid version: only /beta is emulated.")
-        auth = self.headers.get("Authorization", "")
+        auth = request.header("Authorization")
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             raise GraphProblem(401, "InvalidAuthenticationToken", "Access token is empty.")
         rest = segments[1:]
-        state = self.server.state
+        if rest == ["$batch"] and self.command == "POST":
+            return self._batch()
+        raw, body = request.raw, _decode_body(request.raw)
+        state = self.emulator.state
         with state.lock:
             user: dict[str, Any] | None
             if rest[:1] == ["me"]:
@@ -299,20 +348,74 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._collection(user, parts.path, parse_qs(parts.query), raw, body)
             return self._item(user, rest[2], raw, body)
 
+    def _batch(self) -> Reply:
+        """JSON batching: at most 20 requests, each answered on its own; saved once."""
+        try:
+            items = json.loads(self.request.raw)["requests"]
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise GraphProblem(400, "BadRequest", "Invalid batch payload format.") from None
+        if len(items) > MAX_BATCH_REQUESTS:
+            raise GraphProblem(
+                400,
+                "BadRequest",
+                f"Number of batch request steps exceeds the maximum of {MAX_BATCH_REQUESTS}.",
+            )
+        ids = [str(item.get("id", "")) for item in items]
+        if "" in ids or len(set(ids)) != len(ids):
+            raise GraphProblem(400, "BadRequest", "Each batch request needs a unique id.")
+        return Reply(200, {"responses": [self._batch_item(item) for item in items]})
+
+    def _batch_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        headers = {str(k): str(v) for k, v in (item.get("headers") or {}).items()}
+        headers["Authorization"] = self.request.header("Authorization")
+        body = item.get("body")
+        inner = GraphRequest(
+            str(item.get("method", "GET")).upper(),
+            "/beta" + str(item.get("url", "")),
+            headers,
+            b"" if body is None else json.dumps(body).encode(),
+            host=self.request.host,
+        )
+        reply: Reply | None
+        if body is not None and not inner.header("Content-Type"):
+            missing = GraphProblem(400, "BadRequest", "Content-Type header is required.")
+            reply = error_reply(missing, inner)
+        else:
+            reply = self.emulator.answer(inner)
+        if reply is None:  # a dropped connection has no meaning inside a batch
+            reply = error_reply(GraphProblem(502, "BadGateway", "No answer."), inner)
+        content = reply.body_bytes()
+        try:
+            answer_body: Any = json.loads(content) if content else None
+        except ValueError:
+            answer_body = content.decode("utf-8", "replace")
+        answer_headers = {"request-id": inner.request_id, **reply.headers}
+        if content:
+            answer_headers["Content-Type"] = reply.content_type
+        return {
+            "id": str(item["id"]),
+            "status": reply.status,
+            "headers": answer_headers,
+            "body": answer_body,
+        }
+
     def _collection(
         self, user: dict[str, Any], path: str, query: dict[str, list[str]], raw: bytes, body: Any
     ) -> Reply:
         phones: list[dict[str, Any]] = user["phones"]
         if self.command == "GET":
-            top = _int_param(query, "$top", self.server.page_size)
+            top = _int_param(query, "$top", self.emulator.page_size)
             skip = _int_param(query, "$skiptoken", 0)
             page: dict[str, Any] = {
                 "@odata.context": "https://graph.microsoft.com/beta/$metadata#phones",
                 "value": phones[skip : skip + top],
             }
             if skip + top < len(phones):
-                host = self.headers.get("Host", "127.0.0.1")
-                page["@odata.nextLink"] = f"http://{host}{path}?$top={top}&$skiptoken={skip + top}"
+                page["@odata.nextLink"] = (
+                    f"http://{self.request.host}{path}?$top={top}&$skiptoken={skip + top}"
+                )
             return Reply(200, page)
         if self.command == "POST":
             fields = _writable_fields(raw, body)
@@ -321,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
             phone = self._new_phone(user)
             _apply(phone, fields)
             phones.append(phone)
-            self.server.state.save()
+            self.emulator.state.save()
             return Reply(201, phone, {"Location": f"{path}/{phone['id']}"})
         raise _method_not_allowed()
 
@@ -337,19 +440,19 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "PATCH":
             fields = _writable_fields(raw, body)
             _apply(phone, fields)
-            me = self.server.state.me()
+            me = self.emulator.state.me()
             phone["lastModifiedDateTime"] = _now()
             phone["lastModifiedBy"] = _identity(me)
-            self.server.state.save()
+            self.emulator.state.save()
             return Reply(200, phone)
         if self.command == "DELETE":
             phones.remove(phone)
-            self.server.state.save()
+            self.emulator.state.save()
             return Reply(204)
         raise _method_not_allowed()
 
     def _new_phone(self, user: dict[str, Any]) -> dict[str, Any]:
-        me = self.server.state.me()
+        me = self.emulator.state.me()
         now = _now()
         return {
             "id": str(uuid.uuid4()),

@@ -137,10 +137,20 @@ class SandboxState:
                 return user  # type: ignore[no-any-return]
         return None
 
-    def add_user(self, user_id: str, upn: str, display_name: str) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: str,
+        upn: str,
+        display_name: str,
+        phones: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         with self.lock:
-            user = {"id": user_id, "userPrincipalName": upn, "displayName": display_name}
-            user["phones"] = []  # type: ignore[assignment]
+            user = {
+                "id": user_id,
+                "userPrincipalName": upn,
+                "displayName": display_name,
+                "phones": list(phones or []),
+            }
             self.data["users"].append(user)
             self.save()
             return user
