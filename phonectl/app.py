@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from phonectl.commands import auth, phones, sandbox
+from phonectl.commands import apply, auth, phones, sandbox
 from phonectl.commands.options import CloudOption, OutputOption
 from phonectl.runtime import Runtime
 from phonectl.settings import Flags
@@ -69,5 +69,6 @@ app.command("get")(phones.get)
 app.command("add")(phones.add)
 app.command("update")(phones.update)
 app.command("delete")(phones.delete)
+app.command("apply")(apply.apply)
 app.add_typer(auth.app, name="auth")
 app.add_typer(sandbox.app, name="sandbox")

@@ -7,10 +7,13 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError
+from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError, PhonectlError
 
 if TYPE_CHECKING:
     import requests
@@ -19,6 +22,7 @@ TokenProvider = Callable[[], str]
 Notify = Callable[[str], None]
 
 MAX_SINGLE_WAIT = 60.0
+BATCH_LIMIT = 20
 BACKOFF_BASE = 0.5
 NOTICE_WAIT_ABOVE = 2.0
 
@@ -62,6 +66,24 @@ def may_retry(method: str, status: int) -> bool:
     return method != "POST" or status == 429
 
 
+@dataclass(frozen=True)
+class BatchRequest:
+    """One request inside a $batch; `url` is relative to the beta root (/me/profile/phones)."""
+
+    method: str
+    url: str
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A batch item's answer: its status and body, or the error it ended in."""
+
+    status: int
+    body: Any = None
+    error: PhonectlError | None = None
+
+
 class GraphClient:
     def __init__(
         self,
@@ -82,6 +104,7 @@ class GraphClient:
         self._max_retries = max_retries
         self._notify = notify or (lambda message: None)
         self._debug = debug
+        self.requests_sent = 0
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json"
@@ -116,6 +139,86 @@ class GraphClient:
             next_url = page.get("@odata.nextLink")
         return items
 
+    def send_batch(
+        self,
+        requests: Sequence[BatchRequest],
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[BatchResult]:
+        """Send requests through POST /$batch, BATCH_LIMIT a batch; an item throttled on its
+        own is retried after its own Retry-After. Every request gets a result, in order."""
+        results: list[BatchResult | None] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        attempt = 0
+        while pending:
+            throttled: list[int] = []
+            wait = 0.0
+            for start in range(0, len(pending), BATCH_LIMIT):
+                chunk = pending[start : start + BATCH_LIMIT]
+                for index, outcome, retry_after in self._send_chunk(requests, chunk):
+                    status = outcome.status
+                    if attempt < self._max_retries and may_retry(requests[index].method, status):
+                        throttled.append(index)
+                        wait = max(wait, retry_delay(retry_after, attempt))
+                        continue
+                    results[index] = outcome
+                    if on_done is not None:
+                        on_done(1)
+            if throttled:
+                if wait > NOTICE_WAIT_ABOVE:
+                    self._notify(
+                        f"{len(throttled)} batch items throttled; retrying in {wait:.0f} s"
+                    )
+                time.sleep(wait)
+                attempt += 1
+            pending = throttled
+        return [r for r in results if r is not None]
+
+    def _send_chunk(
+        self, requests: Sequence[BatchRequest], chunk: list[int]
+    ) -> list[tuple[int, BatchResult, str | None]]:
+        """One POST /$batch; (index, result, Retry-After) for each item of the chunk."""
+        items = []
+        for index in chunk:
+            item: dict[str, Any] = {
+                "id": str(index),
+                "method": requests[index].method,
+                "url": requests[index].url,
+            }
+            if requests[index].body is not None:
+                item["headers"] = {"Content-Type": "application/json"}
+                item["body"] = requests[index].body
+            items.append(item)
+        try:
+            reply = self.request("POST", "/$batch", {"requests": items})
+            answers = {str(a.get("id")): a for a in (reply or {}).get("responses", [])}
+        except PhonectlError as exc:  # the whole batch failed: so did each of its items
+            return [(index, BatchResult(0, error=exc), None) for index in chunk]
+        out: list[tuple[int, BatchResult, str | None]] = []
+        for index in chunk:
+            request = requests[index]
+            answer = answers.get(str(index))
+            url = self.base_url + request.url
+            if not isinstance(answer, dict):
+                missing = _unexpected_body(request.method, url, "no answer for this batch item")
+                out.append((index, BatchResult(0, error=missing), None))
+                continue
+            status = int(answer.get("status", 0))
+            headers = answer.get("headers") or {}
+            body = answer.get("body")
+            error = None
+            if status >= 400:
+                error = error_from_parts(status, headers, body, request.method, url)
+            out.append((index, BatchResult(status, body, error), _header(headers, "Retry-After")))
+        return out
+
+    def relative_url(self, url: str) -> str:
+        """A URL Graph gave us (an @odata.nextLink) as a batch item's URL."""
+        if url.startswith(self.base_url):
+            return url[len(self.base_url) :]
+        parts = urlsplit(url)
+        path = parts.path.removeprefix("/beta")
+        return path + (f"?{parts.query}" if parts.query else "")
+
     def _send_once(self, method: str, url: str, body: Any) -> requests.Response:
         import requests
 
@@ -128,6 +231,7 @@ class GraphClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         started = time.perf_counter()
+        self.requests_sent += 1
         try:
             response = self._session.request(
                 method, url, data=data, headers=headers, timeout=self._timeout
@@ -185,29 +289,52 @@ def _unexpected_body(method: str, url: str, what: str) -> GraphError:
 
 def graph_error(response: requests.Response, method: str, url: str) -> GraphError:
     """A GraphError from an error response, whatever shape its body has."""
-    error: dict[str, Any] = {}
     try:
         payload = response.json()
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            error = payload["error"]
     except ValueError:
-        pass
+        payload = None
+    return error_from_parts(
+        response.status_code, response.headers, payload, method, url, response.reason
+    )
+
+
+def error_from_parts(
+    status: int,
+    headers: Mapping[str, str],
+    payload: Any,
+    method: str,
+    url: str,
+    reason: str | None = None,
+) -> GraphError:
+    """A GraphError from a status, headers and a decoded body (a response or a batch item)."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        error = {}
     inner = error.get("innerError") or error.get("innererror") or {}
     if not isinstance(inner, dict):
         inner = {}
     message = error.get("message")
     if not isinstance(message, str) or not message:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        message = (
-            f"HTTP {response.status_code} {response.reason} (a {kind} body, not a Graph error)"
-        )
+        kind = (_header(headers, "Content-Type") or "no content type").split(";")[0]
+        if not reason:
+            reason = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else "?"
+        message = f"HTTP {status} {reason} (a {kind} body, not a Graph error)"
     code = error.get("code")
     return GraphError(
-        status=response.status_code,
+        status=status,
         method=method,
         url=url,
         code=code if isinstance(code, str) else None,
         message=message,
-        request_id=inner.get("request-id") or response.headers.get("request-id"),
-        date=inner.get("date") or response.headers.get("Date"),
+        request_id=inner.get("request-id") or _header(headers, "request-id") or None,
+        date=inner.get("date") or _header(headers, "Date") or None,
     )
+
+
+_KNOWN_STATUSES = {s.value for s in HTTPStatus}
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A header by name, case-insensitively (batch items carry plain dicts)."""
+    wanted = name.lower()
+    return next((str(v) for k, v in headers.items() if k.lower() == wanted), "")

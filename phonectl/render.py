@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from phonectl.errors import GraphError, PhonectlError, SignInRequired
@@ -14,7 +15,11 @@ from phonectl.phones import audience_text
 from phonectl.settings import OutputFormat
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from phonectl.auth import AuthStatus
+    from phonectl.bulk import RowResult
 
 # Wide enough that an id never wraps when a table is piped into a file or grep.
 PIPED_TABLE_WIDTH = 200
@@ -93,6 +98,56 @@ def auth_status(report: AuthStatus, fmt: OutputFormat) -> None:
         error(SignInRequired(report.problem, hint="run 'phonectl auth login'"))
 
 
+def apply_results(results: Sequence[RowResult], fmt: OutputFormat) -> None:
+    """`apply`: one result per row."""
+    if fmt is OutputFormat.json:
+        _write_json(
+            [
+                {
+                    "line": r.line,
+                    "user": r.user,
+                    "id": r.phone_id,
+                    "result": r.outcome.value,
+                    "changed": list(r.changed),
+                    "error": r.error,
+                }
+                for r in results
+            ]
+        )
+        return
+    if fmt is OutputFormat.tsv:
+        for r in results:
+            cells = (r.line, r.user, r.phone_id, r.outcome.value, ",".join(r.changed), r.error)
+            sys.stdout.write("\t".join(tsv_escape(c) for c in cells) + "\n")
+        sys.stdout.flush()
+        return
+    console, table = _new_table("Line", "User", "Phone id", "Result", "Changed", "Error")
+    for r in results:
+        table.add_row(
+            str(r.line),
+            r.user,
+            r.phone_id or "",
+            r.outcome.value,
+            ", ".join(r.changed),
+            r.error or "",
+        )
+    console.print(table)
+
+
+@contextmanager
+def progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; the callable advances it."""
+    if total == 0 or not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.advance(task, done)
+
+
 def _write_json(value: Any) -> None:
     import json
 
@@ -131,22 +186,9 @@ def _table(items: Sequence[Mapping[str, Any]]) -> None:
     if not items:
         notice("no phones")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    # Values are data, never Rich markup. NO_COLOR means no escapes at all, bold included.
-    # A piped table gets room so that ids never wrap.
-    plain = bool(os.environ.get("NO_COLOR"))
-    options: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
-    if plain:
-        options["color_system"] = None
-    console = Console(**options)
-    if not console.is_terminal:
-        console = Console(**options, width=PIPED_TABLE_WIDTH)
-    table = Table()
-    table.add_column("ID", no_wrap=True)
-    for header in ("Type", "Number", "Display name", "Audience", "Source", "Last modified"):
-        table.add_column(header)
+    console, table = _new_table(
+        "ID", "Type", "Number", "Display name", "Audience", "Source", "Last modified"
+    )
     for item in items:
         table.add_row(
             str(item.get("id") or ""),
@@ -158,6 +200,26 @@ def _table(items: Sequence[Mapping[str, Any]]) -> None:
             _modified(item),
         )
     console.print(table)
+
+
+def _new_table(*headers: str) -> tuple[Console, Table]:
+    """A console for stdout and an empty table; the first column (an id) never wraps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    # Values are data, never Rich markup. NO_COLOR means no escapes at all, bold included.
+    # A piped table gets room so that ids never wrap.
+    options: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
+    if os.environ.get("NO_COLOR"):
+        options["color_system"] = None
+    console = Console(**options)
+    if not console.is_terminal:
+        console = Console(**options, width=PIPED_TABLE_WIDTH)
+    table = Table()
+    table.add_column(headers[0], no_wrap=True)
+    for header in headers[1:]:
+        table.add_column(header)
+    return console, table
 
 
 def notice(message: str) -> None:

@@ -1,0 +1,67 @@
+"""Bulk sync, the HTTP part: read every user's phones and send the planned writes, all
+through Graph's $batch."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from phonectl.bulk import Outcome, Row, RowResult, error_text, plan
+from phonectl.errors import PhonectlError
+from phonectl.graph import BatchRequest, GraphClient
+from phonectl.phones import phones_path
+
+
+def apply_rows(
+    client: GraphClient,
+    rows: Sequence[Row],
+    *,
+    dry_run: bool,
+    on_write: Callable[[int], None] | None = None,
+) -> tuple[list[RowResult], int]:
+    """Bring Graph in line with the rows; each row's result, and how many writes were sent."""
+    users = {row.user_key: row.user for row in reversed(rows)}  # first spelling wins
+    phones = read_phones(client, users)
+    results, writes = plan(rows, phones, dry_run=dry_run)
+    if dry_run or not writes:
+        return results, 0
+    requests = [
+        BatchRequest(
+            "PATCH" if write.phone_id else "POST",
+            phones_path(write.row.user, write.phone_id),
+            write.body,
+        )
+        for _, write in writes
+    ]
+    outcomes = client.send_batch(requests, on_done=on_write)
+    for (index, _), outcome in zip(writes, outcomes, strict=True):
+        result = results[index]
+        if outcome.error is not None:
+            result.outcome, result.changed = Outcome.failed, ()
+            result.error = error_text(outcome.error)
+        elif result.outcome is Outcome.added and isinstance(outcome.body, dict):
+            result.phone_id = outcome.body.get("id")
+    return results, len(requests)
+
+
+def read_phones(
+    client: GraphClient, users: dict[str, str | None]
+) -> dict[str, list[dict[str, Any]] | PhonectlError]:
+    """Every phone of every user (all pages), or the error reading them ended in."""
+    phones: dict[str, list[dict[str, Any]]] = {key: [] for key in users}
+    errors: dict[str, PhonectlError] = {}
+    pending = [(key, BatchRequest("GET", phones_path(user))) for key, user in users.items()]
+    while pending:
+        results = client.send_batch([request for _, request in pending])
+        next_pages = []
+        for (key, _), result in zip(pending, results, strict=True):
+            page = result.body
+            if result.error is not None:
+                errors[key] = result.error
+            elif not isinstance(page, dict) or not isinstance(page.get("value"), list):
+                errors[key] = PhonectlError("Graph answered with a collection without 'value'")
+            else:
+                phones[key].extend(page["value"])
+                if page.get("@odata.nextLink"):
+                    url = client.relative_url(str(page["@odata.nextLink"]))
+                    next_pages.append((key, BatchRequest("GET", url)))
+        pending = next_pages
+    return {key: errors.get(key, phones[key]) for key in users}
