@@ -365,7 +365,8 @@ class _Graph:
         ids = [str(item.get("id", "")) for item in items]
         if "" in ids or len(set(ids)) != len(ids):
             raise GraphProblem(400, "BadRequest", "Each batch request needs a unique id.")
-        return Reply(200, {"responses": [self._batch_item(item) for item in items]})
+        with self.emulator.state.one_save():
+            return Reply(200, {"responses": [self._batch_item(item) for item in items]})
 
     def _batch_item(self, item: dict[str, Any]) -> dict[str, Any]:
         headers = {str(k): str(v) for k, v in (item.get("headers") or {}).items()}

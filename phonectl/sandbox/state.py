@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,8 @@ class SandboxState:
         self.path = path
         self.lock = threading.RLock()
         self.data = self._load()
+        self._deferring = False
+        self._dirty = False
 
     def _load(self) -> dict[str, Any]:
         if self.path is not None and self.path.exists():
@@ -118,10 +122,26 @@ class SandboxState:
             self.data = seed()
             self.save()
 
+    @contextmanager
+    def one_save(self) -> Iterator[None]:
+        """Changes made inside are saved once, at the end (a $batch of many writes)."""
+        with self.lock:
+            self._deferring = True
+            try:
+                yield
+            finally:
+                self._deferring = False
+                if self._dirty:
+                    self.save()
+
     def save(self) -> None:
         if self.path is None:
             return
         with self.lock:
+            if self._deferring:
+                self._dirty = True
+                return
+            self._dirty = False
             write_private_file(self.path, json.dumps(self.data, ensure_ascii=False, indent=1))
 
     def me(self) -> dict[str, Any]:

@@ -1,0 +1,284 @@
+"""`phonectl apply`: bulk, idempotent sync through $batch."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+ADELE_MOBILE = "b2c4e6a8-1d3f-4b5c-8e7a-9f0d1c2b3a4e"
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def batch_items(graph: GraphEmulator) -> list[list[dict[str, Any]]]:
+    """The items of each $batch the emulator received."""
+    calls = graph_calls(graph)
+    assert all(c.decoded_path == "/beta/$batch" and c.method == "POST" for c in calls)
+    return [c.body["requests"] for c in calls]
+
+
+def writes(graph: GraphEmulator) -> list[dict[str, Any]]:
+    return [i for items in batch_items(graph) for i in items if i["method"] != "GET"]
+
+
+def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
+    found = graph.state.find_user(user)
+    assert found is not None
+    return found["phones"]  # type: ignore[no-any-return]
+
+
+def add_users(graph: GraphEmulator, count: int, phones_each: int = 1) -> None:
+    template = copy.deepcopy(phones_of(graph, ME_ID)[0])
+    for n in range(count):
+        phones = []
+        for p in range(phones_each):
+            phone = {
+                **copy.deepcopy(template),
+                "id": f"u{n}-p{p}",
+                "type": "other",
+                "number": f"+1 555 {n:03}{p}",
+            }
+            phones.append(phone)
+        graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", phones)
+
+
+def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_path: Path) -> None:
+    csv = write(
+        tmp_path,
+        "phones.csv",
+        "user,id,type,number,displayName,allowedAudiences\n"
+        f",{EXAMPLE_PHONE_ID},,+7 499 342 22 13,Car,\n"  # only displayName differs
+        ",,mobile,+1 425 555 0100,Cell,\n"  # I have no mobile: added
+        f"{SECOND_USER_ID},,mobile,+1 425 555 0109,,CONTACTS\n",  # already so
+    )
+    result = phonectl("apply", csv, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = result.json()
+    assert [(r["line"], r["result"], r["changed"]) for r in rows] == [
+        (2, "updated", ["displayName"]),
+        (3, "added", ["type", "number", "displayName"]),
+        (4, "unchanged", []),
+    ]
+    assert rows[0] == {
+        "line": 2,
+        "user": "me",
+        "id": EXAMPLE_PHONE_ID,
+        "result": "updated",
+        "changed": ["displayName"],
+        "error": None,
+    }
+    sent = writes(graph)
+    assert [(w["method"], w.get("body")) for w in sent] == [
+        ("PATCH", {"displayName": "Car"}),
+        ("POST", {"type": "mobile", "number": "+1 425 555 0100", "displayName": "Cell"}),
+    ]
+    added = next(p for p in phones_of(graph, ME_ID) if p["type"] == "mobile")
+    assert rows[1]["id"] == added["id"]
+    assert "3 rows: 1 unchanged, 1 updated, 1 added" in result.stderr
+    assert len(graph_calls(graph)) == 2  # one batch of reads, one of writes
+
+
+def test_a_second_run_writes_nothing(graph: GraphEmulator, phonectl: Run, tmp_path: Path) -> None:
+    add_users(graph, 30)
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+44 20 {n:04}" for n in range(30)]
+    csv = write(tmp_path, "hr.csv", "\n".join(lines) + "\n")
+    assert phonectl("apply", csv).exit_code == 0
+    assert len(writes(graph)) == 30
+    graph.requests.clear()
+    again = phonectl("apply", csv, "-o", "json")
+    assert again.exit_code == 0
+    assert {r["result"] for r in again.json()} == {"unchanged"}
+    assert writes(graph) == []
+    assert len(graph_calls(graph)) == 2  # 30 reads in batches of 20
+
+
+def test_no_batch_holds_more_than_20_requests(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    add_users(graph, 45)
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+49 {n}" for n in range(45)]
+    assert phonectl("apply", write(tmp_path, "x.csv", "\n".join(lines))).exit_code == 0
+    sizes = [len(items) for items in batch_items(graph)]
+    assert sizes == [20, 20, 5, 20, 20, 5]
+
+
+def test_reads_follow_next_links_inside_batches(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    graph.page_size = 2
+    add_users(graph, 1, phones_each=5)
+    jsonl = write(
+        tmp_path, "x.jsonl", '{"user": "user0@contoso.com", "id": "u0-p4", "number": "+1 999"}\n'
+    )
+    result = phonectl("apply", jsonl, "-o", "json")
+    assert result.json()[0]["result"] == "updated"  # found on the third page
+    assert len(batch_items(graph)) == 4  # pages 1, 2, 3, then the write
+
+
+def test_a_row_without_id_and_several_phones_of_its_type_is_ambiguous(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    add_users(graph, 1, phones_each=2)
+    csv = write(tmp_path, "x.csv", "user,type,number\nuser0@contoso.com,other,+1\n")
+    result = phonectl("apply", csv, "-o", "json")
+    assert result.exit_code == 1
+    (row,) = result.json()
+    assert row["result"] == "failed"
+    assert row["error"] == "ambiguous: the user has 2 other phones; give the id"
+    assert writes(graph) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("ghost@contoso.com,,mobile,+1", "404 Request_ResourceNotFound"),
+        (",no-such-id,,+1", "the user has no phone with id no-such-id"),
+        (",,pager,", "no pager phone, and the row has no number to add one"),
+    ],
+)
+def test_rows_that_cannot_be_planned_fail_alone(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, line: str, error: str
+) -> None:
+    csv = write(tmp_path, "x.csv", f"user,id,type,number\n{line}\n,,business,+7 1\n")
+    result = phonectl("apply", csv, "-o", "json")
+    assert result.exit_code == 1
+    failed, other = result.json()
+    assert failed["result"] == "failed" and error in failed["error"]
+    assert other["result"] == "updated"
+
+
+def test_two_rows_for_one_phone_the_second_fails(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = write(tmp_path, "x.csv", "type,number\nmobile,+1\nmobile,+2\n")
+    result = phonectl("apply", csv, "-o", "json")
+    assert [r["result"] for r in result.json()] == ["added", "failed"]
+    assert result.json()[1]["error"] == "line 2 already changes this phone"
+    assert [p["number"] for p in phones_of(graph, ME_ID) if p["type"] == "mobile"] == ["+1"]
+
+
+def test_items_throttled_inside_a_batch_are_retried_on_their_own(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    add_users(graph, 5)
+    graph.add_fault(Fault(status=429, count=2, method="PATCH", retry_after="0.05"))
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+33 {n}" for n in range(5)]
+    result = phonectl("apply", write(tmp_path, "x.csv", "\n".join(lines)), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert {r["result"] for r in result.json()} == {"updated"}
+    assert [len(items) for items in batch_items(graph)] == [5, 5, 2]  # reads, writes, retry
+    assert [p["number"] for n in range(5) for p in phones_of(graph, f"user-{n}")] == [
+        f"+33 {n}" for n in range(5)
+    ]
+
+
+def test_a_failed_row_exits_1_and_a_rerun_completes_only_it(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    add_users(graph, 4)
+    graph.add_fault(Fault(status=500, count=1, path_contains="/users/user2@contoso.com/"))
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+39 {n}" for n in range(4)]
+    csv = write(tmp_path, "x.csv", "\n".join(lines))
+    first = phonectl("apply", csv, "-o", "json")
+    assert first.exit_code == 1
+    assert [r["result"] for r in first.json()] == ["updated", "updated", "failed", "updated"]
+    assert "500 injectedFault" in first.json()[2]["error"]
+    assert "1 failed" in first.stderr
+    graph.requests.clear()
+    second = phonectl("apply", csv, "-o", "json")
+    assert second.exit_code == 0
+    assert [r["result"] for r in second.json()] == [
+        "unchanged",
+        "unchanged",
+        "updated",
+        "unchanged",
+    ]
+    assert [w["url"] for w in writes(graph)] == ["/users/user2@contoso.com/profile/phones/u2-p0"]
+
+
+def test_a_failed_batch_fails_its_rows_and_never_drops_them(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "1")
+    csv = write(tmp_path, "x.csv", f"id,number\n{EXAMPLE_PHONE_ID},+1\n")
+    graph.add_fault(Fault(status=429, count=1, retry_after="0"))  # the read batch, once
+    graph.add_fault(Fault(status=503, count=1, path_contains="$batch"))  # the write batch
+    result = phonectl("apply", csv, "-o", "json")
+    assert result.exit_code == 1
+    (row,) = result.json()
+    assert row["result"] == "failed" and "503" in row["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("x.csv", "user,colour\nme,red\n", "x.csv:1: unknown column 'colour'"),
+        ("x.csv", "user,type\n,cell\n", "x.csv:2: invalid type 'cell'"),
+        ("x.csv", "type,number\nmobile,+1\nmobile\n", "x.csv:3: 1 cells, the header has 2"),
+        ("x.csv", "type,number\nmobile,+1\x00\n", "x.csv:2: number must not contain"),
+        ("x.csv", "type,allowedAudiences\nhome,unknownFutureValue\n", "x.csv:2: invalid"),
+        ("x.csv", "user,id\n,abc\n", "x.csv:1: no column to change"),
+        ("x.csv", "number\n+1\n", "x.csv:2: a row needs an id, or a type"),
+        ("x.csv", "", "x.csv:1: the file is empty"),
+        ("x.jsonl", '{"type": "home"}\n{"type": "home"\n', "x.jsonl:2: not valid JSON"),
+        ("x.jsonl", '{"type": "home", "number": 5}\n', "x.jsonl:1: number must be a string"),
+        ("x.jsonl", '["home"]\n', "x.jsonl:1: a line must be a JSON object"),
+        ("x.txt", "type\nhome\n", "cannot tell the format of"),
+    ],
+)
+def test_a_malformed_file_is_refused_with_its_line_before_anything_is_sent(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    result = phonectl("apply", write(tmp_path, name, text))
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert graph_calls(graph) == []
+    assert result.stdout == ""
+
+
+def test_dry_run_reads_and_plans_but_writes_nothing(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = write(tmp_path, "x.csv", f"id,type,number\n{EXAMPLE_PHONE_ID},pager,\n,mobile,+1\n")
+    result = phonectl("apply", csv, "--dry-run", "-o", "json")
+    assert result.exit_code == 0
+    assert [(r["result"], r["changed"]) for r in result.json()] == [
+        ("would-update", ["type"]),
+        ("would-add", ["type", "number"]),
+    ]
+    assert writes(graph) == []
+    assert len(graph_calls(graph)) == 1
+    assert "dry run: nothing written" in result.stderr
+
+
+def test_stdin_and_tsv(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "sys.stdin",
+        io.StringIO(
+            json.dumps({"user": "AdeleV@contoso.com", "type": "mobile", "displayName": "Work cell"})
+            + "\n"
+        ),
+    )
+    result = phonectl("apply", "-", "-o", "tsv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (f"1\tAdeleV@contoso.com\t{ADELE_MOBILE}\tupdated\tdisplayName\t\n")
+    assert phones_of(graph, SECOND_USER_ID)[0]["displayName"] == "Work cell"
+
+
+def test_table_output(graph: GraphEmulator, phonectl: Run, tmp_path: Path) -> None:
+    result = phonectl("apply", write(tmp_path, "x.csv", "type,number\nbusiness,+7 2\n"))
+    assert "Result" in result.stdout and "updated" in result.stdout
