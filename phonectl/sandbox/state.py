@@ -142,7 +142,8 @@ class SandboxState:
                 self._dirty = True
                 return
             self._dirty = False
-            write_private_file(self.path, json.dumps(self.data, ensure_ascii=False, indent=1))
+            # Compact JSON: the C encoder, ten times faster than indent= on a big sandbox.
+            write_private_file(self.path, json.dumps(self.data, ensure_ascii=False))
 
     def me(self) -> dict[str, Any]:
         user = self.find_user(self.data["me"])
