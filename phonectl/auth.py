@@ -2,7 +2,6 @@
 the warm path, so no login-host call and no msal import), a silent refresh through MSAL, or
 a sign-in (device code, or the browser with PKCE). Knows nothing of Typer or Rich."""
 
-import base64
 import json
 import sys
 import time
@@ -269,6 +268,8 @@ def _cache_location(settings: Settings) -> str:
 
 def jwt_expiry(token: str) -> int | None:
     """The `exp` claim of a JWT access token, unverified (for display only)."""
+    import base64
+
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

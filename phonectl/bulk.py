@@ -1,9 +1,6 @@
 """Bulk sync, the pure part: read a CSV or JSON Lines file into checked rows, and plan each
 row's change against the phones Graph holds. No HTTP here (sync.py does that)."""
 
-import csv
-import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,10 +62,10 @@ class PlannedWrite:
     body: dict[str, str] = field(default_factory=dict)
 
 
-def detect_format(name: str, text: str, given: FileFormat | None) -> FileFormat:
+def detect_format(name: str, text: str, given: str | None) -> FileFormat:
     """--format, else the file's extension, else (stdin) the first character."""
     if given is not None:
-        return given
+        return FileFormat(parse_enum(FileFormat, given, "--format"))
     lowered = name.lower()
     if lowered.endswith(".csv"):
         return FileFormat.csv
@@ -111,6 +108,9 @@ def _canonical_column(name: str) -> str | None:
 
 
 def _csv_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dict[str, Any]]]:
+    import csv
+    import io
+
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # Excel writes a BOM
     try:
         header = next(reader)
@@ -148,6 +148,8 @@ def _csv_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dic
 
 
 def _jsonl_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dict[str, Any]]]:
+    import json
+
     values: list[tuple[int, dict[str, Any]]] = []
     for line, source in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if not source.strip():

@@ -1,12 +1,13 @@
 """Writing files so that a crash never leaves half of one behind."""
 
 import os
-import tempfile
 from pathlib import Path
 
 
 def write_private_file(path: Path, text: str) -> None:
     """Replace `path` atomically with a file only its owner can read (mode 0600)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp creates the file with mode 0600, before any byte is written.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")

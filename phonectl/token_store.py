@@ -3,7 +3,6 @@ PHONECTL_TOKEN_CACHE, a file of mode 0600. Both are read and written whole, unde
 that keeps two processes refreshing at once from losing each other's writes."""
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -93,7 +92,7 @@ class KeyringStore:
         if any(part is None for part in parts):
             raise CacheUnreadable("a chunk of the keyring entry is missing")
         blob = "".join(p for p in parts if p is not None)
-        if hashlib.sha256(blob.encode()).hexdigest() != digest:
+        if _digest(blob) != digest:
             raise CacheUnreadable("the keyring entry does not match its checksum")
         return blob
 
@@ -102,9 +101,7 @@ class KeyringStore:
         chunks = [blob[i : i + CHUNK_CHARS] for i in range(0, len(blob), CHUNK_CHARS)] or [""]
         for i, chunk in enumerate(chunks):
             self._call(self._backend.set_password, SERVICE, _chunk_key(i), chunk)
-        header = json.dumps(
-            {"chunks": len(chunks), "sha256": hashlib.sha256(blob.encode()).hexdigest()}
-        )
+        header = json.dumps({"chunks": len(chunks), "sha256": _digest(blob)})
         self._call(self._backend.set_password, SERVICE, HEADER_KEY, header)
         self._delete_chunks(range(len(chunks), old_count))
 
@@ -167,6 +164,12 @@ class KeyringStore:
                 ) from None
             raise exc
         return outcome[0]
+
+
+def _digest(blob: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _chunk_key(index: int) -> str:

@@ -6,9 +6,10 @@ from typing import Annotated
 import typer
 
 from phonectl import render
-from phonectl.bulk import FileFormat, Outcome, detect_format, read_rows
 from phonectl.commands.options import OutputOption, runtime
 from phonectl.errors import ExitCode, InvalidInput
+
+FILE_FORMATS = ("csv", "jsonl")
 
 
 def apply(
@@ -21,11 +22,14 @@ def apply(
         ),
     ],
     format_: Annotated[
-        FileFormat | None,
+        str | None,
         typer.Option(
             "--format",
-            case_sensitive=False,
+            metavar="csv|jsonl",
             help="The file's format (default: from its extension).",
+            autocompletion=lambda incomplete: [
+                f for f in FILE_FORMATS if f.startswith(incomplete.lower())
+            ],
             show_default=False,
         ),
     ] = None,
@@ -40,13 +44,15 @@ def apply(
     there is none). Only differing properties are sent, through Graph's $batch, so a second
     run writes nothing. Exits 1 if any row failed; a rerun completes what is left.
     """
+    # The bulk machinery loads only when apply runs, not for every --help and Tab press.
+    from phonectl.bulk import Outcome, detect_format, read_rows
+    from phonectl.sync import apply_rows
+
     text = _read(file)
     rows = read_rows(text, detect_format(file, text, format_), "stdin" if file == "-" else file)
     rt = runtime(ctx)
     fmt = rt.output(output)
     client = rt.client()
-    from phonectl.sync import apply_rows
-
     with render.progress(len(rows), "applying") as advance:
         results, writes = apply_rows(client, rows, dry_run=dry_run, on_write=advance)
     render.apply_results(results, fmt)
