@@ -8,31 +8,13 @@ what you report); by default all of them run, which takes a couple of minutes.
 """
 
 import argparse
-import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-PY = sys.executable
-PHONECTL = shutil.which("phonectl", path=str(Path(PY).parent)) or "phonectl"
-
-
-def control(url: str, method: str, what: str, body: object = None) -> object:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{url}/_sandbox/{what}", data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request) as reply:
-        content = reply.read()
-    return json.loads(content) if content else None
-
-
-def requests_seen(url: str) -> list[dict[str, object]]:
-    return control(url, "GET", "requests")["value"]  # type: ignore[index,no-any-return]
+from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
 
 
 def seed(url: str, users: int, phones: int) -> list[tuple[str, str]]:
@@ -98,18 +80,8 @@ def main() -> None:
     parser.add_argument("--loop", type=int, default=0, help="separate processes to run (0: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PHONECTL_")}
-        env.update({"XDG_DATA_HOME": tmp, "XDG_CONFIG_HOME": tmp, "NO_COLOR": "1"})
-        server = subprocess.Popen(
-            [PHONECTL, "sandbox", "serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip()
+        env = clean_env(tmp)
+        with sandbox_server(env) as url:
             env.update({"PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"})
             targets = seed(url, args.users, args.phones)
             rows = len(targets)
@@ -148,9 +120,6 @@ def main() -> None:
                 )
             loop = (time.perf_counter() - started) * rows / len(loop_rows)
             loop_requests = len(requests_seen(url)) * rows // len(loop_rows)
-        finally:
-            server.terminate()
-            server.wait()
     scaled = "" if len(loop_rows) == rows else f" (measured {len(loop_rows)}, scaled)"
     print(f"{rows} rows over {args.users} users, every row changing")
     print(

@@ -10,21 +10,15 @@ with PHONECTL_ACCESS_TOKEN set, beside a bare requests script sending the same P
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from pathlib import Path
+
+from sandbox_server import PHONECTL, PY, clean_env, requests_seen, sandbox_server
 
 PHONE = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
-PY = sys.executable
-PHONECTL = shutil.which("phonectl", path=str(Path(PY).parent)) or "phonectl"
-
 BARE_PATCH = """
 import sys, requests
 r = requests.patch(sys.argv[1], json={"type": "mobile"},
@@ -51,18 +45,12 @@ def compare(name: str, ours: list[str], floor: list[str], env: dict[str, str], r
     print(f"{name:<44} {ma * 1000:7.1f} ms vs {mb * 1000:7.1f} ms   ratio {ma / mb:4.2f}x")
 
 
-def graph_request_count(url: str) -> int:
-    with urllib.request.urlopen(url + "/_sandbox/requests") as reply:
-        return len(json.load(reply)["value"])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "XDG_DATA_HOME": tmp, "XDG_CONFIG_HOME": tmp, "NO_COLOR": "1"}
-        env = {k: v for k, v in env.items() if not k.startswith("PHONECTL_")}
+        env = clean_env(tmp)
         print(f"python {sys.version.split()[0]}, {runs} runs each, medians\n")
         compare(
             "phonectl --version  vs  python -c pass",
@@ -92,25 +80,16 @@ def main() -> None:
             runs,
         )
 
-        server = subprocess.Popen(
-            [PHONECTL, "sandbox", "serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip()
+        with sandbox_server(env) as url:
             update_env = {**env, "PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"}
-            before = graph_request_count(url)
+            before = len(requests_seen(url))
             subprocess.run(
                 [PHONECTL, "update", PHONE, "--type", "mobile", "-o", "json"],
                 env=update_env,
                 stdout=subprocess.DEVNULL,
                 check=True,
             )
-            one_call = graph_request_count(url) - before
+            one_call = len(requests_seen(url)) - before
             compare(
                 "warm update  vs  bare requests PATCH",
                 [PHONECTL, "update", PHONE, "--type", "mobile", "-o", "json"],
@@ -119,9 +98,6 @@ def main() -> None:
                 runs,
             )
             print(f"\nHTTP requests made by one warm update: {one_call}")
-        finally:
-            server.terminate()
-            server.wait()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+"""What the benchmarks share: the installed phonectl, a clean environment, and
+`phonectl sandbox serve` running for the length of a `with` block."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PY = sys.executable
+PHONECTL = shutil.which("phonectl", path=str(Path(PY).parent)) or "phonectl"
+
+
+def clean_env(home: str) -> dict[str, str]:
+    """This environment without PHONECTL_*, with config and data under `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHONECTL_")}
+    env.update({"XDG_DATA_HOME": home, "XDG_CONFIG_HOME": home, "NO_COLOR": "1"})
+    return env
+
+
+@contextmanager
+def sandbox_server(env: dict[str, str]) -> Iterator[str]:
+    """`phonectl sandbox serve` in the background; its URL."""
+    server = subprocess.Popen(
+        [PHONECTL, "sandbox", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def control(url: str, method: str, what: str, body: object = None) -> object:
+    """A call to the emulator's control API (/_sandbox/...)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}/_sandbox/{what}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request) as reply:
+        content = reply.read()
+    return json.loads(content) if content else None
+
+
+def requests_seen(url: str) -> list[dict[str, object]]:
+    return control(url, "GET", "requests")["value"]  # type: ignore[index,no-any-return]
