@@ -113,7 +113,10 @@ def cached_access_token(settings: Settings, blob: str | None) -> Token | None:
             granted = {t.lower().rsplit("/", 1)[-1] for t in str(entry["target"]).split()}
             matches = (
                 entry["client_id"] == settings.client_id
-                and entry["home_account_id"] == settings.account.get("home_account_id")
+                # A login host that sends neither client_info nor an id token leaves the
+                # account id empty: an empty id still names the one signed-in account.
+                and (entry.get("home_account_id") or "")
+                == (settings.account.get("home_account_id") or "")
                 and wanted <= granted
                 and expires_on > fresh_until
             )

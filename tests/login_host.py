@@ -44,6 +44,7 @@ class LoginHostBehaviour:
     device_outcome: str = "approve"  # approve, declined, expired
     pending_polls: int = 0
     token_delay: float = 0.0
+    send_account_info: bool = True  # id_token and client_info in token responses
 
 
 class FakeLoginHost(ThreadingHTTPServer):
@@ -104,6 +105,14 @@ class FakeLoginHost(ThreadingHTTPServer):
             [_b64(b'{"alg":"none","typ":"JWT"}'), _b64(json.dumps(claims).encode()), ""]
         )
         granted = " ".join(s for s in scope.split() if s not in {"offline_access"})
+        if not self.behaviour.send_account_info:
+            return {
+                "token_type": "Bearer",
+                "scope": granted,
+                "expires_in": self.behaviour.access_token_lifetime,
+                "access_token": access_token,
+                "refresh_token": refresh_token,
+            }
         return {
             "token_type": "Bearer",
             "scope": granted,

@@ -414,3 +414,13 @@ def test_the_warm_path_never_imports_msal(
     heavy = imported_heavy(["get", EXAMPLE_PHONE_ID, "-o", "json"])
     assert "requests" in heavy
     assert "msal" not in heavy
+
+
+def test_the_warm_path_works_with_a_login_host_that_sends_no_account_info(
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture, phonectl: Run
+) -> None:
+    login_host.host.behaviour.send_account_info = False  # no id_token, no client_info
+    assert phonectl("auth", "login").exit_code == 0
+    login_host.host.seen.clear()
+    assert phonectl(*UPDATE).exit_code == 0
+    assert login_host.host.seen == []
