@@ -182,7 +182,12 @@ def load_settings(
         raise InvalidInput("PHONECTL_TIMEOUT must be more than 0 seconds")
     keyring_timeout = _env_number(env, "PHONECTL_KEYRING_TIMEOUT", float)
     token_cache = env.get("PHONECTL_TOKEN_CACHE") or remembered.get("token_cache")
-    scopes = flags.scopes or tuple(remembered.get("scopes") or ()) or DEFAULT_SCOPES
+    # --scope adds to the default (CONTRACT: "adds scopes"); login remembers the result.
+    scopes = (
+        tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))
+        if flags.scopes
+        else tuple(remembered.get("scopes") or ()) or DEFAULT_SCOPES
+    )
     account = remembered.get("account")
     return Settings(
         cloud=cloud,

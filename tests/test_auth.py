@@ -82,7 +82,7 @@ def test_login_remembers_its_settings_for_later_runs(
     remembered = json.loads(config_path().read_text())
     assert remembered["tenant"] == "contoso.onmicrosoft.com"
     assert remembered["client_id"] == login_host.client_id
-    assert remembered["scopes"] == ["User.ReadWrite.All"]
+    assert remembered["scopes"] == ["User.ReadWrite", "User.ReadWrite.All"]
     assert remembered["account"]["username"] == USERNAME
     assert remembered["authority_host"] == login_host.host.url
     assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
@@ -155,7 +155,7 @@ def test_status_reports_a_usable_cached_sign_in(
     assert report["account"] == USERNAME
     assert report["tenant"] == TENANT_ID
     assert report["cloud"] == "global"
-    assert report["scopes"] == ["User.ReadWrite.All"]
+    assert report["scopes"] == ["User.ReadWrite", "User.ReadWrite.All"]
     assert report["tokenSource"] == "cache"
     assert report["accessTokenExpires"].startswith("20")
     assert report["cache"] == "keyring keyrings.alt.file.PlaintextKeyring"

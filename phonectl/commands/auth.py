@@ -22,8 +22,8 @@ def login(
         list[str] | None,
         typer.Option(
             "--scope",
-            help="Delegated permission to ask for (repeatable; default User.ReadWrite; "
-            "User.ReadWrite.All to manage other users' phones).",
+            help="A delegated permission to ask for besides User.ReadWrite (repeatable); "
+            "User.ReadWrite.All manages other users' phones.",
             show_default=False,
         ),
     ] = None,
