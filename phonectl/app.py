@@ -6,8 +6,6 @@ import typer
 
 from phonectl.commands import apply, auth, phones, sandbox
 from phonectl.commands.options import CloudOption, OutputOption
-from phonectl.runtime import Runtime
-from phonectl.settings import Flags
 
 app = typer.Typer(
     name="phonectl",
@@ -59,6 +57,10 @@ def root(
         ),
     ] = False,
 ) -> None:
+    # Loaded here, not at import: --help and Tab completion never reach this callback.
+    from phonectl.runtime import Runtime
+    from phonectl.settings import Flags
+
     runtime = Runtime(Flags(cloud=cloud, output=output, debug=debug, sandbox=sandbox_))
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)

@@ -12,9 +12,10 @@ from enum import Enum
 from typing import Any
 
 from phonectl import render
+from phonectl.choices import CLOUD_HOSTS
 from phonectl.config import load_config, save_config
 from phonectl.errors import InvalidInput, NetworkError, SignInRequired
-from phonectl.settings import CLOUD_HOSTS, Settings
+from phonectl.settings import Settings
 from phonectl.token_store import CacheUnreadable, TokenStore, cache_lock, open_store
 
 SANDBOX_TOKEN = "sandbox"

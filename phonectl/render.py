@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from phonectl.choices import OutputFormat
 from phonectl.errors import GraphError, PhonectlError, SignInRequired
 from phonectl.phones import audience_text
-from phonectl.settings import OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console

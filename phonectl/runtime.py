@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from phonectl.settings import Flags, OutputFormat, Settings, load_settings
+from phonectl.choices import OutputFormat
+from phonectl.settings import Flags, Settings, load_settings
 
 if TYPE_CHECKING:
     from phonectl.graph import GraphClient

@@ -9,42 +9,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat
 from phonectl.errors import InvalidInput
-
-
-class Cloud(str, Enum):
-    global_ = "global"
-    usgov = "usgov"
-    usgovdod = "usgovdod"
-    china = "china"
-
-
-@dataclass(frozen=True)
-class CloudHosts:
-    graph: str
-    authority: str
-
-
-CLOUD_HOSTS = {
-    Cloud.global_: CloudHosts("https://graph.microsoft.com", "https://login.microsoftonline.com"),
-    Cloud.usgov: CloudHosts("https://graph.microsoft.us", "https://login.microsoftonline.us"),
-    Cloud.usgovdod: CloudHosts(
-        "https://dod-graph.microsoft.us", "https://login.microsoftonline.us"
-    ),
-    Cloud.china: CloudHosts(
-        "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"
-    ),
-}
-
 
 DEFAULT_TENANT = "organizations"
 DEFAULT_SCOPES = ("User.ReadWrite",)
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-    tsv = "tsv"
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support import Run
 
+from phonectl.choices import Cloud, OutputFormat
 from phonectl.errors import InvalidInput
-from phonectl.settings import Cloud, Flags, OutputFormat, load_settings
+from phonectl.settings import Flags, load_settings
 
 
 def _url(phonectl: Run) -> str:
@@ -77,3 +80,16 @@ def test_environment_values_are_read_and_checked() -> None:
     for bad in ({"PHONECTL_TIMEOUT": "0"}, {"PHONECTL_TIMEOUT": "-1"}, {"PHONECTL_CLOUD": "mars"}):
         with pytest.raises(InvalidInput):
             load_settings(Flags(), bad)
+
+
+@pytest.mark.parametrize("xdg", ["/srv/conf", "", "   "])
+def test_config_path_is_where_platformdirs_puts_it(
+    monkeypatch: pytest.MonkeyPatch, xdg: str
+) -> None:
+    import platformdirs
+
+    from phonectl.config import config_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    expected = Path(platformdirs.user_config_dir("phonectl", appauthor=False)) / "config.json"
+    assert config_path() == expected

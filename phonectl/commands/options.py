@@ -2,13 +2,15 @@
 
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from phonectl.choices import Cloud, OutputFormat
 from phonectl.phones import Audience, ClearableField, PhoneType, enum_values
-from phonectl.runtime import Runtime
-from phonectl.settings import Cloud, OutputFormat
+
+if TYPE_CHECKING:
+    from phonectl.runtime import Runtime
 
 
 def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
@@ -20,8 +22,10 @@ def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
     return complete
 
 
-def runtime(ctx: typer.Context) -> Runtime:
+def runtime(ctx: typer.Context) -> "Runtime":
     """The Runtime the root callback put on the context."""
+    from phonectl.runtime import Runtime
+
     rt = ctx.find_root().obj
     assert isinstance(rt, Runtime)
     return rt

@@ -1,7 +1,7 @@
 """The phone commands: list, get, add, update, delete."""
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -24,8 +24,10 @@ from phonectl.commands.options import (
 )
 from phonectl.errors import InvalidInput, PhonectlError
 from phonectl.phones import PhoneFields, build_body, phones_path
-from phonectl.runtime import Runtime
-from phonectl.settings import OutputFormat
+
+if TYPE_CHECKING:
+    from phonectl.runtime import Runtime
+from phonectl.choices import OutputFormat
 
 
 def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> None:
@@ -139,7 +141,9 @@ def delete(
         render.notice(f"deleted phone {phone_id} of {owner}")
 
 
-def _send(rt: Runtime, method: str, path: str, body: Any, dry_run: bool, fmt: OutputFormat) -> Any:
+def _send(
+    rt: "Runtime", method: str, path: str, body: Any, dry_run: bool, fmt: OutputFormat
+) -> Any:
     """Send a write, or with --dry-run print it instead (then None: nothing to show)."""
     if dry_run:
         render.planned_request(method, rt.graph_url() + path, body, fmt)

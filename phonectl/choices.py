@@ -1,0 +1,36 @@
+"""The closed sets of values settings take: national clouds (with their Graph and login
+hosts) and output formats. Apart from settings.py so that --help and Tab completion, which
+need these for option values, never build the Settings classes."""
+
+from enum import Enum
+from typing import NamedTuple
+
+
+class Cloud(str, Enum):
+    global_ = "global"
+    usgov = "usgov"
+    usgovdod = "usgovdod"
+    china = "china"
+
+
+class CloudHosts(NamedTuple):
+    graph: str
+    authority: str
+
+
+CLOUD_HOSTS = {
+    Cloud.global_: CloudHosts("https://graph.microsoft.com", "https://login.microsoftonline.com"),
+    Cloud.usgov: CloudHosts("https://graph.microsoft.us", "https://login.microsoftonline.us"),
+    Cloud.usgovdod: CloudHosts(
+        "https://dod-graph.microsoft.us", "https://login.microsoftonline.us"
+    ),
+    Cloud.china: CloudHosts(
+        "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"
+    ),
+}
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    tsv = "tsv"
