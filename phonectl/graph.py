@@ -8,9 +8,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError, PhonectlError
@@ -66,8 +65,7 @@ def may_retry(method: str, status: int) -> bool:
     return method != "POST" or status == 429
 
 
-@dataclass(frozen=True)
-class BatchRequest:
+class BatchRequest(NamedTuple):
     """One request inside a $batch; `url` is relative to the beta root (/me/profile/phones)."""
 
     method: str
@@ -75,8 +73,7 @@ class BatchRequest:
     body: Any = None
 
 
-@dataclass(frozen=True)
-class BatchResult:
+class BatchResult(NamedTuple):
     """A batch item's answer: its status and body, or the error it ended in."""
 
     status: int
@@ -99,13 +96,14 @@ class GraphClient:
         import requests
 
         self.base_url = base_url
-        self._token_provider = token_provider
         self._timeout = timeout
         self._max_retries = max_retries
         self._notify = notify or (lambda message: None)
         self._debug = debug
         self.requests_sent = 0
         self._session = requests.Session()
+        # As the session's auth, the bearer token also spares requests its ~/.netrc lookup.
+        self._session.auth = _BearerAuth(token_provider)
         self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json"
 
@@ -222,10 +220,7 @@ class GraphClient:
     def _send_once(self, method: str, url: str, body: Any) -> requests.Response:
         import requests
 
-        headers = {
-            "Authorization": f"Bearer {self._token_provider()}",
-            "client-request-id": str(uuid.uuid4()),
-        }
+        headers = {"client-request-id": str(uuid.uuid4())}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -256,6 +251,17 @@ class GraphClient:
                 f"client-request-id {headers['client-request-id']}, Authorization: [redacted])"
             )
         return response
+
+
+class _BearerAuth:
+    """requests auth: `Authorization: Bearer <token>` from the provider, on every attempt."""
+
+    def __init__(self, token_provider: TokenProvider) -> None:
+        self._token_provider = token_provider
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token_provider()}"
+        return request
 
 
 def _reason(exc: Exception) -> str:
