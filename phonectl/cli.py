@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         render.error(exc)
         return int(exc.exit_code)
     except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `phonectl` or `phonectl auth` alone
+            print(exc.format_message(), file=sys.stderr)
+            return int(ExitCode.USAGE)
         # Click's usage errors (unknown option, bad enum value, missing argument).
         usage = getattr(exc, "ctx", None)
         hint = f"see '{usage.command_path} --help'" if usage is not None else None

@@ -94,3 +94,11 @@ def test_sandbox_serve_prints_its_url_and_answers_like_graph() -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     assert proc.returncode == 130
+
+
+def test_no_command_prints_the_help_as_is_on_stderr() -> None:
+    done = run("auth")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("Usage: phonectl auth [OPTIONS] COMMAND [ARGS]...")
+    assert "login" in done.stderr and "error:" not in done.stderr
