@@ -135,6 +135,9 @@ class GraphClient:
                 raise _unexpected_body("GET", next_url, "a collection without 'value'")
             items.extend(page["value"])
             next_url = page.get("@odata.nextLink")
+            if next_url and _origin(next_url) != _origin(self.base_url):
+                # Following it would hand the bearer token to another host.
+                raise _unexpected_body("GET", next_url, "an @odata.nextLink to another host")
         return items
 
     def send_batch(
@@ -251,6 +254,11 @@ class GraphClient:
                 f"client-request-id {headers['client-request-id']}, Authorization: [redacted])"
             )
         return response
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 class _BearerAuth:

@@ -137,3 +137,15 @@ def test_delete_asks_on_a_terminal(
     assert b"Delete phone " + EXAMPLE_PHONE_ID.encode() in screen
     assert code == exit_code
     assert (EXAMPLE_PHONE_ID not in _my_phone_ids(graph)) is deleted
+
+
+def test_list_never_follows_a_next_link_to_another_host(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    graph.page_size = 1
+    graph.next_link_host = "evil.example"
+    result = phonectl("list", "-o", "json")
+    assert result.exit_code == 1
+    assert "an @odata.nextLink to another host" in result.stderr
+    assert result.stdout == ""
+    assert len(graph_calls(graph)) == 1  # the token never left for evil.example

@@ -133,6 +133,8 @@ class GraphEmulator(ThreadingHTTPServer):
         self.log_requests = log_requests
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
+        # Tests: build @odata.nextLink on this host instead of the request's (a hostile answer).
+        self.next_link_host: str | None = None
         self._control_lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -418,7 +420,8 @@ class _Graph:
             }
             if skip + top < len(phones):
                 page["@odata.nextLink"] = (
-                    f"http://{self.request.host}{path}?$top={top}&$skiptoken={skip + top}"
+                    f"http://{self.emulator.next_link_host or self.request.host}"
+                    f"{path}?$top={top}&$skiptoken={skip + top}"
                 )
             return Reply(200, page)
         if self.command == "POST":
