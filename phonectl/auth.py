@@ -87,11 +87,20 @@ def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Tok
 
 
 def read_cache(store: TokenStore) -> str | None:
-    """The cache's text; an unreadable cache counts as empty, with a warning."""
+    """The cache's text, checked to be MSAL's JSON shape (sections of entries) once for every
+    reader; an unreadable or damaged cache counts as empty, with a warning."""
     try:
-        return store.read()
-    except CacheUnreadable as exc:
-        render.warning(f"the token cache is unreadable ({exc}); treating it as empty")
+        blob = store.read()
+        if blob is not None:
+            sections = json.loads(blob)
+            if not isinstance(sections, dict) or not all(
+                isinstance(entries, dict) for entries in sections.values()
+            ):
+                raise CacheUnreadable("not an MSAL token cache")
+        return blob
+    except (CacheUnreadable, ValueError) as exc:
+        reason = exc if isinstance(exc, CacheUnreadable) else "not JSON"
+        render.warning(f"the token cache is unreadable ({reason}); treating it as empty")
         return None
 
 
@@ -100,11 +109,7 @@ def cached_access_token(settings: Settings, blob: str | None) -> Token | None:
     the MSAL cache: the warm path builds no MSAL application and calls no login host."""
     if not blob or not settings.account or not settings.client_id:
         return None
-    try:
-        entries = json.loads(blob).get("AccessToken", {}).values()
-    except (ValueError, AttributeError):
-        render.warning("the token cache is unreadable (not JSON); treating it as empty")
-        return None
+    entries = json.loads(blob).get("AccessToken", {}).values()
     wanted = {scope.lower() for scope in settings.scopes}
     fresh_until = time.time() + EXPIRY_MARGIN_SECONDS
     best: Token | None = None
@@ -287,10 +292,7 @@ def _msal_cache(blob: str | None) -> Any:
 
     cache = msal.SerializableTokenCache()
     if blob:
-        try:
-            cache.deserialize(blob)
-        except ValueError:
-            render.warning("the token cache is unreadable (not JSON); treating it as empty")
+        cache.deserialize(blob)  # read_cache() checked it
     return cache
 
 

@@ -6,17 +6,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from phonectl.choices import FileFormat
 from phonectl.errors import InvalidInput, PhonectlError
 from phonectl.phones import Audience, PhoneType, check_identifier, check_text, parse_enum
 
 FIELDS = ("type", "number", "displayName", "allowedAudiences")
 COLUMNS = ("user", "id", *FIELDS)
 MAX_REPORTED_ERRORS = 20
-
-
-class FileFormat(str, Enum):
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 @dataclass(frozen=True)
@@ -62,10 +58,10 @@ class PlannedWrite:
     body: dict[str, str] = field(default_factory=dict)
 
 
-def detect_format(name: str, text: str, given: str | None) -> FileFormat:
+def detect_format(name: str, text: str, given: FileFormat | None) -> FileFormat:
     """--format, else the file's extension, else (stdin) the first character."""
     if given is not None:
-        return FileFormat(parse_enum(FileFormat, given, "--format"))
+        return given
     lowered = name.lower()
     if lowered.endswith(".csv"):
         return FileFormat.csv

@@ -1,6 +1,6 @@
-"""The closed sets of values settings take: national clouds (with their Graph and login
-hosts) and output formats. Apart from settings.py so that --help and Tab completion, which
-need these for option values, never build the Settings classes."""
+"""The closed sets of values options take: national clouds (with their Graph and login
+hosts), output formats and apply's file formats. Apart from settings.py so that --help and
+Tab completion, which need them for option values, never build the Settings classes."""
 
 from enum import Enum
 from typing import NamedTuple
@@ -34,3 +34,8 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     tsv = "tsv"
+
+
+class FileFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"

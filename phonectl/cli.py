@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from phonectl.errors import ExitCode, PhonectlError
+from phonectl.errors import ExitCode, InvalidInput, PhonectlError
 
 COMPLETE_VAR = "_PHONECTL_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
@@ -22,7 +22,13 @@ def _accept_click_completion_spelling() -> None:
 
 
 def _debugging(argv: Sequence[str]) -> bool:
-    return "--debug" in argv or os.environ.get("PHONECTL_DEBUG", "") in {"1", "true", "yes"}
+    """--debug or PHONECTL_DEBUG, read by the same rule as Settings (an invalid value: no)."""
+    from phonectl.settings import env_bool
+
+    try:
+        return "--debug" in argv or bool(env_bool(os.environ, "PHONECTL_DEBUG"))
+    except InvalidInput:
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,11 +130,9 @@ class GraphClient:
         items: list[Any] = []
         next_url: str | None = path
         while next_url:
-            page = self.request("GET", next_url)
-            if not isinstance(page, dict) or not isinstance(page.get("value"), list):
-                raise _unexpected_body("GET", next_url, "a collection without 'value'")
-            items.extend(page["value"])
-            next_url = page.get("@odata.nextLink")
+            url = next_url
+            page_items, next_url = collection_page(self.request("GET", url), url)
+            items.extend(page_items)
             if next_url and _origin(next_url) != _origin(self.base_url):
                 # Following it would hand the bearer token to another host.
                 raise _unexpected_body("GET", next_url, "an @odata.nextLink to another host")
@@ -289,16 +287,17 @@ def _json_or_none(response: requests.Response, method: str, url: str) -> Any:
         raise _unexpected_body(method, url, "a body that is not JSON") from None
 
 
-def _unexpected_body(method: str, url: str, what: str) -> GraphError:
-    return GraphError(
-        status=200,
-        method=method,
-        url=url,
-        code=None,
-        message=f"Graph answered with {what}",
-        request_id=None,
-        date=None,
-    )
+def collection_page(page: Any, url: str) -> tuple[list[Any], str | None]:
+    """A collection page's items and its @odata.nextLink (None on the last page)."""
+    if not isinstance(page, dict) or not isinstance(page.get("value"), list):
+        raise _unexpected_body("GET", url, "a collection without 'value'")
+    next_link = page.get("@odata.nextLink")
+    return page["value"], str(next_link) if next_link else None
+
+
+def _unexpected_body(method: str, url: str, what: str) -> PhonectlError:
+    """A success status with an answer phonectl cannot use (exit 1)."""
+    return PhonectlError(f"{method} {url}: Graph answered with {what}")
 
 
 def graph_error(response: requests.Response, method: str, url: str) -> GraphError:

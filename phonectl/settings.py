@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,7 +57,8 @@ class Flags:
     scopes: tuple[str, ...] | None = None
 
 
-def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+def env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    """A boolean PHONECTL_* variable (1/0, true/false, yes/no, on/off); None when unset."""
     raw = env.get(name)
     if raw is None or raw == "":
         return None
@@ -75,7 +77,7 @@ def _env_number(env: Mapping[str, str], name: str, kind: type[float] | type[int]
         value = kind(raw)
     except ValueError:
         raise InvalidInput(f"{name}={raw!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
+    if not (math.isfinite(value) and value >= 0):
         raise InvalidInput(f"{name}={raw!r} must be a finite number >= 0")
     return value
 
@@ -164,8 +166,8 @@ def load_settings(
         output=output,
         max_retries=3 if max_retries is None else int(max_retries),
         timeout=30.0 if timeout is None else float(timeout),
-        debug=flags.debug or _env_bool(env, "PHONECTL_DEBUG") or False,
-        sandbox=flags.sandbox or _env_bool(env, "PHONECTL_SANDBOX") or False,
+        debug=flags.debug or env_bool(env, "PHONECTL_DEBUG") or False,
+        sandbox=flags.sandbox or env_bool(env, "PHONECTL_SANDBOX") or False,
         access_token=env.get("PHONECTL_ACCESS_TOKEN", "").strip() or None,
         tenant=flags.tenant
         or env.get("PHONECTL_TENANT")

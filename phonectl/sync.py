@@ -6,7 +6,7 @@ from typing import Any
 
 from phonectl.bulk import Outcome, Row, RowResult, error_text, plan
 from phonectl.errors import PhonectlError
-from phonectl.graph import BatchRequest, GraphClient
+from phonectl.graph import BatchRequest, GraphClient, collection_page
 from phonectl.phones import phones_path
 
 
@@ -52,16 +52,17 @@ def read_phones(
     while pending:
         results = client.send_batch([request for _, request in pending])
         next_pages = []
-        for (key, _), result in zip(pending, results, strict=True):
-            page = result.body
+        for (key, request), result in zip(pending, results, strict=True):
             if result.error is not None:
                 errors[key] = result.error
-            elif not isinstance(page, dict) or not isinstance(page.get("value"), list):
-                errors[key] = PhonectlError("Graph answered with a collection without 'value'")
-            else:
-                phones[key].extend(page["value"])
-                if page.get("@odata.nextLink"):
-                    url = client.relative_url(str(page["@odata.nextLink"]))
-                    next_pages.append((key, BatchRequest("GET", url)))
+                continue
+            try:
+                items, next_link = collection_page(result.body, request.url)
+            except PhonectlError as exc:
+                errors[key] = exc
+                continue
+            phones[key].extend(items)
+            if next_link:
+                next_pages.append((key, BatchRequest("GET", client.relative_url(next_link))))
         pending = next_pages
     return {key: errors.get(key, phones[key]) for key in users}

@@ -6,10 +6,9 @@ from typing import Annotated
 import typer
 
 from phonectl import render
+from phonectl.choices import FileFormat
 from phonectl.commands.options import OutputOption, runtime
 from phonectl.errors import ExitCode, InvalidInput
-
-FILE_FORMATS = ("csv", "jsonl")
 
 
 def apply(
@@ -22,14 +21,11 @@ def apply(
         ),
     ],
     format_: Annotated[
-        str | None,
+        FileFormat | None,
         typer.Option(
             "--format",
-            metavar="csv|jsonl",
+            case_sensitive=False,
             help="The file's format (default: from its extension).",
-            autocompletion=lambda incomplete: [
-                f for f in FILE_FORMATS if f.startswith(incomplete.lower())
-            ],
             show_default=False,
         ),
     ] = None,
