@@ -57,13 +57,9 @@ def root(
         ),
     ] = False,
 ) -> None:
-    # Loaded here, not at import: --help and Tab completion never reach this callback.
-    from phonectl.runtime import Runtime
-    from phonectl.settings import Flags
-
-    runtime = Runtime(Flags(cloud=cloud, output=output, debug=debug, sandbox=sandbox_))
-    ctx.obj = runtime
-    ctx.call_on_close(runtime.close)
+    # Only the flags are kept here: the Runtime (settings, client) is built by the command
+    # that needs it, so `phonectl update --help` and Tab completion never load it.
+    ctx.obj = {"cloud": cloud, "output": output, "debug": debug, "sandbox": sandbox_}
 
 
 app.command("list")(phones.list_phones)

@@ -23,12 +23,17 @@ def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
 
 
 def runtime(ctx: typer.Context) -> "Runtime":
-    """The Runtime the root callback put on the context."""
+    """The Runtime for the global flags the root callback kept, built on first use."""
     from phonectl.runtime import Runtime
+    from phonectl.settings import Flags
 
-    rt = ctx.find_root().obj
-    assert isinstance(rt, Runtime)
-    return rt
+    root = ctx.find_root()
+    if isinstance(root.obj, Runtime):
+        return root.obj
+    built = Runtime(Flags(**root.obj))
+    root.obj = built
+    root.call_on_close(built.close)
+    return built
 
 
 UserOption = Annotated[
