@@ -7,15 +7,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from phonectl import render
 from phonectl.choices import CLOUD_HOSTS
 from phonectl.config import load_config, save_config
 from phonectl.errors import InvalidInput, NetworkError, SignInRequired
-from phonectl.settings import Settings
+from phonectl.settings import Secret, Settings
 from phonectl.token_store import CacheUnreadable, TokenStore, cache_lock, open_store
 
 SANDBOX_TOKEN = "sandbox"
@@ -45,17 +44,15 @@ class TokenSource(str, Enum):
     sign_in = "sign-in"
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A bearer token and where it came from (auth status reports the source)."""
 
-    value: str = field(repr=False)
+    value: Secret
     source: TokenSource
     expires_on: int | None = None
 
 
-@dataclass(frozen=True)
-class SignedIn:
+class SignedIn(NamedTuple):
     token: Token
     username: str
     tenant_id: str
@@ -65,7 +62,7 @@ class SignedIn:
 def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Token:
     """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
     if settings.sandbox:
-        return Token(SANDBOX_TOKEN, TokenSource.sandbox)
+        return Token(Secret(SANDBOX_TOKEN), TokenSource.sandbox)
     if settings.access_token:
         return Token(settings.access_token, TokenSource.env, jwt_expiry(settings.access_token))
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
@@ -129,7 +126,7 @@ def cached_access_token(settings: Settings, blob: str | None) -> Token | None:
         except (KeyError, TypeError, ValueError):
             continue
         if matches and (best is None or expires_on > (best.expires_on or 0)):
-            best = Token(str(entry["secret"]), TokenSource.cache, expires_on)
+            best = Token(Secret(entry["secret"]), TokenSource.cache, expires_on)
     return best
 
 
@@ -155,7 +152,7 @@ def _refresh(settings: Settings, store: TokenStore) -> Token | None:
             return None
         if cache.has_state_changed:
             store.write(cache.serialize())
-        return Token(result["access_token"], TokenSource.refresh, _expires_on(result))
+        return Token(Secret(result["access_token"]), TokenSource.refresh, _expires_on(result))
 
 
 def sign_in(settings: Settings, store: TokenStore, *, browser: bool = False) -> SignedIn:
@@ -187,7 +184,7 @@ def sign_in(settings: Settings, store: TokenStore, *, browser: bool = False) -> 
     accounts = app.get_accounts()
     account = accounts[0] if accounts else {}
     return SignedIn(
-        Token(result["access_token"], TokenSource.sign_in, _expires_on(result)),
+        Token(Secret(result["access_token"]), TokenSource.sign_in, _expires_on(result)),
         username=str(claims.get("preferred_username") or account.get("username") or ""),
         tenant_id=str(claims.get("tid") or account.get("realm") or settings.tenant),
         home_account_id=str(account.get("home_account_id") or ""),
@@ -230,8 +227,7 @@ def logout(settings: Settings) -> str | None:
     return account.get("username") if isinstance(account, dict) else None
 
 
-@dataclass(frozen=True)
-class AuthStatus:
+class AuthStatus(NamedTuple):
     """What `auth status` reports; `problem` is None when a token can be had unattended."""
 
     account: str | None

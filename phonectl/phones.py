@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from phonectl.errors import InvalidInput
 
@@ -108,8 +107,7 @@ def phones_path(user: str | None, phone_id: str | None = None) -> str:
     return path
 
 
-@dataclass(frozen=True)
-class PhoneFields:
+class PhoneFields(NamedTuple):
     """The properties named on a command line; None means 'not named'."""
 
     type: str | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from phonectl.choices import OutputFormat
@@ -29,7 +28,7 @@ class Runtime:
     def settings_with(self, **flags: Any) -> Settings:
         """Settings with a command's own flags (None: not given) over the global ones."""
         given = {name: value for name, value in flags.items() if value is not None}
-        return load_settings(dataclasses.replace(self._flags, **given))
+        return load_settings(self._flags._replace(**given))
 
     def output(self, command_flag: OutputFormat | None) -> OutputFormat:
         """The output format: the command's -o, else the global one, env, default."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from support import Run
 
+from phonectl.auth import TokenSource, acquire_token
 from phonectl.choices import Cloud, OutputFormat
 from phonectl.errors import InvalidInput
 from phonectl.settings import Flags, load_settings
@@ -77,6 +78,10 @@ def test_environment_values_are_read_and_checked() -> None:
     assert settings.output is OutputFormat.json
     assert settings.access_token == "s3cr3t-t0ken"
     assert "s3cr3t-t0ken" not in repr(settings)
+    assert f"Bearer {settings.access_token}" == "Bearer s3cr3t-t0ken"
+    token = acquire_token(settings)
+    assert (token.value, token.source) == ("s3cr3t-t0ken", TokenSource.env)
+    assert "s3cr3t-t0ken" not in repr(token) + repr([token]) + str(token)
     for bad in ({"PHONECTL_TIMEOUT": "0"}, {"PHONECTL_TIMEOUT": "-1"}, {"PHONECTL_CLOUD": "mars"}):
         with pytest.raises(InvalidInput):
             load_settings(Flags(), bad)
