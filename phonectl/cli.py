@@ -47,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import typer
 
     from phonectl.app import app
+    from phonectl.lazy_commands import lazy_click_group
 
     try:
-        result = app(args=args, prog_name="phonectl", standalone_mode=False)
+        result = lazy_click_group(app).main(args=args, prog_name="phonectl", standalone_mode=False)
     except PhonectlError as exc:
         render.error(exc)
         return int(exc.exit_code)

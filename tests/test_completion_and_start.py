@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
+from phonectl.lazy_commands import lazy_click_group
 from phonectl.sandbox.server import GraphEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +172,30 @@ def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
     heavy = imported_heavy(["get", "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"], env)
     assert {"requests", "rich", "phonectl.settings"} <= set(heavy)
+
+
+def test_only_the_command_asked_for_is_built(capsys: pytest.CaptureFixture[str]) -> None:
+    # Typer refuses to build a command with an `object` parameter; built lazily, the other
+    # commands run regardless, and the refusal comes only when that command is wanted.
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        pass
+
+    @app.command("fine")
+    def fine() -> None:
+        print("fine ran")
+
+    @app.command("unbuildable")
+    def unbuildable(value: object) -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="not yet supported"):
+        typer.main.get_command(app)  # what Typer alone would do on every run
+    group = lazy_click_group(app)
+    assert group.list_commands(typer.Context(group)) == ["fine", "unbuildable"]
+    group.main(["fine"], standalone_mode=False)
+    assert capsys.readouterr().out == "fine ran\n"
+    with pytest.raises(RuntimeError, match="not yet supported"):
+        group.main(["unbuildable", "1"], standalone_mode=False)

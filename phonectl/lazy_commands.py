@@ -1,0 +1,82 @@
+"""A Typer app's Click group whose subcommands are built when Click first asks for them.
+
+Typer turns every command's signature into Click parameters before running any of them;
+for phonectl that is 11 commands on every run and every Tab press. Here the root group is
+built without its subcommands and given a mapping that builds each one on first lookup, so
+`phonectl update ...`, its --help and its completion pay for `update` alone. Only the root
+--help, which lists them all, builds them all."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import cast
+
+import typer
+from typer import _click as click
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command, get_command_from_info, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
+
+Built = TyperCommand | TyperGroup
+
+
+class LazyCommands(Mapping[str, Built]):
+    """Subcommand name -> Click command, in registration order, each built once on demand."""
+
+    def __init__(self, app: typer.Typer) -> None:
+        self._app = app
+        self._infos: dict[str, CommandInfo | TyperInfo] = {}
+        infos: list[CommandInfo | TyperInfo] = [*app.registered_commands, *app.registered_groups]
+        for info in infos:
+            if not isinstance(info.name, str):
+                raise TypeError(f"{info.callback} needs an explicit name to be built lazily")
+            self._infos[info.name] = info
+        self._built: dict[str, Built] = {}
+
+    def __getitem__(self, name: str) -> Built:
+        if name not in self._built:
+            self._built[name] = self._build(self._infos[name])
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._infos)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def _build(self, info: CommandInfo | TyperInfo) -> Built:
+        app = self._app
+        if isinstance(info, TyperInfo):
+            return get_group_from_info(
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands,
+            )
+        command = get_command_from_info(
+            info,
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode,
+        )
+        assert isinstance(command, TyperCommand)
+        return command
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # TyperGroup lists through .items(), which would build every command.
+        return list(self.commands)
+
+
+def lazy_click_group(app: typer.Typer) -> TyperGroup:
+    """`app` as Typer would build it, except that each subcommand is built on first use."""
+    shell = copy.copy(app)
+    shell.registered_commands, shell.registered_groups = [], []
+    shell.info = copy.copy(app.info)
+    shell.info.cls = LazyGroup
+    group = get_command(shell)
+    assert isinstance(group, LazyGroup)
+    # Read-only: nothing adds commands to the group once it is built.
+    group.commands = cast(MutableMapping[str, click.Command], LazyCommands(app))
+    return group
