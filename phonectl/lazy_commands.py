@@ -3,19 +3,25 @@
 Typer turns every command's signature into Click parameters before running any of them;
 for phonectl that is 11 commands on every run and every Tab press. Here the root group is
 built without its subcommands and given a mapping that builds each one on first lookup, so
-`phonectl update ...`, its --help and its completion pay for `update` alone. Only the root
---help, which lists them all, builds them all."""
+`phonectl update ...`, its --help and its completion pay for `update` alone; the root --help
+lists them from outlines (name and help text), building none."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import cast
 
 import typer
 from typer import _click as click
 from typer.core import TyperCommand, TyperGroup
-from typer.main import get_command, get_command_from_info, get_group_from_info
+from typer.main import (
+    get_command,
+    get_command_from_info,
+    get_group_from_info,
+    solve_typer_info_defaults,
+)
 from typer.models import CommandInfo, TyperInfo
 
 Built = TyperCommand | TyperGroup
@@ -39,11 +45,36 @@ class LazyCommands(Mapping[str, Built]):
             self._built[name] = self._build(self._infos[name])
         return self._built[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._infos  # Mapping's own would build the command to find out
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._infos)
 
     def __len__(self) -> int:
         return len(self._infos)
+
+    def outline(self, name: str) -> click.Command:
+        """What a listing shows of a command (its help, hidden, deprecated), without building it.
+
+        The help text is resolved as Typer resolves it when it builds the command."""
+        if name in self._built:
+            return self._built[name]
+        info = self._infos[name]
+        if isinstance(info, TyperInfo):
+            info = solve_typer_info_defaults(info)
+            help_text = info.help
+        elif info.help is None:
+            help_text = inspect.getdoc(info.callback)
+        else:
+            help_text = inspect.cleandoc(info.help)
+        return TyperCommand(
+            name=name,
+            help=help_text,
+            short_help=info.short_help,
+            hidden=bool(info.hidden),
+            deprecated=bool(info.deprecated),
+        )
 
     def _build(self, info: CommandInfo | TyperInfo) -> Built:
         app = self._app
@@ -64,9 +95,24 @@ class LazyCommands(Mapping[str, Built]):
 
 
 class LazyGroup(TyperGroup):
+    _listing = False
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         # TyperGroup lists through .items(), which would build every command.
         return list(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self._listing and isinstance(self.commands, LazyCommands):
+            return self.commands.outline(cmd_name) if cmd_name in self.commands else None
+        return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The group's --help lists its commands: it needs their help text, not their parameters.
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 
 def lazy_click_group(app: typer.Typer) -> TyperGroup:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 
+from phonectl.app import app
 from phonectl.lazy_commands import lazy_click_group
 from phonectl.sandbox.server import GraphEmulator
 
@@ -189,7 +190,7 @@ def test_only_the_command_asked_for_is_built(capsys: pytest.CaptureFixture[str])
 
     @app.command("unbuildable")
     def unbuildable(value: object) -> None:
-        pass
+        """Never built, yet listed."""
 
     with pytest.raises(RuntimeError, match="not yet supported"):
         typer.main.get_command(app)  # what Typer alone would do on every run
@@ -197,5 +198,20 @@ def test_only_the_command_asked_for_is_built(capsys: pytest.CaptureFixture[str])
     assert group.list_commands(typer.Context(group)) == ["fine", "unbuildable"]
     group.main(["fine"], standalone_mode=False)
     assert capsys.readouterr().out == "fine ran\n"
+    group.main(["--help"], prog_name="demo", standalone_mode=False)
+    assert "unbuildable  Never built, yet listed." in capsys.readouterr().out
     with pytest.raises(RuntimeError, match="not yet supported"):
         group.main(["unbuildable", "1"], standalone_mode=False)
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["update", "--help"], ["auth", "--help"], ["sandbox", "serve", "--help"]]
+)
+def test_lazily_built_help_is_typers_own(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for group in (lazy_click_group(app), typer.main.get_command(app)):
+        group.main(args, prog_name="phonectl", standalone_mode=False)
+    lazy, eager = capsys.readouterr().out.split("Usage:")[1:]
+    assert "Commands:" in lazy or "--" in lazy
+    assert lazy == eager
