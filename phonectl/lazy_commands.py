@@ -4,17 +4,22 @@ Typer turns every command's signature into Click parameters before running any o
 for phonectl that is 11 commands on every run and every Tab press. Here the root group is
 built without its subcommands and given a mapping that builds each one on first lookup, so
 `phonectl update ...`, its --help and its completion pay for `update` alone; the root --help
-lists them from outlines (name and help text), building none."""
+lists them from outlines (name and help text), building none.
+
+It drives typer.main's own builders and Typer's vendored Click, internals that pyproject's
+version bound pins; tests compare its help output with Typer's eager build."""
 
 from __future__ import annotations
 
 import copy
 import inspect
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from typing import cast
 
 import typer
 from typer import _click as click
+from typer._click.shell_completion import CompletionItem
 from typer.core import TyperCommand, TyperGroup
 from typer.main import (
     get_command,
@@ -95,6 +100,8 @@ class LazyCommands(Mapping[str, Built]):
 
 
 class LazyGroup(TyperGroup):
+    """A TyperGroup that lists its commands (--help, Tab on a command name) from outlines."""
+
     _listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -106,13 +113,21 @@ class LazyGroup(TyperGroup):
             return self.commands.outline(cmd_name) if cmd_name in self.commands else None
         return super().get_command(ctx, cmd_name)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # The group's --help lists its commands: it needs their help text, not their parameters.
+    @contextmanager
+    def _outlines(self) -> Iterator[None]:
         self._listing = True
         try:
-            super().format_help(ctx, formatter)
+            yield
         finally:
             self._listing = False
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self._outlines():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        with self._outlines():
+            return super().shell_complete(ctx, incomplete)
 
 
 def lazy_click_group(app: typer.Typer) -> TyperGroup:

@@ -196,6 +196,11 @@ def test_only_the_command_asked_for_is_built(capsys: pytest.CaptureFixture[str])
         typer.main.get_command(app)  # what Typer alone would do on every run
     group = lazy_click_group(app)
     assert group.list_commands(typer.Context(group)) == ["fine", "unbuildable"]
+    offered = group.shell_complete(typer.Context(group), "")  # Tab after the program name
+    assert [(item.value, item.help) for item in offered] == [
+        ("fine", ""),
+        ("unbuildable", "Never built, yet listed."),
+    ]
     group.main(["fine"], standalone_mode=False)
     assert capsys.readouterr().out == "fine ran\n"
     group.main(["--help"], prog_name="demo", standalone_mode=False)
