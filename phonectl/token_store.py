@@ -4,8 +4,6 @@ that keeps two processes refreshing at once from losing each other's writes."""
 
 import contextlib
 import json
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from phonectl.errors import SignInRequired
-from phonectl.files import write_private_file
+from phonectl.files import exclusive_lock, write_private_file
 
 SERVICE = "phonectl"
 HEADER_KEY = "token-cache"
@@ -195,26 +193,5 @@ def cache_lock(name: str = "token-cache") -> Iterator[None]:
     import platformdirs
 
     lock_dir = Path(platformdirs.user_cache_dir("phonectl", appauthor=False))
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        _lock_fd(fd)
+    with exclusive_lock(lock_dir / f"{name}.lock"):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _lock_fd(fd: int) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        while True:  # LK_LOCK gives up after 10 s; a refresh may take longer
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                return
-            except OSError:
-                continue
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX)

@@ -158,11 +158,35 @@ def test_state_persists_across_restarts_in_an_atomically_written_file(tmp_path: 
     finally:
         first.shutdown()
         first.server_close()
-    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp file left behind
+    # No temp file left behind; the lock file stays, empty, as flock-style lock files do.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
     again = SandboxState(path)
     assert again.find_user(ME_ID)["phones"][0]["type"] == "radio"  # type: ignore[index]
     again.reset()
     assert SandboxState(path).find_user(ME_ID)["phones"][0]["type"] == "other"  # type: ignore[index]
+
+
+def test_two_emulators_on_one_file_never_lose_a_write(tmp_path: Path) -> None:
+    # `phonectl sandbox serve` and a `phonectl --sandbox ...` process share the state file.
+    path = tmp_path / "state.json"
+    first, second = GraphEmulator(SandboxState(path)), GraphEmulator(SandboxState(path))
+    for server in (first, second):
+        server.start_in_thread()
+    try:
+        phones = "/beta/me/profile/phones"
+        for n, server in enumerate([first, second, first, second]):
+            added = call(server, "POST", phones, {"number": f"+1 555 010{n}"})
+            assert added.status_code == 201
+        call(second, "PATCH", f"{phones}/{EXAMPLE_PHONE_ID}", {"type": "radio"})
+        seen_by_first = call(first, "GET", phones + "?$top=50").json()["value"]
+    finally:
+        for server in (first, second):
+            server.shutdown()
+            server.server_close()
+    numbers = {p["number"] for p in seen_by_first}
+    assert {f"+1 555 010{n}" for n in range(4)} <= numbers
+    assert next(p for p in seen_by_first if p["id"] == EXAMPLE_PHONE_ID)["type"] == "radio"
+    assert len(SandboxState(path).find_user(ME_ID)["phones"]) == 2 + 4  # type: ignore[index]
 
 
 def test_a_damaged_state_file_falls_back_to_the_seed(tmp_path: Path) -> None:

@@ -38,6 +38,51 @@ def test_sandbox_update_persists_until_reset() -> None:
     assert (data_home / "phonectl" / "sandbox.json").is_file()
 
 
+def test_concurrent_sandbox_processes_beside_sandbox_serve_lose_no_write() -> None:
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "sandbox", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        url = serve.stdout.readline().strip()
+        adds = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "phonectl",
+                    "--sandbox",
+                    "add",
+                    "--number",
+                    f"+1 555 01{n:02}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(6)
+        ]
+        through_serve = requests.post(
+            f"{url}/beta/me/profile/phones",
+            json={"number": "+1 555 0199"},
+            headers={"Authorization": "Bearer t"},
+            timeout=30,
+        )
+        assert through_serve.status_code == 201
+        for add in adds:
+            _, stderr = add.communicate(timeout=60)
+            assert add.returncode == 0, stderr
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
+    listed = run("--sandbox", "list", "-o", "tsv")
+    numbers = {line.split("\t")[2] for line in listed.stdout.splitlines()}
+    assert {f"+1 555 01{n:02}" for n in range(6)} | {"+1 555 0199"} <= numbers
+
+
 def test_version_comes_from_package_metadata() -> None:
     from importlib.metadata import version
 

@@ -331,7 +331,7 @@ class _Graph:
             return self._batch()
         raw, body = request.raw, _decode_body(request.raw)
         state = self.emulator.state
-        with state.lock:
+        with state.transaction():
             user: dict[str, Any] | None
             if rest[:1] == ["me"]:
                 user, rest = state.me(), rest[1:]
@@ -370,7 +370,7 @@ class _Graph:
         ids = [str(item.get("id", "")) for item in items]
         if "" in ids or len(set(ids)) != len(ids):
             raise GraphProblem(400, "BadRequest", "Each batch request needs a unique id.")
-        with self.emulator.state.one_save():
+        with self.emulator.state.transaction():
             return Reply(200, {"responses": [self._batch_item(item) for item in items]})
 
     def _batch_item(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -431,7 +431,7 @@ class _Graph:
             phone = self._new_phone(user)
             _apply(phone, fields)
             phones.append(phone)
-            self.emulator.state.save()
+            self.emulator.state.changed()
             return Reply(201, phone, {"Location": f"{path}/{phone['id']}"})
         raise _method_not_allowed()
 
@@ -450,11 +450,11 @@ class _Graph:
             me = self.emulator.state.me()
             phone["lastModifiedDateTime"] = _now()
             phone["lastModifiedBy"] = _identity(me)
-            self.emulator.state.save()
+            self.emulator.state.changed()
             return Reply(200, phone)
         if self.command == "DELETE":
             phones.remove(phone)
-            self.emulator.state.save()
+            self.emulator.state.changed()
             return Reply(204)
         raise _method_not_allowed()
 

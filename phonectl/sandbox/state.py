@@ -6,11 +6,11 @@ import copy
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from phonectl.files import write_private_file
+from phonectl.files import exclusive_lock, write_private_file
 
 EXAMPLE_PHONE_ID = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
 ME_ID = "db789417-4ccb-41d1-a0a9-47b01a0b4fdf"
@@ -98,17 +98,33 @@ def seed() -> dict[str, Any]:
 
 
 class SandboxState:
-    """Thread-safe access to the emulator's users; every change is saved before it is answered."""
+    """The emulator's users, shared by every process using the same file.
+
+    Each request is a transaction: under a lock between threads and processes it reloads the
+    file if another process changed it, and saves once at the end if anything changed, so
+    `phonectl sandbox serve` and `phonectl --sandbox ...` beside it never lose a write."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.lock = threading.RLock()
-        self.data = self._load()
-        self._deferring = False
+        self._depth = 0
         self._dirty = False
+        self._stamp: tuple[int, int, int] | None = None
+        self.data = self._load()
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        """What changes when another process replaces the file (a new inode and mtime)."""
+        if self.path is None:
+            return None
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def _load(self) -> dict[str, Any]:
-        if self.path is not None and self.path.exists():
+        self._stamp = self._file_stamp()
+        if self._stamp is not None and self.path is not None:
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 if isinstance(data, dict) and data.get("version") == 1:
@@ -117,33 +133,49 @@ class SandboxState:
                 pass  # A damaged sandbox file is not worth an error: start from the seed.
         return seed()
 
-    def reset(self) -> None:
-        with self.lock:
-            self.data = seed()
-            self.save()
-
     @contextmanager
-    def one_save(self) -> Iterator[None]:
-        """Changes made inside are saved once, at the end (a $batch of many writes)."""
+    def transaction(self) -> Iterator[None]:
+        """Read-modify-write of the shared file; nested uses (a $batch's items) join the outer."""
         with self.lock:
-            self._deferring = True
-            try:
-                yield
-            finally:
-                self._deferring = False
-                if self._dirty:
-                    self.save()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with self._file_lock():
+                if self._file_stamp() != self._stamp:
+                    self.data = self._load()
+                self._depth, self._dirty = 1, False
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+                    if self._dirty:
+                        self._save()
 
-    def save(self) -> None:
+    def _file_lock(self) -> AbstractContextManager[None]:
+        if self.path is None:
+            return nullcontext()
+        return exclusive_lock(self.path.with_name(self.path.name + ".lock"))
+
+    def changed(self) -> None:
+        """Called inside a transaction after changing `data`: it is saved when that ends."""
+        assert self._depth, "a change outside a transaction would not be saved"
+        self._dirty = True
+
+    def _save(self) -> None:
         if self.path is None:
             return
-        with self.lock:
-            if self._deferring:
-                self._dirty = True
-                return
-            self._dirty = False
-            # Compact JSON: the C encoder, ten times faster than indent= on a big sandbox.
-            write_private_file(self.path, json.dumps(self.data, ensure_ascii=False))
+        # Compact JSON: the C encoder, ten times faster than indent= on a big sandbox.
+        write_private_file(self.path, json.dumps(self.data, ensure_ascii=False))
+        self._stamp = self._file_stamp()
+
+    def reset(self) -> None:
+        with self.transaction():
+            self.data = seed()
+            self.changed()
 
     def me(self) -> dict[str, Any]:
         user = self.find_user(self.data["me"])
@@ -165,7 +197,7 @@ class SandboxState:
         display_name: str,
         phones: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        with self.lock:
+        with self.transaction():
             user = {
                 "id": user_id,
                 "userPrincipalName": upn,
@@ -173,9 +205,9 @@ class SandboxState:
                 "phones": list(phones or []),
             }
             self.data["users"].append(user)
-            self.save()
+            self.changed()
             return user
 
     def snapshot(self) -> dict[str, Any]:
-        with self.lock:
+        with self.transaction():
             return copy.deepcopy(self.data)
