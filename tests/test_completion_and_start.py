@@ -220,3 +220,27 @@ def test_lazily_built_help_is_typers_own(
     lazy, eager = capsys.readouterr().out.split("Usage:")[1:]
     assert "Commands:" in lazy or "--" in lazy
     assert lazy == eager
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "list",
+        "get",
+        "add",
+        "update",
+        "delete",
+        "apply",
+        "auth login",
+        "auth status",
+        "sandbox serve",
+    ],
+)
+def test_every_option_value_has_a_name_in_help(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lazy_click_group(app).main([*command.split(), "--help"], standalone_mode=False)
+    help_text = capsys.readouterr().out
+    assert "Options:" in help_text
+    for typer_default in ("<str>", "<float>", "<int", "<path>"):
+        assert typer_default not in help_text

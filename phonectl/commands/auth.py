@@ -22,6 +22,7 @@ def login(
         list[str] | None,
         typer.Option(
             "--scope",
+            metavar="SCOPE",
             help="A delegated permission to ask for besides User.ReadWrite (repeatable); "
             "User.ReadWrite.All manages other users' phones.",
             show_default=False,
@@ -31,6 +32,7 @@ def login(
         str | None,
         typer.Option(
             "--tenant",
+            metavar="TENANT",
             help="Tenant id or domain [env: PHONECTL_TENANT; default: organizations].",
             show_default=False,
         ),
@@ -39,6 +41,7 @@ def login(
         str | None,
         typer.Option(
             "--client-id",
+            metavar="ID",
             help="The Entra app registration's client id [env: PHONECTL_CLIENT_ID].",
             show_default=False,
         ),

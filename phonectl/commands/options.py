@@ -41,6 +41,7 @@ UserOption = Annotated[
     typer.Option(
         "--user",
         "-u",
+        metavar="USER",
         help="User id (GUID) or user principal name; default: the signed-in user (/me).",
         show_default=False,
     ),
@@ -85,11 +86,17 @@ TypeOption = Annotated[
     ),
 ]
 NumberOption = Annotated[
-    str | None, typer.Option("--number", help="The phone number.", show_default=False)
+    str | None,
+    typer.Option("--number", metavar="NUMBER", help="The phone number.", show_default=False),
 ]
 DisplayNameOption = Annotated[
     str | None,
-    typer.Option("--display-name", help="Friendly name, e.g. 'Car Phone'.", show_default=False),
+    typer.Option(
+        "--display-name",
+        metavar="TEXT",
+        help="Friendly name, e.g. 'Car Phone'.",
+        show_default=False,
+    ),
 ]
 AudienceOption = Annotated[
     str | None,
@@ -104,13 +111,19 @@ AudienceOption = Annotated[
 SourceTypeOption = Annotated[
     str | None,
     typer.Option(
-        "--source-type", help="Where the value came from (source.type).", show_default=False
+        "--source-type",
+        metavar="TEXT",
+        help="Where the value came from (source.type).",
+        show_default=False,
     ),
 ]
 ConfidenceOption = Annotated[
     float | None,
     typer.Option(
-        "--confidence", help="inference.confidenceScore, from 0 to 1.", show_default=False
+        "--confidence",
+        metavar="SCORE",
+        help="inference.confidenceScore, from 0 to 1.",
+        show_default=False,
     ),
 ]
 VerifiedOption = Annotated[

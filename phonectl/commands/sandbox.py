@@ -16,10 +16,16 @@ app = typer.Typer(
 @app.command()
 def serve(
     port: Annotated[
-        int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port; 0 picks a free one.")
+        int,
+        typer.Option(
+            "--port", "-p", metavar="PORT", min=0, max=65535, help="TCP port; 0 picks a free one."
+        ),
     ] = 0,
     page_size: Annotated[
-        int, typer.Option("--page-size", min=1, help="Phones per page before @odata.nextLink.")
+        int,
+        typer.Option(
+            "--page-size", metavar="N", min=1, help="Phones per page before @odata.nextLink."
+        ),
     ] = 10,
     log: Annotated[bool, typer.Option("--log", help="Log each request on stderr.")] = False,
 ) -> None:
