@@ -15,14 +15,19 @@ def apply_rows(
     rows: Sequence[Row],
     *,
     dry_run: bool,
-    on_write: Callable[[int], None] | None = None,
+    on_settled: Callable[[int], None] = lambda rows: None,
 ) -> tuple[list[RowResult], int]:
-    """Bring Graph in line with the rows; each row's result, and how many writes were sent."""
+    """Bring Graph in line with the rows; each row's result, and how many writes were sent.
+
+    `on_settled(n)` says that n more rows are done: those needing no write once the plan is
+    made, then each write as Graph answers it (a progress bar counts rows with it)."""
     users = {row.user_key: row.user for row in reversed(rows)}  # first spelling wins
     phones = read_phones(client, users)
     results, writes = plan(rows, phones, dry_run=dry_run)
     if dry_run or not writes:
+        on_settled(len(rows))
         return results, 0
+    on_settled(len(rows) - len(writes))
     requests = [
         BatchRequest(
             "PATCH" if write.phone_id else "POST",
@@ -31,7 +36,7 @@ def apply_rows(
         )
         for _, write in writes
     ]
-    outcomes = client.send_batch(requests, on_done=on_write)
+    outcomes = client.send_batch(requests, on_done=on_settled)
     for (index, _), outcome in zip(writes, outcomes, strict=True):
         result = results[index]
         if outcome.error is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls
+from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls, run_on_terminal
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
@@ -282,3 +282,23 @@ def test_stdin_and_tsv(
 def test_table_output(graph: GraphEmulator, phonectl: Run, tmp_path: Path) -> None:
     result = phonectl("apply", write(tmp_path, "x.csv", "type,number\nbusiness,+7 2\n"))
     assert "Result" in result.stdout and "updated" in result.stdout
+
+
+def test_progress_on_a_terminal_counts_every_row_to_the_end(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    add_users(graph, 30)
+    # 15 rows already as Graph holds them (no write) and 15 that change.
+    csv = write(
+        tmp_path,
+        "phones.csv",
+        "user,id,number\n"
+        + "".join(
+            f"user{n}@contoso.com,u{n}-p0,+1 555 {n:03}{0 if n < 15 else 9}\n" for n in range(30)
+        ),
+    )
+    code, screen = run_on_terminal(["apply", csv, "-o", "tsv"])
+    assert code == 0, screen
+    assert b"applying" in screen
+    assert b"100%" in screen  # the unchanged rows count as done too
+    assert screen.count(b"\tupdated\t") == 15 and screen.count(b"\tunchanged\t") == 15

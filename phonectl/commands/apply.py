@@ -50,7 +50,7 @@ def apply(
     fmt = rt.output(output)
     client = rt.client()
     with render.progress(len(rows), "applying") as advance:
-        results, writes = apply_rows(client, rows, dry_run=dry_run, on_write=advance)
+        results, writes = apply_rows(client, rows, dry_run=dry_run, on_settled=advance)
     render.apply_results(results, fmt)
     counts = {o: sum(1 for r in results if r.outcome is o) for o in Outcome}
     summary = ", ".join(f"{n} {o.value}" for o, n in counts.items() if n)
