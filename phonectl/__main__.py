@@ -1,5 +1,3 @@
-import sys
+from phonectl.cli import run
 
-from phonectl.cli import main
-
-sys.exit(main())
+run()

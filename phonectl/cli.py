@@ -4,6 +4,7 @@ Kept free of Typer at import time: `phonectl --version` answers before any of it
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -81,3 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(ExitCode.FAILED)
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def run() -> None:
+    """The `phonectl` program: main(), then an exit without a pointless last GC pass."""
+    try:
+        sys.exit(main())
+    finally:
+        # At exit Python runs the cyclic collector over every object start-up built (Typer's,
+        # requests'), only to free memory the OS is about to take back: 20-35 ms, more than
+        # phonectl's own start-up. Frozen objects are skipped; atexit handlers and the
+        # flushing of stdout and stderr still run, and phonectl closes its files itself.
+        gc.freeze()

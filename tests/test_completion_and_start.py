@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 
+import phonectl
 from phonectl.app import app
 from phonectl.lazy_commands import lazy_click_group
 from phonectl.sandbox.server import GraphEmulator
@@ -244,3 +245,33 @@ def test_every_option_value_has_a_name_in_help(
     assert "Options:" in help_text
     for typer_default in ("<str>", "<float>", "<int", "<path>"):
         assert typer_default not in help_text
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--sandbox", "list", "-o", "tsv"], ["get"]])
+def test_the_program_exits_without_a_last_collection_of_start_up_objects(
+    args: list[str],
+) -> None:
+    # What atexit sees is what Python's final collection would otherwise scan.
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+        "from phonectl.cli import run\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=False
+    )
+    frozen = int(done.stderr.rsplit("frozen ", 1)[1])
+    assert frozen > 10_000  # Typer alone builds some 20,000 objects
+    assert done.returncode == (2 if args == ["get"] else 0), done.stderr
+
+
+def test_version_answers_before_typer_or_typing_loads() -> None:
+    probe = (
+        "import sys\n"
+        "from phonectl.cli import main\n"
+        "main(['--version'])\n"
+        "print(sorted({'typer', 'typing', 'phonectl.render'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [f"phonectl {phonectl.__version__}", "[]"]
