@@ -98,14 +98,6 @@ def main() -> None:
                 update_env,
                 runs,
             )
-            # How much of the gap is Typer's own import, which no phonectl change can remove.
-            compare(
-                "  the same script, importing typer first",
-                [PY, "-c", "import typer\n" + BARE_PATCH, patch_url],
-                [PY, "-c", BARE_PATCH, patch_url],
-                update_env,
-                runs,
-            )
             print(f"\nHTTP requests made by one warm update: {one_call}")
 
 
