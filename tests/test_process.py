@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -26,6 +28,23 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+@contextmanager
+def sandbox_serve(*flags: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`phonectl sandbox serve` in the background and the URL it printed; Ctrl-C at the end."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "sandbox", "serve", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        yield serve, serve.stdout.readline().strip()
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=20)
+
+
 def test_sandbox_update_persists_until_reset() -> None:
     done = run("--sandbox", "update", EXAMPLE_PHONE_ID, "--type", "mobile", "-o", "tsv")
     assert done.returncode == 0, done.stderr
@@ -39,15 +58,7 @@ def test_sandbox_update_persists_until_reset() -> None:
 
 
 def test_concurrent_sandbox_processes_beside_sandbox_serve_lose_no_write() -> None:
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "phonectl", "sandbox", "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert serve.stdout is not None
-        url = serve.stdout.readline().strip()
+    with sandbox_serve() as (_, url):
         adds = [
             subprocess.Popen(
                 [
@@ -75,9 +86,6 @@ def test_concurrent_sandbox_processes_beside_sandbox_serve_lose_no_write() -> No
         for add in adds:
             _, stderr = add.communicate(timeout=60)
             assert add.returncode == 0, stderr
-    finally:
-        serve.terminate()
-        serve.wait(timeout=10)
     listed = run("--sandbox", "list", "-o", "tsv")
     numbers = {line.split("\t")[2] for line in listed.stdout.splitlines()}
     assert {f"+1 555 01{n:02}" for n in range(6)} | {"+1 555 0199"} <= numbers
@@ -119,15 +127,7 @@ def test_ctrl_c_exits_130_without_a_traceback(graph: GraphEmulator) -> None:
 
 
 def test_sandbox_serve_prints_its_url_and_answers_like_graph() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "phonectl", "sandbox", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    with sandbox_serve("--port", "0") as (serve, url):
         assert url.startswith("http://127.0.0.1:")
         reply = requests.get(
             f"{url}/beta/me/profile/phones/{EXAMPLE_PHONE_ID}",
@@ -135,10 +135,7 @@ def test_sandbox_serve_prints_its_url_and_answers_like_graph() -> None:
             timeout=5,
         )
         assert reply.json()["displayName"] == "Car Phone"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
-    assert proc.returncode == 130
+    assert serve.returncode == 130  # stopped with Ctrl-C
 
 
 def test_no_command_prints_the_help_as_is_on_stderr() -> None:
