@@ -87,10 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The `phonectl` program: main(), then an exit without a pointless last GC pass."""
     try:
-        sys.exit(main())
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C while start-up imports, before main() can catch it
+        print("interrupted", file=sys.stderr)
+        code = int(ExitCode.INTERRUPTED)
     finally:
         # At exit Python runs the cyclic collector over every object start-up built (Typer's,
         # requests'), only to free memory the OS is about to take back: 20-35 ms, more than
         # phonectl's own start-up. Frozen objects are skipped; atexit handlers and the
         # flushing of stdout and stderr still run, and phonectl closes its files itself.
         gc.freeze()
+    sys.exit(code)

@@ -126,6 +126,28 @@ def test_ctrl_c_exits_130_without_a_traceback(graph: GraphEmulator) -> None:
     assert out == ""
 
 
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback() -> None:
+    # A real SIGINT, delivered the moment main() starts importing Typer.
+    probe = (
+        "import builtins, os, signal\n"
+        "real_import = builtins.__import__\n"
+        "def importing(name, *args, **kwargs):\n"
+        "    if name == 'typer':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real_import(name, *args, **kwargs)\n"
+        "builtins.__import__ = importing\n"
+        "from phonectl.cli import run\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "--sandbox", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "interrupted\n")
+
+
 def test_sandbox_serve_prints_its_url_and_answers_like_graph() -> None:
     with sandbox_serve("--port", "0") as (serve, url):
         assert url.startswith("http://127.0.0.1:")
