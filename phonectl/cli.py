@@ -1,4 +1,5 @@
-"""main(): the one place that turns exceptions into a message and an exit code.
+"""main(): the one place that turns exceptions into a message and an exit code; run(): the
+program around it (console script and `python -m phonectl`).
 
 Kept free of Typer at import time: `phonectl --version` answers before any of it loads."""
 
