@@ -106,7 +106,7 @@ class SandboxState:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.lock = threading.RLock()
+        self._lock = threading.RLock()
         self._depth = 0
         self._dirty = False
         self._stamp: tuple[int, int, int] | None = None
@@ -136,7 +136,7 @@ class SandboxState:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Read-modify-write of the shared file; nested uses (a $batch's items) join the outer."""
-        with self.lock:
+        with self._lock:
             if self._depth:
                 self._depth += 1
                 try:
