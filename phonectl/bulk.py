@@ -207,7 +207,7 @@ def plan(
     """Each row's result so far, and the writes to send (index into the results)."""
     results: list[RowResult] = []
     writes: list[tuple[int, PlannedWrite]] = []
-    claimed: dict[tuple[str, str], int] = {}
+    claimed: dict[str, int] = {}
     for row in rows:
         user = row.user or "me"
         phones = phones_by_user[row.user_key]
@@ -218,7 +218,9 @@ def plan(
             continue
         target, problem = _target(row, phones)
         phone_id = target.get("id") if target else None
-        claim = (row.user_key, str(phone_id) if target else f"new {row.fields.get('type')}")
+        # Phone ids are GUIDs, unique across users: keyed on the id alone, a phone named once
+        # through its user's id and once through the user principal name is still one phone.
+        claim = str(phone_id) if target else f"{row.user_key}: new {row.fields.get('type')}"
         if problem is None and claim in claimed:
             problem = f"line {claimed[claim]} already changes this phone"
         if problem is not None:

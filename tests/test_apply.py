@@ -169,6 +169,25 @@ def test_two_rows_for_one_phone_the_second_fails(
     assert [p["number"] for p in phones_of(graph, ME_ID) if p["type"] == "mobile"] == ["+1"]
 
 
+def test_one_phone_named_through_user_id_and_upn_is_one_phone(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = write(
+        tmp_path,
+        "x.csv",
+        "user,id,number\n"
+        f"{SECOND_USER_ID},{ADELE_MOBILE},+1 425 555 0001\n"
+        f"AdeleV@contoso.com,{ADELE_MOBILE},+1 425 555 0002\n",
+    )
+    result = phonectl("apply", csv, "-o", "json")
+    assert result.exit_code == 1
+    assert [(r["result"], r.get("error")) for r in result.json()] == [
+        ("updated", None),
+        ("failed", "line 2 already changes this phone"),
+    ]
+    assert [p["number"] for p in phones_of(graph, SECOND_USER_ID)] == ["+1 425 555 0001"]
+
+
 def test_items_throttled_inside_a_batch_are_retried_on_their_own(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
