@@ -90,11 +90,10 @@ def main() -> None:
                 check=True,
             )
             one_call = len(requests_seen(url)) - before
-            patch_url = f"{url}/beta/me/profile/phones/{PHONE}"
             compare(
                 "warm update  vs  bare requests PATCH",
                 [PHONECTL, "update", PHONE, "--type", "mobile", "-o", "json"],
-                [PY, "-c", BARE_PATCH, patch_url],
+                [PY, "-c", BARE_PATCH, f"{url}/beta/me/profile/phones/{PHONE}"],
                 update_env,
                 runs,
             )

@@ -33,6 +33,11 @@ def _debugging(argv: Sequence[str]) -> bool:
         return False
 
 
+def _interrupted() -> int:
+    print("interrupted", file=sys.stderr, flush=True)
+    return int(ExitCode.INTERRUPTED)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run phonectl; the exit code per CONTRACT.md."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -41,15 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"phonectl {__version__}")
         return int(ExitCode.OK)
-    from phonectl import render
-
     if os.environ.get(COMPLETE_VAR):
         _accept_click_completion_spelling()
+    try:
+        import typer
 
-    import typer
-
-    from phonectl.app import app
-    from phonectl.lazy_commands import lazy_click_group
+        from phonectl import render
+        from phonectl.app import app
+        from phonectl.lazy_commands import lazy_click_group
+    except KeyboardInterrupt:  # Ctrl-C while start-up still imports
+        return _interrupted()
 
     try:
         result = lazy_click_group(app).main(args=args, prog_name="phonectl", standalone_mode=False)
@@ -66,8 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         render.error(PhonectlError(exc.format_message(), hint=hint))
         return int(getattr(exc, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
-        render.notice("interrupted")
-        return int(ExitCode.INTERRUPTED)
+        return _interrupted()
     except BrokenPipeError:
         # The reader went away (`phonectl list | head`): not an error worth a message.
         sys.stderr.close()
@@ -88,14 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The `phonectl` program: main(), then an exit without a pointless last GC pass."""
     try:
-        code = main()
-    except KeyboardInterrupt:  # Ctrl-C while start-up imports, before main() can catch it
-        print("interrupted", file=sys.stderr)
-        code = int(ExitCode.INTERRUPTED)
+        sys.exit(main())
     finally:
         # At exit Python runs the cyclic collector over every object start-up built (Typer's,
         # requests'), only to free memory the OS is about to take back: 20-35 ms, more than
         # phonectl's own start-up. Frozen objects are skipped; atexit handlers and the
         # flushing of stdout and stderr still run, and phonectl closes its files itself.
         gc.freeze()
-    sys.exit(code)

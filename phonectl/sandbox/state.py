@@ -107,7 +107,7 @@ class SandboxState:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._depth = 0
+        self._active = False
         self._dirty = False
         self._stamp: tuple[int, int, int] | None = None
         self.data = self._load()
@@ -137,21 +137,17 @@ class SandboxState:
     def transaction(self) -> Iterator[None]:
         """Read-modify-write of the shared file; nested uses (a $batch's items) join the outer."""
         with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
+            if self._active:
+                yield  # the outer transaction saves
                 return
             with self._file_lock():
                 if self._file_stamp() != self._stamp:
                     self.data = self._load()
-                self._depth, self._dirty = 1, False
+                self._active, self._dirty = True, False
                 try:
                     yield
                 finally:
-                    self._depth = 0
+                    self._active = False
                     if self._dirty:
                         self._save()
 
@@ -162,7 +158,7 @@ class SandboxState:
 
     def changed(self) -> None:
         """Called inside a transaction after changing `data`: it is saved when that ends."""
-        assert self._depth, "a change outside a transaction would not be saved"
+        assert self._active, "a change outside a transaction would not be saved"
         self._dirty = True
 
     def _save(self) -> None:
