@@ -8,9 +8,9 @@ from typing import Any
 
 from phonectl.choices import FileFormat
 from phonectl.errors import InvalidInput, PhonectlError
-from phonectl.phones import Audience, PhoneType, check_identifier, check_text, parse_enum
+from phonectl.phones import FIELD_BY_NAME, FILE_FIELDS, check_identifier
 
-FIELDS = ("type", "number", "displayName", "allowedAudiences")
+FIELDS = tuple(str(f.column) for f in FILE_FIELDS)
 COLUMNS = ("user", "id", *FIELDS)
 MAX_REPORTED_ERRORS = 20
 
@@ -176,16 +176,9 @@ def _jsonl_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, d
 def _checked_row(line: int, values: Mapping[str, Any]) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
     fields: dict[str, str] = {}
-    if "type" in present:
-        fields["type"] = parse_enum(PhoneType, present["type"], "type")
-    if "allowedAudiences" in present:
-        fields["allowedAudiences"] = parse_enum(
-            Audience, present["allowedAudiences"], "allowedAudiences"
-        )
-    if "number" in present:
-        fields["number"] = check_text(present["number"].strip(), "number", allow_empty=False)
-    if "displayName" in present:
-        fields["displayName"] = check_text(present["displayName"], "displayName")
+    for prop in FILE_FIELDS:
+        if prop.column in present and prop.parse is not None:
+            fields[prop.graph] = prop.parse(present[prop.column], prop.column)
     user = present.get("user")
     phone_id = present.get("id")
     if phone_id is None and "type" not in fields:
@@ -232,7 +225,7 @@ def plan(
             results.append(RowResult(row.line, user, None, outcome, tuple(row.fields)))
             writes.append((len(results) - 1, PlannedWrite(row, None, dict(row.fields))))
             continue
-        diff = {k: v for k, v in row.fields.items() if target.get(k) != v}
+        diff = {k: v for k, v in row.fields.items() if not FIELD_BY_NAME[k].same(target.get(k), v)}
         if not diff:
             results.append(RowResult(row.line, user, phone_id, Outcome.unchanged))
             continue

@@ -1,9 +1,12 @@
-"""The itemPhone domain: enums, validation, request paths and minimal PATCH bodies."""
+"""The itemPhone domain: one table of its writable properties (how each is named on the
+command line and in apply's files, parsed, compared and cleared), request paths, and the
+minimal PATCH body built from that table."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -14,7 +17,7 @@ MAX_ID_LENGTH = 1024
 
 
 class PhoneType(str, Enum):
-    """Graph's phoneType, without unknownFutureValue (never accepted from a user)."""
+    """Graph's phoneType (beta metadata: no unknownFutureValue member)."""
 
     home = "home"
     business = "business"
@@ -29,7 +32,8 @@ class PhoneType(str, Enum):
 
 
 class Audience(str, Enum):
-    """Graph's allowedAudiences, without unknownFutureValue."""
+    """Graph's allowedAudiences, a flags enum (several values, comma-separated on the wire),
+    without unknownFutureValue (never accepted from a user)."""
 
     me = "me"
     family = "family"
@@ -38,15 +42,6 @@ class Audience(str, Enum):
     organization = "organization"
     federatedOrganizations = "federatedOrganizations"
     everyone = "everyone"
-
-
-class ClearableField(str, Enum):
-    """Properties that `--clear` sets to null."""
-
-    displayName = "displayName"
-    allowedAudiences = "allowedAudiences"
-    source = "source"
-    inference = "inference"
 
 
 def parse_enum(enum: type[Enum], text: str, what: str) -> str:
@@ -61,29 +56,30 @@ def enum_values(enum: type[Enum]) -> str:
     return ", ".join(str(m.value) for m in enum)
 
 
-def _has_control_characters(text: str) -> bool:
-    import unicodedata
-
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+# C0 and C1 controls, DEL: never part of a phone entry, an id or a user name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def check_text(value: str, what: str, *, allow_empty: bool = True) -> str:
     """Free text for a property: no control characters (they never belong in a phone entry)."""
     if not allow_empty and not value.strip():
         raise InvalidInput(f"{what} must not be empty")
-    if _has_control_characters(value):
+    if _CONTROL.search(value):
         raise InvalidInput(f"{what} must not contain control characters (tabs, newlines, NUL)")
     return value
 
 
 def check_identifier(value: str, what: str) -> str:
-    """A phone id or user id/UPN as typed: not empty, printable, of sane length."""
+    """A phone id or user id/UPN as typed: not empty, printable, of sane length, and not a
+    dot segment (`.` and `..` are normalised away by URL handling, whatever the encoding)."""
     if not value.strip():
         raise InvalidInput(f"{what} must not be empty")
-    if _has_control_characters(value):
+    if _CONTROL.search(value):
         raise InvalidInput(f"{what} must not contain control characters")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if value in {".", ".."}:
+        raise InvalidInput(f"{what} {value!r} is not an id: it would address another resource")
     return value
 
 
@@ -91,11 +87,165 @@ def path_segment(value: str) -> str:
     """Percent-encode one URL path segment so no value can change which resource is addressed."""
     from urllib.parse import quote
 
-    segment = quote(value, safe="@")
-    # HTTP clients normalise "." and ".." segments away (RFC 3986 5.2.4); encoded they stay data.
-    if set(segment) == {"."}:
-        segment = segment.replace(".", "%2E")
-    return segment
+    return quote(value, safe="@")
+
+
+# --- values: text in (a flag or a file's cell), Graph's JSON out --------------------------
+
+
+def parse_type(text: str, what: str = "type") -> str:
+    return parse_enum(PhoneType, text, what)
+
+
+def parse_number(text: str, what: str = "number") -> str:
+    # Checked before stripping: str.strip() would quietly drop a trailing NEL (U+0085).
+    return check_text(text, what, allow_empty=False).strip()
+
+
+def parse_display_name(text: str, what: str = "displayName") -> str:
+    return check_text(text, what)
+
+
+def parse_audiences(text: str, what: str = "allowedAudiences") -> str:
+    """One or more audiences, comma-separated, case-insensitive: Graph's flags-enum string
+    (members in the metadata's order, each once), e.g. "organization,federatedOrganizations"."""
+    names = [part for part in (p.strip() for p in text.split(",")) if part]
+    if not names:
+        raise InvalidInput(f"{what} needs at least one of {enum_values(Audience)}")
+    chosen = {parse_enum(Audience, name, what) for name in names}
+    return ",".join(m.value for m in Audience if m.value in chosen)
+
+
+def audience_names(value: Any) -> tuple[str, ...]:
+    """allowedAudiences as Graph holds it (a flags string; be lenient with a list) as names."""
+    if value is None:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, Iterable):
+        return (str(parts),)
+    return tuple(str(p).strip() for p in parts if str(p).strip())
+
+
+def source_types(phone: Mapping[str, Any]) -> tuple[str, ...]:
+    """source.type as names: the metadata makes it a collection; accept a lone string too."""
+    source = phone.get("source")
+    value = source.get("type") if isinstance(source, Mapping) else None
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if v is not None)
+    return (str(value),)
+
+
+def _same_audiences(current: Any, wanted: Any) -> bool:
+    def key(value: Any) -> frozenset[str]:
+        return frozenset(name.lower() for name in audience_names(value))
+
+    return key(current) == key(wanted)
+
+
+def _equal(current: Any, wanted: Any) -> bool:
+    return bool(current == wanted)
+
+
+class Field(NamedTuple):
+    """One writable itemPhone property.
+
+    `graph`: its name in Graph's JSON; `column`: its column in apply's files (None: not
+    there); `parse`: a flag's or cell's text to Graph's value; `same`: whether Graph's
+    value already is the wanted one (apply's diff); `clearable`: `--clear` may null it."""
+
+    graph: str
+    column: str | None
+    parse: Callable[[str, str], Any] | None
+    same: Callable[[Any, Any], bool]
+    clearable: bool
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("type", "type", parse_type, _equal, clearable=False),
+    Field("number", "number", parse_number, _equal, clearable=False),
+    Field("displayName", "displayName", parse_display_name, _equal, clearable=True),
+    Field("allowedAudiences", "allowedAudiences", parse_audiences, _same_audiences, True),
+    Field("source", None, None, _equal, clearable=True),
+    Field("isSearchable", None, None, _equal, clearable=False),
+    Field("inference", None, None, _equal, clearable=True),
+)
+FIELD_BY_NAME = {f.graph: f for f in FIELDS}
+FILE_FIELDS = tuple(f for f in FIELDS if f.column is not None)
+CLEARABLE = tuple(f.graph for f in FIELDS if f.clearable)
+
+
+def parse_clear(name: str) -> str:
+    """A `--clear` argument as the property's Graph name (case-insensitive)."""
+    wanted = name.strip().lower()
+    for graph_name in CLEARABLE:
+        if graph_name.lower() == wanted:
+            return graph_name
+    raise InvalidInput(f"invalid --clear field {name!r}: use one of {', '.join(CLEARABLE)}")
+
+
+class PhoneFields(NamedTuple):
+    """The properties named on a command line; None means 'not named'."""
+
+    type: str | None = None
+    number: str | None = None
+    display_name: str | None = None
+    allowed_audiences: str | None = None
+    source_types: Sequence[str] | None = None
+    searchable: bool | None = None
+    confidence: float | None = None
+    verified: bool | None = None
+    clear: Sequence[str] = ()
+
+
+def build_body(fields: PhoneFields) -> dict[str, Any]:
+    """The request body holding exactly the named properties, validated, in the table's order."""
+    named: dict[str, Any] = {}
+    if fields.type is not None:
+        named["type"] = parse_type(fields.type, "--type")
+    if fields.number is not None:
+        named["number"] = parse_number(fields.number, "--number")
+    if fields.display_name is not None:
+        named["displayName"] = parse_display_name(fields.display_name, "--display-name")
+    if fields.allowed_audiences is not None:
+        named["allowedAudiences"] = parse_audiences(fields.allowed_audiences, "--allowed-audiences")
+    if fields.source_types:
+        # personDataSources.type is a collection of strings in Graph's beta metadata.
+        named["source"] = {"type": [check_text(t, "--source-type") for t in fields.source_types]}
+    if fields.searchable is not None:
+        named["isSearchable"] = fields.searchable
+    inference: dict[str, Any] = {}
+    if fields.confidence is not None:
+        if not (math.isfinite(fields.confidence) and 0 <= fields.confidence <= 1):
+            raise InvalidInput(f"--confidence must be between 0 and 1, not {fields.confidence}")
+        inference["confidenceScore"] = fields.confidence
+    if fields.verified is not None:
+        inference["userHasVerifiedAccuracy"] = fields.verified
+    if inference:
+        named["inference"] = inference
+    for cleared in dict.fromkeys(parse_clear(name) for name in fields.clear):
+        if cleared in named:
+            raise InvalidInput(
+                f"{_flag_of(cleared)} and --clear {cleared} contradict each other: pick one"
+            )
+        named[cleared] = None
+    return {f.graph: named[f.graph] for f in FIELDS if f.graph in named}
+
+
+_FLAG_OF = {
+    "displayName": "--display-name",
+    "allowedAudiences": "--allowed-audiences",
+    "source": "--source-type",
+    "isSearchable": "--searchable/--not-searchable",
+    "inference": "--confidence/--verified",
+}
+
+
+def _flag_of(graph_name: str) -> str:
+    return _FLAG_OF.get(graph_name, graph_name)
 
 
 def phones_path(user: str | None, phone_id: str | None = None) -> str:
@@ -107,61 +257,6 @@ def phones_path(user: str | None, phone_id: str | None = None) -> str:
     return path
 
 
-class PhoneFields(NamedTuple):
-    """The properties named on a command line; None means 'not named'."""
-
-    type: str | None = None
-    number: str | None = None
-    display_name: str | None = None
-    allowed_audiences: str | None = None
-    source_type: str | None = None
-    confidence: float | None = None
-    verified: bool | None = None
-    clear: tuple[str, ...] = ()
-
-
-def build_body(fields: PhoneFields) -> dict[str, Any]:
-    """The request body holding exactly the named properties, validated."""
-    cleared = {ClearableField(parse_enum(ClearableField, f, "--clear field")) for f in fields.clear}
-    body: dict[str, Any] = {}
-    if fields.type is not None:
-        body["type"] = parse_enum(PhoneType, fields.type, "--type")
-    if fields.number is not None:
-        body["number"] = check_text(fields.number, "--number", allow_empty=False)
-    if fields.display_name is not None:
-        _refuse_both(ClearableField.displayName, "--display-name", cleared)
-        body["displayName"] = check_text(fields.display_name, "--display-name")
-    if fields.allowed_audiences is not None:
-        _refuse_both(ClearableField.allowedAudiences, "--allowed-audiences", cleared)
-        body["allowedAudiences"] = parse_enum(
-            Audience, fields.allowed_audiences, "--allowed-audiences"
-        )
-    if fields.source_type is not None:
-        _refuse_both(ClearableField.source, "--source-type", cleared)
-        body["source"] = {"type": check_text(fields.source_type, "--source-type")}
-    inference: dict[str, Any] = {}
-    if fields.confidence is not None:
-        if not (math.isfinite(fields.confidence) and 0 <= fields.confidence <= 1):
-            raise InvalidInput(f"--confidence must be between 0 and 1, not {fields.confidence}")
-        inference["confidenceScore"] = fields.confidence
-    if fields.verified is not None:
-        inference["userHasVerifiedAccuracy"] = fields.verified
-    if inference:
-        _refuse_both(ClearableField.inference, "--confidence/--verified", cleared)
-        body["inference"] = inference
-    for field in sorted(cleared, key=list(ClearableField).index):
-        body[field.value] = None
-    return body
-
-
-def _refuse_both(field: ClearableField, flag: str, cleared: set[ClearableField]) -> None:
-    if field in cleared:
-        raise InvalidInput(f"{flag} and --clear {field.value} contradict each other: pick one")
-
-
 def audience_text(phone: Mapping[str, Any]) -> str:
-    """allowedAudiences as one string (Graph sends a string; be lenient with a list)."""
-    value = phone.get("allowedAudiences")
-    if isinstance(value, Iterable) and not isinstance(value, str):
-        return ",".join(str(v) for v in value)
-    return "" if value is None else str(value)
+    """allowedAudiences as one comma-separated string, whatever shape Graph sent."""
+    return ",".join(audience_names(phone.get("allowedAudiences")))

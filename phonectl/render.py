@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from phonectl.choices import OutputFormat
 from phonectl.errors import GraphError, PhonectlError, SignInRequired
-from phonectl.phones import audience_text
+from phonectl.phones import audience_names, audience_text, source_types
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -195,8 +195,8 @@ def _table(items: Sequence[Mapping[str, Any]]) -> None:
             str(item.get("type") or ""),
             str(item.get("number") or ""),
             str(item.get("displayName") or ""),
-            audience_text(item),
-            str((item.get("source") or {}).get("type") or ""),
+            ", ".join(audience_names(item.get("allowedAudiences"))),
+            ", ".join(source_types(item)),
             _modified(item),
         )
     console.print(table)

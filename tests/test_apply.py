@@ -321,3 +321,23 @@ def test_progress_on_a_terminal_counts_every_row_to_the_end(
     assert b"applying" in screen
     assert b"100%" in screen  # the unchanged rows count as done too
     assert screen.count(b"\tupdated\t") == 15 and screen.count(b"\tunchanged\t") == 15
+
+
+def test_audience_cells_take_several_values_and_compare_as_a_set(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = write(
+        tmp_path,
+        "aud.csv",
+        f'id,allowedAudiences\n{EXAMPLE_PHONE_ID},"federatedorganizations, Organization"\n',
+    )
+    first = phonectl("apply", csv, "-o", "json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()[0]["changed"] == ["allowedAudiences"]
+    assert writes(graph)[0]["body"] == {"allowedAudiences": "organization,federatedOrganizations"}
+    graph.requests.clear()
+    # Graph may list the members in another order: still the same set, nothing to write.
+    phones_of(graph, ME_ID)[0]["allowedAudiences"] = "federatedOrganizations,organization"
+    second = phonectl("apply", csv, "-o", "json")
+    assert [r["result"] for r in second.json()] == ["unchanged"]
+    assert writes(graph) == []

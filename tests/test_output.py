@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from support import EXAMPLE_PHONE_ID, Run, phone_in_state, run_on_terminal
@@ -106,3 +107,26 @@ def test_messages_go_to_stderr_and_results_to_stdout(graph: GraphEmulator) -> No
     assert done.returncode == 0
     assert done.stdout.startswith("{")
     assert done.stderr == "dry run: nothing was sent\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "audiences", "shown"),
+    [
+        ({"type": ["AAD", "MsGraph"]}, "organization,federatedOrganizations", "AAD, MsGraph"),
+        ({"type": "User"}, ["me", "family"], "User"),  # lenient with older shapes
+        ({"type": []}, None, ""),
+        (None, "everyone", ""),
+    ],
+)
+def test_lists_and_flags_are_shown_as_values_not_python_reprs(
+    graph: GraphEmulator, phonectl: Run, source: Any, audiences: Any, shown: str
+) -> None:
+    phone = phone_in_state(graph, EXAMPLE_PHONE_ID)
+    phone["source"], phone["allowedAudiences"] = source, audiences
+    table = phonectl("get", EXAMPLE_PHONE_ID)
+    assert table.exit_code == 0, table.stderr
+    assert "[" not in table.stdout and "'" not in table.stdout
+    assert shown in table.stdout
+    tsv = phonectl("get", EXAMPLE_PHONE_ID, "-o", "tsv").stdout.rstrip("\n").split("\t")
+    expected = audiences if isinstance(audiences, str) else ",".join(audiences or [])
+    assert tsv[4] == expected

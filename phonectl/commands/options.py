@@ -7,17 +7,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from phonectl.choices import Cloud, OutputFormat
-from phonectl.phones import Audience, ClearableField, PhoneType, enum_values
+from phonectl.phones import CLEARABLE, Audience, PhoneType, enum_values
 
 if TYPE_CHECKING:
     from phonectl.runtime import Runtime
 
 
-def complete_from(enum: type[Enum]) -> Callable[[str], list[str]]:
-    """Shell completion of an enum's values, in Graph's spelling, matched case-insensitively."""
+def complete_from(
+    values: type[Enum] | tuple[str, ...], *, comma_separated: bool = False
+) -> Callable[[str], list[str]]:
+    """Shell completion of a closed set of values, in Graph's spelling, matched
+    case-insensitively; with `comma_separated`, the value after the last comma."""
+    names = [str(m.value) for m in values] if isinstance(values, type) else list(values)
 
     def complete(incomplete: str) -> list[str]:
-        return [m.value for m in enum if m.value.lower().startswith(incomplete.lower())]
+        done, comma, last = incomplete.rpartition(",") if comma_separated else ("", "", incomplete)
+        prefix = done + comma
+        return [prefix + n for n in names if n.lower().startswith(last.strip().lower())]
 
     return complete
 
@@ -103,17 +109,25 @@ AudienceOption = Annotated[
     typer.Option(
         "--allowed-audiences",
         metavar="AUDIENCE",
-        help=f"Who may see the phone: {enum_values(Audience)}.",
-        autocompletion=complete_from(Audience),
+        help=f"Who may see the phone, one or more (comma-separated): {enum_values(Audience)}.",
+        autocompletion=complete_from(Audience, comma_separated=True),
         show_default=False,
     ),
 ]
 SourceTypeOption = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--source-type",
         metavar="TEXT",
-        help="Where the value came from (source.type).",
+        help="Where the value came from (source.type; repeatable: a list in Graph).",
+        show_default=False,
+    ),
+]
+SearchableOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--searchable/--not-searchable",
+        help="isSearchable: whether the phone shows up in searches.",
         show_default=False,
     ),
 ]
@@ -137,8 +151,8 @@ ClearOption = Annotated[
     typer.Option(
         "--clear",
         metavar="FIELD",
-        help=f"Set this property to null (repeatable): {enum_values(ClearableField)}.",
-        autocompletion=complete_from(ClearableField),
+        help=f"Set this property to null (repeatable): {', '.join(CLEARABLE)}.",
+        autocompletion=complete_from(CLEARABLE),
         show_default=False,
     ),
 ]

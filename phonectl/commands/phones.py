@@ -15,6 +15,7 @@ from phonectl.commands.options import (
     NumberOption,
     OutputOption,
     PhoneIdArgument,
+    SearchableOption,
     SourceTypeOption,
     TypeOption,
     UserOption,
@@ -58,6 +59,7 @@ def add(
     display_name: DisplayNameOption = None,
     allowed_audiences: AudienceOption = None,
     source_type: SourceTypeOption = None,
+    searchable: SearchableOption = None,
     confidence: ConfidenceOption = None,
     verified: VerifiedOption = None,
     user: UserOption = None,
@@ -71,7 +73,14 @@ def add(
     if number is None:
         raise InvalidInput("add needs --number")
     fields = PhoneFields(
-        type_, number, display_name, allowed_audiences, source_type, confidence, verified
+        type_,
+        number,
+        display_name,
+        allowed_audiences,
+        tuple(source_type or ()),
+        searchable,
+        confidence,
+        verified,
     )
     rt = runtime(ctx)
     fmt = rt.output(output)
@@ -88,6 +97,7 @@ def update(
     display_name: DisplayNameOption = None,
     allowed_audiences: AudienceOption = None,
     source_type: SourceTypeOption = None,
+    searchable: SearchableOption = None,
     confidence: ConfidenceOption = None,
     verified: VerifiedOption = None,
     clear: ClearOption = None,
@@ -104,7 +114,8 @@ def update(
         number,
         display_name,
         allowed_audiences,
-        source_type,
+        tuple(source_type or ()),
+        searchable,
         confidence,
         verified,
         tuple(clear or ()),
@@ -113,7 +124,7 @@ def update(
     if not body:
         raise InvalidInput(
             "nothing to update: name at least one field (--type, --number, --display-name, "
-            "--allowed-audiences, --source-type, --confidence, --verified, --clear)"
+            "--allowed-audiences, --source-type, --searchable, --confidence, --verified, --clear)"
         )
     rt = runtime(ctx)
     fmt = rt.output(output)

@@ -18,12 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from phonectl.phones import Audience, PhoneType
 from phonectl.sandbox.state import SandboxState
 
-# Graph itself accepts unknownFutureValue, which phonectl never sends.
-PHONE_TYPES = [t.value for t in PhoneType] + ["unknownFutureValue"]
-AUDIENCES = [a.value for a in Audience] + ["unknownFutureValue"]
 READ_ONLY = frozenset(
     {"id", "createdBy", "createdDateTime", "lastModifiedBy", "lastModifiedDateTime"}
 )
@@ -426,7 +422,7 @@ class _Graph:
             return Reply(200, page)
         if self.command == "POST":
             fields = _writable_fields(raw, body)
-            if not isinstance(fields.get("number"), str):
+            if not isinstance(fields.get("number"), str):  # the docs: number is required
                 raise GraphProblem(400, "BadRequest", "The property 'number' is required.")
             phone = self._new_phone(user)
             _apply(phone, fields)
@@ -469,7 +465,7 @@ class _Graph:
             "createdBy": _identity(me),
             "lastModifiedDateTime": now,
             "lastModifiedBy": _identity(me),
-            "source": {"type": "User"},
+            "source": {"type": ["User"]},
             "displayName": None,
             "type": "other",
             "number": None,
@@ -523,19 +519,34 @@ def _writable_fields(raw: bytes, body: Any) -> dict[str, Any]:
             raise GraphProblem(400, "BadRequest", f"The property '{name}' is read-only.")
         check = _CHECKS.get(name)
         if check is None:
-            raise GraphProblem(
-                400,
-                "BadRequest",
-                f"The property '{name}' does not exist on type 'microsoft.graph.itemPhone'. "
-                "Make sure to only use property names that are defined by the type.",
-            )
-        check(value)
+            raise _unknown_property(name, "itemPhone")
+        check(name, value)
     return fields
 
 
-def _check_enum(values: list[str], type_name: str) -> Any:
-    def check(value: Any) -> None:
-        if value is not None and value not in values:
+def _json_text(value: Any) -> str:
+    """A value as Graph's messages quote it: JSON, never a Python repr."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _invalid(name: str, value: Any, expected: str) -> GraphProblem:
+    return GraphProblem(
+        400,
+        "BadRequest",
+        f"Cannot convert the value {_json_text(value)} of property '{name}' to the expected "
+        f"type '{expected}'.",
+    )
+
+
+def _check_enum(members: tuple[str, ...], type_name: str, *, nullable: bool) -> Any:
+    def check(name: str, value: Any) -> None:
+        if value is None:
+            if not nullable:
+                raise _not_nullable(name)
+            return
+        if not isinstance(value, str):
+            raise _invalid(name, value, f"microsoft.graph.{type_name}")
+        if value not in members:
             raise GraphProblem(
                 400,
                 "BadRequest",
@@ -545,40 +556,139 @@ def _check_enum(values: list[str], type_name: str) -> Any:
     return check
 
 
-def _check_string(nullable: bool) -> Any:
-    def check(value: Any) -> None:
-        if not isinstance(value, str) and not (nullable and value is None):
-            raise GraphProblem(400, "BadRequest", f"Cannot convert {value!r} to a String.")
+def _check_flags(members: tuple[str, ...], type_name: str) -> Any:
+    """A flags enum: one string of comma-separated member names (nullable)."""
+
+    def check(name: str, value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str):
+            raise _invalid(name, value, f"microsoft.graph.{type_name}")
+        for part in value.split(","):
+            if part.strip() not in members:
+                raise GraphProblem(
+                    400,
+                    "BadRequest",
+                    f"Requested value '{part.strip()}' was not found in "
+                    f"'microsoft.graph.{type_name}'.",
+                )
 
     return check
 
 
-def _check_object(allowed: dict[str, type | tuple[type, ...]]) -> Any:
-    def check(value: Any) -> None:
+def _not_nullable(name: str) -> GraphProblem:
+    return GraphProblem(
+        400, "BadRequest", f"A null value was found for the non-nullable property '{name}'."
+    )
+
+
+def _check_primitive(edm: str, *kinds: type) -> Any:
+    def check(name: str, value: Any) -> None:
+        # bool is an int in Python, but not a number in JSON.
+        wrong_bool = isinstance(value, bool) and bool not in kinds
+        if value is not None and (not isinstance(value, kinds) or wrong_bool):
+            raise _invalid(name, value, edm)
+
+    return check
+
+
+def _check_collection(edm: str, item_check: Any) -> Any:
+    def check(name: str, value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise _invalid(name, value, f"Collection({edm})")
+        for item in value:
+            if item is None:
+                raise _not_nullable(name)
+            item_check(name, item)
+
+    return check
+
+
+def _check_complex(type_name: str, properties: dict[str, Any]) -> Any:
+    def check(name: str, value: Any) -> None:
         if value is None:
             return
         if not isinstance(value, dict):
-            raise GraphProblem(400, "BadRequest", f"Expected an object, not {value!r}.")
+            raise _invalid(name, value, f"microsoft.graph.{type_name}")
         for key, item in value.items():
-            kind = allowed.get(key)
-            if kind is None:
-                raise GraphProblem(400, "BadRequest", f"The property '{key}' does not exist.")
-            # bool is an int in Python, but not a number in JSON.
-            is_bool_for_number = isinstance(item, bool) and kind is not bool
-            if item is not None and (not isinstance(item, kind) or is_bool_for_number):
-                raise GraphProblem(400, "BadRequest", f"Invalid value for '{key}': {item!r}.")
+            if key.startswith("@odata."):
+                continue
+            item_check = properties.get(key)
+            if item_check is None:
+                raise _unknown_property(key, type_name)
+            item_check(key, item)
 
     return check
 
 
+def _unknown_property(name: str, type_name: str) -> GraphProblem:
+    return GraphProblem(
+        400,
+        "BadRequest",
+        f"The property '{name}' does not exist on type 'microsoft.graph.{type_name}'. "
+        "Make sure to only use property names that are defined by the type.",
+    )
+
+
+_STRING = _check_primitive("Edm.String", str)
+_BOOLEAN = _check_primitive("Edm.Boolean", bool)
+_DOUBLE = _check_primitive("Edm.Double", int, float)
+
+# The writable properties of itemPhone (and the itemFacet it inherits from), as Graph's
+# published beta metadata defines them: microsoftgraph/msgraph-metadata, schemas/beta-*.csdl
+# and schemas/type-mappings/beta-*.json. Written here, not imported from phonectl: the
+# emulator is the tests' oracle and must not inherit phonectl's mistakes.
+# - EnumType phoneType: ten members, no unknownFutureValue; itemPhone.type Nullable="false".
+# - EnumType allowedAudiences IsFlags="true": several members in one comma-separated string.
+# - ComplexType personDataSources: type is Collection(Edm.String).
+# - itemFacet: isSearchable (Edm.Boolean), sources (a collection of complex values).
+PHONE_TYPES = (
+    "home",
+    "business",
+    "mobile",
+    "other",
+    "assistant",
+    "homeFax",
+    "businessFax",
+    "otherFax",
+    "pager",
+    "radio",
+)
+AUDIENCES = (
+    "me",
+    "family",
+    "contacts",
+    "groupMembers",
+    "organization",
+    "federatedOrganizations",
+    "everyone",
+    "unknownFutureValue",
+)
 _CHECKS = {
-    "type": _check_enum(PHONE_TYPES, "phoneType"),
-    "allowedAudiences": _check_enum(AUDIENCES, "allowedAudiences"),
-    "number": _check_string(nullable=False),
-    "displayName": _check_string(nullable=True),
-    "source": _check_object({"type": str}),
-    "inference": _check_object({"confidenceScore": (int, float), "userHasVerifiedAccuracy": bool}),
-    "isSearchable": lambda value: None,
+    "type": _check_enum(PHONE_TYPES, "phoneType", nullable=False),
+    "allowedAudiences": _check_flags(AUDIENCES, "allowedAudiences"),
+    "number": _STRING,
+    "displayName": _STRING,
+    "isSearchable": _BOOLEAN,
+    "source": _check_complex(
+        "personDataSources", {"type": _check_collection("Edm.String", _STRING)}
+    ),
+    "sources": _check_collection(
+        "microsoft.graph.profileSourceAnnotation",
+        _check_complex(
+            "profileSourceAnnotation",
+            {
+                "isDefaultSource": _BOOLEAN,
+                "properties": _check_collection("Edm.String", _STRING),
+                "sourceId": _STRING,
+            },
+        ),
+    ),
+    "inference": _check_complex(
+        "inferenceData", {"confidenceScore": _DOUBLE, "userHasVerifiedAccuracy": _BOOLEAN}
+    ),
 }
 
 

@@ -39,7 +39,7 @@ def _phone(
         "createdBy": _identity(*owner),
         "lastModifiedDateTime": when,
         "lastModifiedBy": _identity(*owner),
-        "source": {"type": "User"},
+        "source": {"type": ["User"]},
         "displayName": display_name,
         "type": type_,
         "number": number,
