@@ -13,9 +13,11 @@ from typing import Any, NamedTuple
 from phonectl import render
 from phonectl.choices import CLOUD_HOSTS
 from phonectl.config import load_config, save_config
-from phonectl.errors import InvalidInput, NetworkError, SignInRequired
+from phonectl.errors import InvalidInput, PhonectlError, SignInRequired
+from phonectl.safe_output import add_secret
 from phonectl.settings import Secret, Settings
 from phonectl.token_store import CacheUnreadable, TokenStore, cache_lock, open_store
+from phonectl.urls import is_loopback_host, parse_service_url
 
 SANDBOX_TOKEN = "sandbox"
 # A cached access token this close to expiry is refreshed instead (MSAL uses the same margin).
@@ -30,6 +32,10 @@ MICROSOFT_LOGIN_HOSTS = frozenset(
         "login.partner.microsoftonline.cn",
     }
 )
+# Longest plausible bearer token; real ones are a few kilobytes.
+MAX_TOKEN_CHARS = 32 * 1024
+# Unix time of 9999-12-31: an `exp` past it (or before 1970) is noise, not an expiry.
+LATEST_EXPIRY = 253_402_300_799
 REGISTER_APP_HINT = (
     "register a public-client app in Microsoft Entra ID (README: 'Sign in'), then pass its "
     "id with --client-id or PHONECTL_CLIENT_ID"
@@ -59,12 +65,44 @@ class SignedIn(NamedTuple):
     home_account_id: str
 
 
+def is_plausible_bearer_token(value: str) -> bool:
+    """Visible ASCII only (no whitespace or control characters), of a sane length: anything
+    else would break the Authorization header or smuggle text into it."""
+    return 0 < len(value) <= MAX_TOKEN_CHARS and all("!" <= c <= "~" for c in value)
+
+
+def env_token(settings: Settings) -> Token:
+    """PHONECTL_ACCESS_TOKEN, checked: a malformed or expired one is a sign-in error (exit 3),
+    and its text is never shown."""
+    value = settings.access_token or ""
+    add_secret(value)
+    if not is_plausible_bearer_token(value):
+        raise SignInRequired(
+            "PHONECTL_ACCESS_TOKEN is not a usable bearer token (it has whitespace, control "
+            "or non-ASCII characters, or is too long)",
+            hint="set it to the access token alone, or unset it and run 'phonectl auth login'",
+        )
+    expires_on = jwt_expiry(value)
+    if expires_on is not None and expires_on <= time.time():
+        raise SignInRequired(
+            f"PHONECTL_ACCESS_TOKEN expired at {_utc(expires_on)}",
+            hint="get a fresh token, or unset it and run 'phonectl auth login'",
+        )
+    return Token(Secret(value), TokenSource.env, expires_on)
+
+
+def _utc(timestamp: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Token:
     """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
     if settings.sandbox:
         return Token(Secret(SANDBOX_TOKEN), TokenSource.sandbox)
-    if settings.access_token:
-        return Token(settings.access_token, TokenSource.env, jwt_expiry(settings.access_token))
+    if settings.access_token is not None:
+        return env_token(settings)
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
     token = cached_access_token(settings, read_cache(store))
     if token is not None:
@@ -76,7 +114,7 @@ def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Tok
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if interactive:
-        return login(settings, store).token
+        return login(settings, store).signed_in.token
     raise SignInRequired(
         "not signed in, or the sign-in has expired, and no one is at a terminal to sign in",
         hint="run 'phonectl auth login' once (or set PHONECTL_ACCESS_TOKEN)",
@@ -91,14 +129,25 @@ def read_cache(store: TokenStore) -> str | None:
         if blob is not None:
             sections = json.loads(blob)
             if not isinstance(sections, dict) or not all(
-                isinstance(entries, dict) for entries in sections.values()
+                isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
+                for entries in sections.values()
             ):
                 raise CacheUnreadable("not an MSAL token cache")
+            _register_cached_secrets(sections)
         return blob
-    except (CacheUnreadable, ValueError) as exc:
+    except (CacheUnreadable, ValueError, RecursionError) as exc:
         reason = exc if isinstance(exc, CacheUnreadable) else "not JSON"
         render.warning(f"the token cache is unreadable ({reason}); treating it as empty")
         return None
+
+
+def _register_cached_secrets(sections: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Every access and refresh token in the cache is a secret from the moment it is read."""
+    for entries in sections.values():
+        for entry in entries.values():
+            secret = entry.get("secret")
+            if isinstance(secret, str):
+                add_secret(secret)
 
 
 def cached_access_token(settings: Settings, blob: str | None) -> Token | None:
@@ -107,32 +156,49 @@ def cached_access_token(settings: Settings, blob: str | None) -> Token | None:
     if not blob or not settings.account or not settings.client_id:
         return None
     entries = json.loads(blob).get("AccessToken", {}).values()
-    wanted = {scope.lower() for scope in settings.scopes}
-    fresh_until = time.time() + EXPIRY_MARGIN_SECONDS
     best: Token | None = None
     for entry in entries:
-        try:
-            expires_on = int(entry["expires_on"])
-            granted = {t.lower().rsplit("/", 1)[-1] for t in str(entry["target"]).split()}
-            matches = (
-                entry["client_id"] == settings.client_id
-                # A login host that sends neither client_info nor an id token leaves the
-                # account id empty: an empty id still names the one signed-in account.
-                and (entry.get("home_account_id") or "")
-                == (settings.account.get("home_account_id") or "")
-                and wanted <= granted
-                and expires_on > fresh_until
-            )
-        except (KeyError, TypeError, ValueError):
-            continue
-        if matches and (best is None or expires_on > (best.expires_on or 0)):
+        expires_on = _issued_for(settings, entry)
+        if expires_on is not None and (best is None or expires_on > (best.expires_on or 0)):
             best = Token(Secret(entry["secret"]), TokenSource.cache, expires_on)
     return best
 
 
+def _issued_for(settings: Settings, entry: dict[str, Any]) -> int | None:
+    """The expiry of a cached access token that is fresh and was issued for this cloud,
+    tenant, client id, account and scopes; None for any other (or a malformed one)."""
+    account = settings.account or {}
+    fields = ("secret", "client_id", "target", "environment", "realm")
+    if not all(isinstance(entry.get(name), str) for name in fields):
+        return None
+    try:
+        expires_on = int(str(entry.get("expires_on")))
+    except ValueError:
+        return None
+    granted = {t.lower().rsplit("/", 1)[-1] for t in entry["target"].split()}
+    login_host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
+    # The tenant the token was issued in: the configured one, or (for the multi-tenant
+    # 'organizations'/'common') the signed-in account's own.
+    tenants = {settings.tenant.lower()}
+    if settings.tenant.lower() in {"organizations", "common"} and account.get("tenant_id"):
+        tenants.add(account["tenant_id"].lower())
+    usable = (
+        entry["client_id"] == settings.client_id
+        # A login host that sends neither client_info nor an id token leaves the account id
+        # empty: an empty id still names the one signed-in account.
+        and (entry.get("home_account_id") or "") == (account.get("home_account_id") or "")
+        and entry["environment"].lower() == login_host
+        and entry["realm"].lower() in tenants
+        and {scope.lower() for scope in settings.scopes} <= granted
+        and time.time() + EXPIRY_MARGIN_SECONDS < expires_on <= LATEST_EXPIRY
+        and is_plausible_bearer_token(entry["secret"])
+    )
+    return expires_on if usable else None
+
+
 def _refresh(settings: Settings, store: TokenStore) -> Token | None:
     """Redeem the cached refresh token, under the lock so two processes never both rotate it."""
-    with cache_lock():
+    with cache_lock(_lock_wait(settings)):
         blob = read_cache(store)  # another process may have refreshed while we waited
         token = cached_access_token(settings, blob)
         if token is not None or blob is None:
@@ -148,37 +214,65 @@ def _refresh(settings: Settings, store: TokenStore) -> Token | None:
             if account is None:
                 return None
             result = app.acquire_token_silent_with_error(list(settings.scopes), account=account)
-        if not result or "access_token" not in result:
+        if not result or not isinstance(result.get("access_token"), str):
             return None
+        add_secret(result["access_token"])
+        add_secret(result.get("refresh_token"))
+        if not is_plausible_bearer_token(result["access_token"]):
+            raise SignInRequired("the login host answered with an access token that is not usable")
         if cache.has_state_changed:
-            store.write(cache.serialize())
+            _save_refreshed(store, cache.serialize())
         return Token(Secret(result["access_token"]), TokenSource.refresh, _expires_on(result))
 
 
+def _save_refreshed(store: TokenStore, blob: str) -> None:
+    """Keep the refreshed tokens; if that fails (read-only dir, full disk, a keyring that
+    refuses), the command still runs with the token it holds: a warning, not an error."""
+    try:
+        store.write(blob)
+    except (OSError, PhonectlError) as exc:
+        reason = exc.message if isinstance(exc, PhonectlError) else exc.strerror or str(exc)
+        render.warning(
+            f"could not save the refreshed sign-in ({reason}); this run goes on, and the next "
+            "one may need 'phonectl auth login'"
+        )
+
+
+def _lock_wait(settings: Settings) -> float:
+    """How long to wait for another process's refresh: its login-host calls end within
+    their timeout, so a little more than that."""
+    return settings.timeout + 5
+
+
 def sign_in(settings: Settings, store: TokenStore, *, browser: bool = False) -> SignedIn:
-    """Sign in a person (device code on stderr, or the browser) and keep the tokens."""
-    with cache_lock():
-        cache = _msal_cache(None)
-        app = _msal_app(settings, cache)
-        scopes = list(settings.scopes)
-        with _login_host_errors():
-            if browser:
-                result = app.acquire_token_interactive(scopes, prompt="select_account")
-            else:
-                flow = app.initiate_device_flow(scopes=scopes)
-                if "user_code" not in flow:
-                    raise SignInRequired(
-                        f"the login host refused to start a device sign-in: {_error_text(flow)}",
-                        hint="if Conditional Access blocks device code, use "
-                        "'phonectl auth login --browser'",
-                    )
-                render.notice(flow["message"])
-                result = app.acquire_token_by_device_flow(flow)
-        if "access_token" not in result:
-            raise SignInRequired(
-                f"sign-in failed: {_error_text(result)}",
-                hint="run 'phonectl auth login' to try again",
-            )
+    """Sign in a person (device code on stderr, or the browser) and keep the tokens.
+
+    No lock is held while the person signs in (up to 15 minutes): other processes, and the
+    cron guard 'auth status', carry on; the lock is taken only to write the cache."""
+    cache = _msal_cache(None)
+    app = _msal_app(settings, cache)
+    scopes = list(settings.scopes)
+    with _login_host_errors():
+        if browser:
+            result = app.acquire_token_interactive(scopes, prompt="select_account")
+        else:
+            flow = app.initiate_device_flow(scopes=scopes)
+            if not isinstance(flow.get("user_code"), str):
+                raise SignInRequired(
+                    f"the login host refused to start a device sign-in: {_error_text(flow)}",
+                    hint="if Conditional Access blocks device code, use "
+                    "'phonectl auth login --browser'",
+                )
+            render.notice(str(flow.get("message") or f"Enter the code {flow['user_code']}."))
+            result = app.acquire_token_by_device_flow(flow)
+    if not isinstance(result.get("access_token"), str):
+        raise SignInRequired(
+            f"sign-in failed: {_error_text(result)}",
+            hint="run 'phonectl auth login' to try again",
+        )
+    add_secret(result["access_token"])
+    add_secret(result.get("refresh_token"))
+    with cache_lock(_lock_wait(settings)):
         store.write(cache.serialize())
     claims = result.get("id_token_claims") or {}
     accounts = app.get_accounts()
@@ -191,8 +285,18 @@ def sign_in(settings: Settings, store: TokenStore, *, browser: bool = False) -> 
     )
 
 
-def login(settings: Settings, store: TokenStore, *, browser: bool = False) -> SignedIn:
-    """Sign in, then remember the settings used so later runs (and cron) need no flags."""
+class LoggedIn(NamedTuple):
+    signed_in: SignedIn
+    remembered: dict[str, Any]
+    not_remembered: tuple[str, ...]
+
+
+def login(settings: Settings, store: TokenStore, *, browser: bool = False) -> LoggedIn:
+    """Sign in, then remember the settings used so later runs (and cron) need no flags.
+
+    A loopback Graph or login URL (a `sandbox serve` left in PHONECTL_GRAPH_URL) is never
+    remembered: once that server stops, any local user could listen there and collect the
+    tokens of later runs."""
     signed_in = sign_in(settings, store, browser=browser)
     remembered: dict[str, Any] = {
         "cloud": settings.cloud.value,
@@ -206,20 +310,27 @@ def login(settings: Settings, store: TokenStore, *, browser: bool = False) -> Si
         },
     }
     hosts = CLOUD_HOSTS[settings.cloud]
-    if settings.authority_host != hosts.authority:
-        remembered["authority_host"] = settings.authority_host
-    if settings.graph_url != hosts.graph:
-        remembered["graph_url"] = settings.graph_url
+    not_remembered = []
+    for key, value, default in (
+        ("authority_host", settings.authority_host, hosts.authority),
+        ("graph_url", settings.graph_url, hosts.graph),
+    ):
+        if value == default:
+            continue
+        if is_loopback_host(parse_service_url(value, key).host):
+            not_remembered.append(f"{key} {value} (loopback)")
+        else:
+            remembered[key] = value
     if settings.token_cache_path is not None:
         remembered["token_cache"] = str(settings.token_cache_path)
     save_config(remembered)
-    return signed_in
+    return LoggedIn(signed_in, remembered, tuple(not_remembered))
 
 
 def logout(settings: Settings) -> str | None:
     """Forget the account: its cache entries and the config file's record of it."""
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
-    with cache_lock():
+    with cache_lock(_lock_wait(settings)):
         store.clear()
     remembered = load_config()
     account = remembered.pop("account", None)
@@ -249,7 +360,7 @@ def status(settings: Settings) -> AuthStatus:
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
         token = acquire_token(settings, interactive=False)
-    except (SignInRequired, NetworkError, InvalidInput) as exc:
+    except PhonectlError as exc:
         problem = exc.message
     return AuthStatus(
         account=account.get("username"),
@@ -278,9 +389,13 @@ def jwt_expiry(token: str) -> int | None:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return int(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
+        expiry = claims["exp"]
+        if isinstance(expiry, bool) or not isinstance(expiry, (int, float)):
+            return None
+        expiry = int(expiry)
+    except (IndexError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
         return None
+    return expiry if 0 <= expiry <= LATEST_EXPIRY else None
 
 
 def _msal_cache(blob: str | None) -> Any:
@@ -300,7 +415,10 @@ def _msal_app(settings: Settings, cache: Any) -> Any:
             "no client id: phonectl needs an Entra app registration to sign in",
             hint=REGISTER_APP_HINT,
         )
-    host = settings.authority_host.split("://", 1)[-1].split("/")[0].split(":")[0].lower()
+    from phonectl import __version__
+    from phonectl.http import BoundedSession
+
+    host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
     with _login_host_errors():
         return msal.PublicClientApplication(
             settings.client_id,
@@ -308,6 +426,11 @@ def _msal_app(settings: Settings, cache: Any) -> Any:
             token_cache=cache,
             # Instance discovery asks Microsoft about the host: only for Microsoft's hosts.
             instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
+            # Every login-host call ends within PHONECTL_TIMEOUT, follows no redirect and
+            # says who is calling.
+            http_client=BoundedSession(
+                timeout=settings.timeout, user_agent=f"phonectl/{__version__}"
+            ),
         )
 
 
@@ -316,13 +439,14 @@ def _login_host_errors() -> Iterator[None]:
     """Turn MSAL's and requests' failures to reach the login host into phonectl errors."""
     import requests
 
+    from phonectl.http import network_error
+
     try:
         yield
     except requests.RequestException as exc:
-        raise NetworkError(
-            f"could not reach the login host: {type(exc).__name__}",
-            hint="check the network, HTTPS_PROXY and REQUESTS_CA_BUNDLE, then try again",
-        ) from None
+        raise network_error(exc, "sign-in", "the login host") from None
+    except RecursionError:
+        raise SignInRequired("the login host answered with JSON nested beyond reason") from None
     except ValueError as exc:
         if "authority" not in str(exc).lower():
             raise
@@ -334,12 +458,13 @@ def _login_host_errors() -> Iterator[None]:
 
 def _expires_on(result: dict[str, Any]) -> int | None:
     try:
-        return int(time.time()) + int(result["expires_in"])
-    except (KeyError, TypeError, ValueError):
+        expires_on = int(time.time()) + int(result["expires_in"])
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
+    return expires_on if 0 <= expires_on <= LATEST_EXPIRY else None
 
 
 def _error_text(result: dict[str, Any]) -> str:
-    error = result.get("error", "unknown_error")
+    error = str(result.get("error") or "unknown_error")
     description = str(result.get("error_description") or "").splitlines()
-    return f"{error}: {description[0]}" if description else str(error)
+    return f"{error}: {description[0]}" if description else error

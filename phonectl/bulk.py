@@ -87,11 +87,12 @@ def read_rows(text: str, fmt: FileFormat, name: str) -> list[Row]:
     if errors:
         shown = sorted(errors)[:MAX_REPORTED_ERRORS]
         more = len(errors) - len(shown)
-        lines = "\n".join(f"  {name}:{line}: {message}" for line, message in shown)
-        lines += f"\n  ... and {more} more" if more else ""
+        details = [f"{name}:{line}: {message}" for line, message in shown]
+        details += [f"... and {more} more"] if more else []
         raise InvalidInput(
             f"{name} has {len(errors)} invalid line{'s' if len(errors) != 1 else ''}; "
-            f"nothing was sent:\n{lines}"
+            "nothing was sent:",
+            details=tuple(details),
         )
     if not rows:
         raise InvalidInput(f"{name} has no rows: nothing to do")

@@ -33,14 +33,64 @@ def _debugging(argv: Sequence[str]) -> bool:
         return False
 
 
-def _interrupted() -> int:
-    print("interrupted", file=sys.stderr, flush=True)
-    return int(ExitCode.INTERRUPTED)
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that what was done so far is still reported."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _interrupted(code: ExitCode = ExitCode.INTERRUPTED) -> int:
+    word = "terminated" if code is ExitCode.TERMINATED else "interrupted"
+    print(word, file=sys.stderr, flush=True)  # a SafeStream: never raises
+    return int(code)
+
+
+# Environment variables whose values are secrets wherever they come from.
+_SECRET_ENV_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_KEY")
+
+
+def _register_environment_secrets() -> None:
+    """Tokens, client secrets and proxy passwords in the environment never reach output."""
+    from phonectl.safe_output import add_secret
+
+    for name, value in os.environ.items():
+        upper = name.upper()
+        if upper.endswith(_SECRET_ENV_SUFFIXES) or "SECRET" in upper:
+            add_secret(value)
+        elif upper.endswith("_PROXY") and "@" in value:
+            userinfo = value.split("://", 1)[-1].rsplit("@", 1)[0]
+            add_secret(userinfo.partition(":")[2] or userinfo)
+
+
+def _undecodable_argument(args: Sequence[str]) -> str | None:
+    """An argument whose bytes were not UTF-8 (Python keeps them as lone surrogates)."""
+    for arg in args:
+        if any("\ud800" <= c <= "\udfff" for c in arg):
+            return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run phonectl; the exit code per CONTRACT.md."""
+    from phonectl.safe_output import OutputFailed, install_safe_streams
+
+    install_safe_streams()
+    _register_environment_secrets()
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()
+    except OutputFailed as exc:
+        from phonectl import render
+
+        render.error(PhonectlError(f"could not write the output: {exc.strerror}"))
+        return int(ExitCode.FAILED)
+    return code
+
+
+def _run(args: list[str]) -> int:
     if args == ["--version"]:
         from phonectl import __version__
 
@@ -49,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get(COMPLETE_VAR):
         _accept_click_completion_spelling()
     try:
+        import signal
+
         import typer
 
         from phonectl import render
@@ -56,9 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from phonectl.lazy_commands import lazy_click_group
     except KeyboardInterrupt:  # Ctrl-C while start-up still imports
         return _interrupted()
-
+    bad = _undecodable_argument(args)
+    if bad is not None:
+        render.error(InvalidInput(f"an argument is not valid UTF-8 text: {bad!r}"))
+        return int(ExitCode.USAGE)
+    try:
+        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        previous_sigterm = None
     try:
         result = lazy_click_group(app).main(args=args, prog_name="phonectl", standalone_mode=False)
+    except Terminated:
+        return _interrupted(ExitCode.TERMINATED)
     except PhonectlError as exc:
         render.error(exc)
         return int(exc.exit_code)
@@ -73,10 +134,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()
-    except BrokenPipeError:
-        # The reader went away (`phonectl list | head`): not an error worth a message.
-        sys.stderr.close()
+    except OSError as exc:
+        from phonectl.safe_output import OutputFailed
+
+        if isinstance(exc, OutputFailed):
+            raise
+        if _debugging(args):
+            raise
+        render.error(PhonectlError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
         return int(ExitCode.FAILED)
+    except RecursionError:
+        render.error(InvalidInput("the input is nested beyond reason"))
+        return int(ExitCode.USAGE)
     except Exception as exc:
         if _debugging(args):
             raise
@@ -87,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return int(ExitCode.FAILED)
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 

@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 5
     TRY_LATER = 6
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 TRANSIENT_STATUSES = frozenset({429, 503, 504})
@@ -33,10 +34,14 @@ class PhonectlError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILED
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, details: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Further lines of the message (one per bad line of a file, say), each shown alone.
+        self.details = details
 
 
 class InvalidInput(PhonectlError):

@@ -1,18 +1,83 @@
-"""Files shared with other processes: replaced atomically (a crash never leaves half of one
-behind), and locked around read-modify-write."""
+"""Files shared with other processes or read from the user: replaced atomically (a crash
+never leaves half of one behind), in directories only the owner can enter, read only when
+they are regular files (a FIFO or device would hang or never end), and locked around
+read-modify-write with a bounded wait."""
+
+from __future__ import annotations
 
 import os
+import stat
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from phonectl.errors import InvalidInput, NetworkError
 
-def write_private_file(path: Path, text: str) -> None:
+LOCK_POLL_SECONDS = 0.05
+
+
+class NotARegularFile(InvalidInput):
+    """A path where a file is expected names a FIFO, device, socket or directory."""
+
+
+def ensure_private_dir(directory: Path) -> None:
+    """Create `directory` and any missing parents with mode 0700, whatever the umask (an
+    existing directory is left as it is: it may be shared on purpose)."""
+    missing = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask: say it again
+
+
+def read_regular_text(path: Path, what: str, *, max_bytes: int | None = None) -> str | None:
+    """The text of a regular file (None if it does not exist); a FIFO, device or directory
+    is refused without being read (opening a FIFO would wait for a writer for ever)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise NotARegularFile(f"{what} {path} is a directory, not a file") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(f"{what} {path} is not a regular file (a FIFO or device?)")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise InvalidInput(f"{what} {path} is over {max_bytes // (1024 * 1024)} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read()
+    finally:
+        os.close(fd)
+    return data.decode("utf-8")
+
+
+def refuse_non_regular(path: Path, what: str) -> None:
+    """A path about to be replaced must be a regular file or nothing."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        raise NotARegularFile(f"{what} {path} is not a regular file; it was not replaced")
+
+
+def write_private_file(path: Path, text: str, what: str = "file") -> None:
     """Replace `path` atomically with a file only its owner can read (mode 0600)."""
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_non_regular(path, what)
+    ensure_private_dir(path.parent)
     # mkstemp creates the file with mode 0600, before any byte is written.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
@@ -26,29 +91,60 @@ def write_private_file(path: Path, text: str) -> None:
         raise
 
 
+class LockBusy(NetworkError):
+    """Another phonectl process held the lock for the whole wait (exit 6: try again later)."""
+
+
 @contextmanager
-def exclusive_lock(lock_path: Path) -> Iterator[None]:
-    """An exclusive lock between processes, held on `lock_path` (created, mode 0600)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+def exclusive_lock(lock_path: Path, *, wait: float, holder: str = "") -> Iterator[None]:
+    """An exclusive lock between processes on `lock_path` (mode 0600), waited for at most
+    `wait` seconds; the file names the holder (pid and what it does) for the next waiter."""
+    ensure_private_dir(lock_path.parent)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
-        _lock_fd(fd)
+        if not _try_lock_until(fd, time.monotonic() + wait):
+            raise LockBusy(
+                f"another phonectl process holds {lock_path.name} ({_holder(fd)}); waited "
+                f"{wait:g} s",
+                hint="try again when it has finished",
+            )
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}{': ' + holder if holder else ''}".encode())
         yield
     finally:
         os.close(fd)  # closing releases the lock
 
 
-def _lock_fd(fd: int) -> None:
+def _holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "unknown process"
+
+
+def _try_lock_until(fd: int, deadline: float) -> bool:
+    while True:
+        if _try_lock(fd):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+def _try_lock(fd: int) -> bool:
     if sys.platform == "win32":
         import msvcrt
 
-        while True:  # LK_LOCK gives up after 10 s; a holder (a token refresh) may take longer
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                return
-            except OSError:
-                continue
-    else:
-        import fcntl
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
 
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False

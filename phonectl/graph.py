@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError, PhonectlError
+from phonectl.errors import TRANSIENT_STATUSES, GraphError, PhonectlError
 
 if TYPE_CHECKING:
     import requests
@@ -93,18 +93,19 @@ class GraphClient:
         notify: Notify | None = None,
         debug: Notify | None = None,
     ) -> None:
-        import requests
+        from phonectl.http import BoundedSession
+        from phonectl.urls import parse_service_url
 
         self.base_url = base_url
+        self._origin = parse_service_url(base_url, "PHONECTL_GRAPH_URL").origin
         self._timeout = timeout
         self._max_retries = max_retries
         self._notify = notify or (lambda message: None)
         self._debug = debug
         self.requests_sent = 0
-        self._session = requests.Session()
+        self._session = BoundedSession(timeout=timeout, user_agent=user_agent)
         # As the session's auth, the bearer token also spares requests its ~/.netrc lookup.
         self._session.auth = _BearerAuth(token_provider)
-        self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json"
 
     def request(self, method: str, path_or_url: str, body: Any = None) -> Any:
@@ -123,20 +124,44 @@ class GraphClient:
                 continue
             if status >= 400:
                 raise graph_error(response, method, url)
+            if not 200 <= status < 300:
+                raise _not_success(status, response.headers, method, url)
             return _json_or_none(response, method, url)
+
+    def request_object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A call whose answer must be one JSON object (an itemPhone)."""
+        answer = self.request(method, path, body)
+        if not isinstance(answer, dict):
+            raise _unexpected_body(method, self.base_url + path, f"{_kind(answer)}, not an object")
+        return answer
 
     def get_all(self, path: str) -> list[Any]:
         """Every item of a collection, following @odata.nextLink to the last page."""
         items: list[Any] = []
         next_url: str | None = path
+        seen: set[str] = set()
         while next_url:
             url = next_url
             page_items, next_url = collection_page(self.request("GET", url), url)
             items.extend(page_items)
-            if next_url and _origin(next_url) != _origin(self.base_url):
-                # Following it would hand the bearer token to another host.
-                raise _unexpected_body("GET", next_url, "an @odata.nextLink to another host")
+            if next_url:
+                self.check_next_link(next_url, seen)
         return items
+
+    def check_next_link(self, next_link: str, seen: set[str]) -> None:
+        """An @odata.nextLink may be followed only once, and only to Graph's own origin:
+        another host would get the bearer token; a repeated link would loop for ever."""
+        from phonectl.urls import parse_service_url
+
+        try:
+            origin = parse_service_url(next_link, "@odata.nextLink", allow_query=True).origin
+        except PhonectlError:
+            origin = None
+        if origin != self._origin:
+            raise _unexpected_body("GET", next_link, "an @odata.nextLink to another host")
+        if next_link in seen:
+            raise _unexpected_body("GET", next_link, "an @odata.nextLink that repeats")
+        seen.add(next_link)
 
     def send_batch(
         self,
@@ -189,7 +214,7 @@ class GraphClient:
             items.append(item)
         try:
             reply = self.request("POST", "/$batch", {"requests": items})
-            answers = {str(a.get("id")): a for a in (reply or {}).get("responses", [])}
+            answers = _batch_answers(reply, self.base_url)
         except PhonectlError as exc:  # the whole batch failed: so did each of its items
             return [(index, BatchResult(0, error=exc), None) for index in chunk]
         out: list[tuple[int, BatchResult, str | None]] = []
@@ -201,12 +226,19 @@ class GraphClient:
                 missing = _unexpected_body(request.method, url, "no answer for this batch item")
                 out.append((index, BatchResult(0, error=missing), None))
                 continue
-            status = int(answer.get("status", 0))
-            headers = answer.get("headers") or {}
+            status = answer.get("status")
+            headers = answer.get("headers")
+            if not isinstance(headers, dict):
+                headers = {}
             body = answer.get("body")
-            error = None
-            if status >= 400:
+            error: PhonectlError | None = None
+            if not isinstance(status, int) or isinstance(status, bool):
+                error = _unexpected_body(request.method, url, "a batch item without a status")
+                status = 0
+            elif status >= 400:
                 error = error_from_parts(status, headers, body, request.method, url)
+            elif not 200 <= status < 300:
+                error = _not_success(status, headers, request.method, url)
             out.append((index, BatchResult(status, body, error), _header(headers, "Retry-After")))
         return out
 
@@ -221,6 +253,8 @@ class GraphClient:
     def _send_once(self, method: str, url: str, body: Any) -> requests.Response:
         import requests
 
+        from phonectl.http import network_error
+
         headers = {"client-request-id": str(uuid.uuid4())}
         data = None
         if body is not None:
@@ -229,21 +263,9 @@ class GraphClient:
         started = time.perf_counter()
         self.requests_sent += 1
         try:
-            response = self._session.request(
-                method, url, data=data, headers=headers, timeout=self._timeout
-            )
-        except requests.Timeout:
-            raise NetworkError(
-                f"{method} {url}: no answer within {self._timeout:g} s",
-                hint="try again later, or raise PHONECTL_TIMEOUT",
-            ) from None
-        except requests.ConnectionError as exc:
-            raise NetworkError(
-                f"{method} {url}: could not reach Graph ({_reason(exc)})",
-                hint="check the network or proxy (HTTPS_PROXY) and try again later",
-            ) from None
+            response = self._session.request(method, url, data=data, headers=headers)
         except requests.RequestException as exc:
-            raise NetworkError(f"{method} {url}: {_reason(exc)}") from None
+            raise network_error(exc, f"{method} {url}", "Graph") from None
         if self._debug is not None:
             elapsed_ms = (time.perf_counter() - started) * 1000
             self._debug(
@@ -252,11 +274,6 @@ class GraphClient:
                 f"client-request-id {headers['client-request-id']}, Authorization: [redacted])"
             )
         return response
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
 
 
 class _BearerAuth:
@@ -270,29 +287,59 @@ class _BearerAuth:
         return request
 
 
-def _reason(exc: Exception) -> str:
-    # requests nests the root cause several levels deep; the innermost says what happened.
-    cause: BaseException = exc
-    while cause.__context__ is not None or cause.__cause__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    return str(cause) or type(cause).__name__
-
-
 def _json_or_none(response: requests.Response, method: str, url: str) -> Any:
     if response.status_code == 204 or not response.content:
         return None
+    return decode_json(response.content, method, url)
+
+
+def decode_json(content: bytes, method: str, url: str) -> Any:
+    """A JSON answer; nesting past Python's recursion limit is refused, not crashed on."""
     try:
-        return response.json()
+        return json.loads(content)
+    except RecursionError:
+        raise _unexpected_body(method, url, "JSON nested beyond reason") from None
     except ValueError:
         raise _unexpected_body(method, url, "a body that is not JSON") from None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "no body"
+    return {list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def _batch_answers(reply: Any, base_url: str) -> dict[str, dict[str, Any]]:
+    """The `responses` of a $batch answer by id; a malformed answer fails the whole batch."""
+    responses = reply.get("responses") if isinstance(reply, dict) else None
+    if not isinstance(responses, list):
+        raise _unexpected_body("POST", base_url + "/$batch", "a batch answer without responses")
+    return {str(a.get("id")): a for a in responses if isinstance(a, dict)}
+
+
+def _not_success(status: int, headers: Mapping[str, str], method: str, url: str) -> PhonectlError:
+    """A 1xx or 3xx where a result was due: never counted as done. Redirects are not followed
+    (Graph's profile API does not redirect, and a redirect could carry the request elsewhere)."""
+    if 300 <= status < 400:
+        location = _header(headers, "Location")
+        where = f" to {location}" if location else ""
+        return PhonectlError(
+            f"{method} {url}: Graph answered {status}, a redirect{where}; phonectl does not "
+            "follow redirects, and nothing is known to have been done"
+        )
+    return _unexpected_body(method, url, f"status {status}, which is not a result")
 
 
 def collection_page(page: Any, url: str) -> tuple[list[Any], str | None]:
     """A collection page's items and its @odata.nextLink (None on the last page)."""
     if not isinstance(page, dict) or not isinstance(page.get("value"), list):
         raise _unexpected_body("GET", url, "a collection without 'value'")
+    if not all(isinstance(item, dict) for item in page["value"]):
+        raise _unexpected_body("GET", url, "a collection whose items are not all objects")
     next_link = page.get("@odata.nextLink")
-    return page["value"], str(next_link) if next_link else None
+    if next_link is not None and not isinstance(next_link, str):
+        raise _unexpected_body("GET", url, "an @odata.nextLink that is not a string")
+    return page["value"], next_link or None
 
 
 def _unexpected_body(method: str, url: str, what: str) -> PhonectlError:
@@ -303,8 +350,8 @@ def _unexpected_body(method: str, url: str, what: str) -> PhonectlError:
 def graph_error(response: requests.Response, method: str, url: str) -> GraphError:
     """A GraphError from an error response, whatever shape its body has."""
     try:
-        payload = response.json()
-    except ValueError:
+        payload = json.loads(response.content) if response.content else None
+    except (ValueError, RecursionError):
         payload = None
     return error_from_parts(
         response.status_code, response.headers, payload, method, url, response.reason
@@ -327,6 +374,8 @@ def error_from_parts(
     if not isinstance(inner, dict):
         inner = {}
     message = error.get("message")
+    if not isinstance(headers, Mapping):
+        headers = {}
     if not isinstance(message, str) or not message:
         kind = (_header(headers, "Content-Type") or "no content type").split(";")[0]
         if not reason:
@@ -339,9 +388,13 @@ def error_from_parts(
         url=url,
         code=code if isinstance(code, str) else None,
         message=message,
-        request_id=inner.get("request-id") or _header(headers, "request-id") or None,
-        date=inner.get("date") or _header(headers, "Date") or None,
+        request_id=_text(inner.get("request-id")) or _header(headers, "request-id") or None,
+        date=_text(inner.get("date")) or _header(headers, "Date") or None,
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 _KNOWN_STATUSES = {s.value for s in HTTPStatus}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from phonectl.choices import OutputFormat
 from phonectl.errors import GraphError, PhonectlError, SignInRequired
 from phonectl.phones import audience_names, audience_text, source_types
+from phonectl.safe_output import escape_controls, escape_for_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,11 +54,12 @@ def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None
         _write_json({"method": method, "url": url, "body": body})
     elif fmt is OutputFormat.tsv:
         body_text = "" if body is None else json.dumps(body, ensure_ascii=False)
-        sys.stdout.write(f"{method}\t{url}\t{body_text}\n")
+        sys.stdout.write(f"{method}\t{tsv_escape(url)}\t{tsv_escape(body_text)}\n")
     else:
-        sys.stdout.write(f"{method} {url}\n")
+        sys.stdout.write(f"{method} {escape_controls(url)}\n")
         if body is not None:
-            sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+            text = json.dumps(body, indent=2, ensure_ascii=False)
+            sys.stdout.write(escape_for_json(text) + "\n")
     sys.stdout.flush()
     notice("dry run: nothing was sent")
 
@@ -91,8 +93,8 @@ def auth_status(report: AuthStatus, fmt: OutputFormat) -> None:
     else:
         width = max(len(name) for name in facts)
         for name, value in facts.items():
-            text = ", ".join(value) if isinstance(value, list) else value
-            sys.stdout.write(f"{name:<{width}}  {'-' if text is None else text}\n")
+            text = ", ".join(value) if isinstance(value, list) else _text(value)
+            sys.stdout.write(f"{name:<{width}}  {escape_controls(text) or '-'}\n")
     sys.stdout.flush()
     if report.problem is not None:
         error(SignInRequired(report.problem, hint="run 'phonectl auth login'"))
@@ -124,12 +126,17 @@ def apply_results(results: Sequence[RowResult], fmt: OutputFormat) -> None:
     console, table = _new_table("Line", "User", "Phone id", "Result", "Changed", "Error")
     for r in results:
         table.add_row(
-            str(r.line),
-            r.user,
-            r.phone_id or "",
-            r.outcome.value,
-            ", ".join(r.changed),
-            r.error or "",
+            *(
+                escape_controls(cell)
+                for cell in (
+                    str(r.line),
+                    r.user,
+                    r.phone_id or "",
+                    r.outcome.value,
+                    ", ".join(r.changed),
+                    r.error or "",
+                )
+            )
         )
     console.print(table)
 
@@ -151,21 +158,16 @@ def progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
 def _write_json(value: Any) -> None:
     import json
 
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(escape_for_json(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
 def tsv_escape(value: Any) -> str:
-    """A value for one tsv cell: backslash, tab, CR and newline escaped; None as empty."""
+    """A value for one tsv cell: backslash, then every control, bidi and line-separator
+    character escaped (\\t, \\n, \\r, \\x1b, \\u202e); None as empty."""
     if value is None:
         return ""
-    return (
-        str(value)
-        .replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+    return escape_controls(str(value).replace("\\", "\\\\"))
 
 
 def _tsv_line(item: Mapping[str, Any]) -> str:
@@ -175,8 +177,10 @@ def _tsv_line(item: Mapping[str, Any]) -> str:
 
 
 def _modified(item: Mapping[str, Any]) -> str:
-    who = ((item.get("lastModifiedBy") or {}).get("user") or {}).get("displayName") or ""
-    when = str(item.get("lastModifiedDateTime") or "")
+    by = item.get("lastModifiedBy")
+    user = by.get("user") if isinstance(by, dict) else None
+    who = _text(user.get("displayName")) if isinstance(user, dict) else ""
+    when = _text(item.get("lastModifiedDateTime"))
     if when:
         when = when[:16].replace("T", " ") + " UTC"
     return ", ".join(part for part in (who, when) if part)
@@ -190,16 +194,26 @@ def _table(items: Sequence[Mapping[str, Any]]) -> None:
         "ID", "Type", "Number", "Display name", "Audience", "Source", "Last modified"
     )
     for item in items:
-        table.add_row(
-            str(item.get("id") or ""),
-            str(item.get("type") or ""),
-            str(item.get("number") or ""),
-            str(item.get("displayName") or ""),
+        cells = (
+            _text(item.get("id")),
+            _text(item.get("type")),
+            _text(item.get("number")),
+            _text(item.get("displayName")),
             ", ".join(audience_names(item.get("allowedAudiences"))),
             ", ".join(source_types(item)),
             _modified(item),
         )
+        table.add_row(*(escape_controls(cell) for cell in cells))
     console.print(table)
+
+
+def _text(value: Any) -> str:
+    """A scalar from Graph as shown in a table: booleans as yes/no, absent as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _new_table(*headers: str) -> tuple[Console, Table]:
@@ -222,21 +236,29 @@ def _new_table(*headers: str) -> tuple[Console, Table]:
     return console, table
 
 
+def _to_stderr(lines: Sequence[str]) -> None:
+    """Messages are one line each: whatever they quote (a Graph message, a file's cell, an
+    argument) has its control characters escaped, so nothing can add lines, move the cursor
+    or retitle the terminal."""
+    sys.stderr.write("".join(escape_controls(line) + "\n" for line in lines))
+    sys.stderr.flush()
+
+
 def notice(message: str) -> None:
     """A message for the person at the terminal: always on stderr."""
-    print(message, file=sys.stderr, flush=True)
+    _to_stderr([message])
 
 
 def warning(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    _to_stderr([f"warning: {message}"])
 
 
 def debug(message: str) -> None:
-    print(f"debug: {message}", file=sys.stderr, flush=True)
+    _to_stderr([f"debug: {message}"])
 
 
 def error(exc: PhonectlError) -> None:
-    lines = [f"error: {_error_text(exc)}"]
+    lines = [f"error: {_error_text(exc)}", *(f"  {d}" for d in exc.details)]
     if isinstance(exc, GraphError):
         details = [
             f"{label}: {value}"
@@ -247,7 +269,7 @@ def error(exc: PhonectlError) -> None:
             lines.append("  " + "  ".join(details))
     if exc.hint:
         lines.append(f"hint: {exc.hint}")
-    print("\n".join(lines), file=sys.stderr, flush=True)
+    _to_stderr(lines)
 
 
 def _error_text(exc: PhonectlError) -> str:

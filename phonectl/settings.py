@@ -65,6 +65,19 @@ class Flags(NamedTuple):
     scopes: tuple[str, ...] | None = None
 
 
+def env_text(env: Mapping[str, str], name: str) -> str | None:
+    """A PHONECTL_* variable's text; None when unset or empty; InvalidInput when its bytes
+    are not UTF-8 (Python hands them over as lone surrogates) or it has control characters."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if any("\ud800" <= c <= "\udfff" for c in raw):
+        raise InvalidInput(f"{name} is not valid UTF-8 text")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in raw):
+        raise InvalidInput(f"{name} must not contain control characters")
+    return raw
+
+
 def env_bool(env: Mapping[str, str], name: str) -> bool | None:
     """A boolean PHONECTL_* variable (1/0, true/false, yes/no, on/off); None when unset."""
     raw = env.get(name)
@@ -77,16 +90,29 @@ def env_bool(env: Mapping[str, str], name: str) -> bool | None:
     raise InvalidInput(f"{name}={raw!r} is not a boolean: use 1 or 0")
 
 
-def _env_number(env: Mapping[str, str], name: str, kind: type[float] | type[int]) -> float | None:
+def _env_number(
+    env: Mapping[str, str],
+    name: str,
+    kind: type[float] | type[int],
+    *,
+    low: float,
+    high: float,
+    low_inclusive: bool = True,
+) -> float | None:
+    """A numeric PHONECTL_* variable within [low, high] (or (low, high]); None when unset."""
     raw = env.get(name)
     if raw is None or raw == "":
         return None
     try:
-        value = kind(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}={raw!r} is not a number") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise InvalidInput(f"{name}={raw!r} must be a finite number >= 0")
+        value = kind(raw.strip())
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None
+    above_low = value >= low if low_inclusive else value > low
+    if not (math.isfinite(value) and above_low and value <= high):
+        bound = f"{'at least' if low_inclusive else 'more than'} {low:g} and at most {high:g}"
+        raise InvalidInput(f"{name}={raw!r} is out of range: it must be {bound}")
     return value
 
 
@@ -101,32 +127,9 @@ def _env_choice(env: Mapping[str, str], name: str, enum: type[Enum]) -> str | No
     raise InvalidInput(f"{name}={raw!r} is not valid: use one of {valid}")
 
 
-def is_loopback_host(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_service_url(url: str, what: str) -> str:
-    """An https URL (http only on loopback), without a trailing slash."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise InvalidInput(f"{what}={url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise InvalidInput(
-            f"{what}={url!r} is plain http: tokens would travel unencrypted; use https "
-            "(http is allowed only for a loopback host)"
-        )
-    if parts.query or parts.fragment:
-        raise InvalidInput(f"{what}={url!r} must not carry a query or fragment")
-    return url.strip().rstrip("/")
+# Bounds that keep a typo from turning into a hang or a crash (1e300 seconds, 10**9 retries).
+MAX_TIMEOUT_SECONDS = 3600.0
+MAX_RETRIES = 20
 
 
 def load_settings(
@@ -146,21 +149,31 @@ def load_settings(
         or _as_cloud(remembered.get("cloud"))
         or Cloud.global_
     )
-    graph_url = env.get("PHONECTL_GRAPH_URL") or remembered.get("graph_url")
-    graph_url = check_service_url(graph_url or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL")
-    authority_host = env.get("PHONECTL_AUTHORITY_HOST") or remembered.get("authority_host")
-    authority_host = check_service_url(
-        authority_host or CLOUD_HOSTS[cloud].authority, "PHONECTL_AUTHORITY_HOST"
+    from phonectl.urls import check_root_url
+
+    graph_url = check_root_url(
+        env_text(env, "PHONECTL_GRAPH_URL")
+        or remembered.get("graph_url")
+        or CLOUD_HOSTS[cloud].graph,
+        "PHONECTL_GRAPH_URL",
+    )
+    authority_host = check_root_url(
+        env_text(env, "PHONECTL_AUTHORITY_HOST")
+        or remembered.get("authority_host")
+        or CLOUD_HOSTS[cloud].authority,
+        "PHONECTL_AUTHORITY_HOST",
     )
     output = flags.output or OutputFormat(
         _env_choice(env, "PHONECTL_OUTPUT", OutputFormat) or OutputFormat.table
     )
-    max_retries = _env_number(env, "PHONECTL_MAX_RETRIES", int)
-    timeout = _env_number(env, "PHONECTL_TIMEOUT", float)
-    if timeout == 0:
-        raise InvalidInput("PHONECTL_TIMEOUT must be more than 0 seconds")
-    keyring_timeout = _env_number(env, "PHONECTL_KEYRING_TIMEOUT", float)
-    token_cache = env.get("PHONECTL_TOKEN_CACHE") or remembered.get("token_cache")
+    max_retries = _env_number(env, "PHONECTL_MAX_RETRIES", int, low=0, high=MAX_RETRIES)
+    timeout = _env_number(
+        env, "PHONECTL_TIMEOUT", float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False
+    )
+    keyring_timeout = _env_number(
+        env, "PHONECTL_KEYRING_TIMEOUT", float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False
+    )
+    token_cache = env_text(env, "PHONECTL_TOKEN_CACHE") or remembered.get("token_cache")
     # --scope adds to the default (CONTRACT: "adds scopes"); login remembers the result.
     scopes = (
         tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))
@@ -168,7 +181,7 @@ def load_settings(
         else tuple(remembered.get("scopes") or ()) or DEFAULT_SCOPES
     )
     account = remembered.get("account")
-    access_token = env.get("PHONECTL_ACCESS_TOKEN", "").strip()
+    access_token = env.get("PHONECTL_ACCESS_TOKEN", "")
     return Settings(
         cloud=cloud,
         graph_url=graph_url.removesuffix("/beta"),
@@ -179,11 +192,11 @@ def load_settings(
         sandbox=flags.sandbox or env_bool(env, "PHONECTL_SANDBOX") or False,
         access_token=Secret(access_token) if access_token else None,
         tenant=flags.tenant
-        or env.get("PHONECTL_TENANT")
+        or env_text(env, "PHONECTL_TENANT")
         or remembered.get("tenant")
         or DEFAULT_TENANT,
         client_id=flags.client_id
-        or env.get("PHONECTL_CLIENT_ID")
+        or env_text(env, "PHONECTL_CLIENT_ID")
         or remembered.get("client_id")
         or None,
         authority_host=authority_host,

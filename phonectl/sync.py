@@ -54,6 +54,7 @@ def read_phones(
     phones: dict[str, list[dict[str, Any]]] = {key: [] for key in users}
     errors: dict[str, PhonectlError] = {}
     pending = [(key, BatchRequest("GET", phones_path(user))) for key, user in users.items()]
+    seen_links: set[str] = set()
     while pending:
         results = client.send_batch([request for _, request in pending])
         next_pages = []
@@ -68,6 +69,11 @@ def read_phones(
                 continue
             phones[key].extend(items)
             if next_link:
+                try:
+                    client.check_next_link(next_link, seen_links)
+                except PhonectlError as exc:
+                    errors[key] = exc
+                    continue
                 next_pages.append((key, BatchRequest("GET", client.relative_url(next_link))))
         pending = next_pages
     return {key: errors.get(key, phones[key]) for key in users}

@@ -10,14 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from phonectl.errors import SignInRequired
-from phonectl.files import exclusive_lock, write_private_file
+from phonectl.errors import InvalidInput, SignInRequired
+from phonectl.files import exclusive_lock, read_regular_text, write_private_file
 
 SERVICE = "phonectl"
 HEADER_KEY = "token-cache"
 # Windows Credential Manager keeps at most 2560 bytes of UTF-16 (1280 characters) a value;
 # chunks stay well below that whatever the backend.
 CHUNK_CHARS = 1000
+MAX_CACHE_BYTES = 16 * 1024 * 1024
 T = TypeVar("T")
 
 
@@ -44,14 +45,13 @@ class FileStore:
 
     def read(self) -> str | None:
         try:
-            return self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CacheUnreadable(f"{self.path}: {exc}") from None
+            return read_regular_text(self.path, "the token cache", max_bytes=MAX_CACHE_BYTES)
+        except (OSError, UnicodeDecodeError, InvalidInput) as exc:
+            reason = exc.message if isinstance(exc, InvalidInput) else exc
+            raise CacheUnreadable(f"{reason}") from None
 
     def write(self, blob: str) -> None:
-        write_private_file(self.path, blob)
+        write_private_file(self.path, blob, "the token cache")
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -68,6 +68,13 @@ class KeyringStore:
         import keyring
 
         backend = self._call(keyring.get_keyring)
+        if _is_plaintext_backend(backend) and not _backend_chosen_explicitly():
+            raise SignInRequired(
+                f"the only keyring found ({_backend_name(backend)}) keeps secrets in a "
+                "plain-text file; phonectl does not put tokens there unless you choose it",
+                hint="set PHONECTL_TOKEN_CACHE=/path/to/file (a file of mode 0600), or choose "
+                "that keyring explicitly with PYTHON_KEYRING_BACKEND",
+            )
         if _is_fail_backend(backend):
             raise SignInRequired(
                 "no OS keyring is available to keep the sign-in (headless Linux, container, cron)",
@@ -75,7 +82,7 @@ class KeyringStore:
                 "file of mode 0600 instead, then run 'phonectl auth login'",
             )
         self._backend = backend
-        self.location = f"keyring {type(backend).__module__}.{type(backend).__name__}"
+        self.location = f"keyring {_backend_name(backend)}"
 
     def read(self) -> str | None:
         raw_header = self._get(HEADER_KEY)
@@ -174,6 +181,36 @@ def _chunk_key(index: int) -> str:
     return f"{HEADER_KEY}.{index}"
 
 
+def _backend_name(backend: object) -> str:
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def _is_plaintext_backend(backend: object) -> bool:
+    """keyrings.alt's PlaintextKeyring (secrets readable in a file), directly or first in a
+    chain of backends."""
+    chained = getattr(backend, "backends", None)
+    if isinstance(chained, list) and chained:
+        backend = chained[0]
+    return any(
+        cls.__name__ == "PlaintextKeyring" and cls.__module__.startswith("keyrings.alt")
+        for cls in type(backend).__mro__
+    )
+
+
+def _backend_chosen_explicitly() -> bool:
+    """PYTHON_KEYRING_BACKEND, or a default-keyring in keyring's own config file."""
+    import os
+
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    try:
+        import keyring.core
+
+        return keyring.core.load_config() is not None
+    except Exception:  # a broken keyringrc.cfg chooses nothing
+        return False
+
+
 def _is_fail_backend(backend: object) -> bool:
     from keyring.backends import fail
 
@@ -188,10 +225,14 @@ def open_store(token_cache_path: Path | None, keyring_timeout: float) -> TokenSt
 
 
 @contextmanager
-def cache_lock(name: str = "token-cache") -> Iterator[None]:
-    """An exclusive lock between phonectl processes around read-refresh-write."""
+def cache_lock(wait: float, name: str = "token-cache") -> Iterator[None]:
+    """An exclusive lock between phonectl processes around read-refresh-write, waited for
+    at most `wait` seconds (a holder's own calls end within their timeout)."""
+    with exclusive_lock(lock_dir() / f"{name}.lock", wait=wait, holder=name):
+        yield
+
+
+def lock_dir() -> Path:
     import platformdirs
 
-    lock_dir = Path(platformdirs.user_cache_dir("phonectl", appauthor=False))
-    with exclusive_lock(lock_dir / f"{name}.lock"):
-        yield
+    return Path(platformdirs.user_cache_dir("phonectl", appauthor=False))

@@ -36,12 +36,14 @@ def use_keyring(monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     select_keyring_backend()
 
 
-def login(phonectl: Run, *args: str) -> None:
+def login(phonectl: Run, *args: str) -> str:
+    """Sign in through the test login host; what login said on stderr."""
     result = phonectl("auth", "login", *args)
     assert result.exit_code == 0, result.stderr
     assert "enter the code PHN-CTL1" in result.stderr
     assert f"Signed in as {USERNAME} (tenant {TENANT_ID})" in result.stderr
     assert result.stdout == ""
+    return result.stderr
 
 
 def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,13 +80,18 @@ def test_login_remembers_its_settings_for_later_runs(
     phonectl: Run,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    login(phonectl, "--tenant", "contoso.onmicrosoft.com", "--scope", "User.ReadWrite.All")
+    said = login(phonectl, "--tenant", "contoso.onmicrosoft.com", "--scope", "User.ReadWrite.All")
     remembered = json.loads(config_path().read_text())
     assert remembered["tenant"] == "contoso.onmicrosoft.com"
     assert remembered["client_id"] == login_host.client_id
     assert remembered["scopes"] == ["User.ReadWrite", "User.ReadWrite.All"]
     assert remembered["account"]["username"] == USERNAME
-    assert remembered["authority_host"] == login_host.host.url
+    # Loopback hosts (this test's login host, a `sandbox serve`) are never remembered, and
+    # login says so: a later run against them would hand tokens to whoever listens there.
+    assert "authority_host" not in remembered and "graph_url" not in remembered
+    assert f"Not remembered: authority_host {login_host.host.url} (loopback)" in said
+    assert f"Not remembered: graph_url {signed_out_graph.url} (loopback)" in said
+    assert "Remembered for later runs: cloud global, tenant contoso.onmicrosoft.com" in said
     assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
     assert login_host.host.calls("/token")[0].path.startswith("/contoso.onmicrosoft.com/")
     # A later run needs neither the client id nor the tenant in its environment.

@@ -110,5 +110,5 @@ def test_bad_environment_value_is_a_usage_error(
     monkeypatch.setenv("PHONECTL_MAX_RETRIES", "many")
     result = phonectl("get", EXAMPLE_PHONE_ID)
     assert result.exit_code == 2
-    assert "PHONECTL_MAX_RETRIES='many' is not a number" in result.stderr
+    assert "PHONECTL_MAX_RETRIES='many' is not a whole number" in result.stderr
     assert graph_calls(graph) == []

@@ -71,7 +71,7 @@ def test_environment_values_are_read_and_checked() -> None:
         "PHONECTL_MAX_RETRIES": "5",
         "PHONECTL_TIMEOUT": "2.5",
         "PHONECTL_OUTPUT": "JSON",
-        "PHONECTL_ACCESS_TOKEN": " s3cr3t-t0ken\n",
+        "PHONECTL_ACCESS_TOKEN": "s3cr3t-t0ken",
     }
     settings = load_settings(Flags(), env)
     assert (settings.max_retries, settings.timeout) == (5, 2.5)

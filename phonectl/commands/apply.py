@@ -62,11 +62,31 @@ def apply(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
 def _read(file: str) -> str:
-    if file == "-":
-        return sys.stdin.read()
+    """The file's text (stdin for -): a regular file of sane size, in UTF-8."""
+    from pathlib import Path
+
+    from phonectl.files import read_regular_text
+
     try:
-        with open(file, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {file}: {exc}") from None
+        if file == "-":
+            if sys.stdin is None or sys.stdin.closed:
+                raise InvalidInput("apply - reads the rows from stdin, but stdin is closed")
+            stream = getattr(sys.stdin, "buffer", None)
+            data = sys.stdin.read() if stream is None else stream.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise InvalidInput("stdin is over 256 MiB: split the file")
+            return data if isinstance(data, str) else data.decode("utf-8")
+        text = read_regular_text(Path(file), "the file", max_bytes=MAX_FILE_BYTES)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"cannot read {file}: it is not UTF-8 text (byte {exc.start + 1} is not valid)"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror or exc}") from None
+    if text is None:
+        raise InvalidInput(f"cannot read {file}: no such file")
+    return text

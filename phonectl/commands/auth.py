@@ -64,11 +64,20 @@ def login(
         cloud=cloud, tenant=tenant, client_id=client_id, scopes=tuple(scope or ()) or None
     )
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
-    signed_in = sign_in(settings, store, browser=browser)
+    logged_in = sign_in(settings, store, browser=browser)
+    signed_in = logged_in.signed_in
     render.notice(
         f"Signed in as {signed_in.username or 'the account'} (tenant {signed_in.tenant_id}); "
         f"tokens kept in {store.location}."
     )
+    remembered = ", ".join(
+        f"{key} {value}"
+        for key, value in logged_in.remembered.items()
+        if key in {"cloud", "tenant", "client_id", "authority_host", "graph_url", "token_cache"}
+    )
+    render.notice(f"Remembered for later runs: {remembered}.")
+    for item in logged_in.not_remembered:
+        render.notice(f"Not remembered: {item}; later runs use the cloud's own host.")
 
 
 @app.command()

@@ -49,7 +49,7 @@ def get(
     rt = runtime(ctx)
     path = phones_path(user, phone_id)
     fmt = rt.output(output)
-    render.phone(rt.client().request("GET", path), fmt)
+    render.phone(rt.client().request_object("GET", path), fmt)
 
 
 def add(
@@ -159,7 +159,9 @@ def _send(
     if dry_run:
         render.planned_request(method, rt.graph_url() + path, body, fmt)
         return None
-    return rt.client().request(method, path, body)
+    if method == "DELETE":
+        return rt.client().request(method, path, body)
+    return rt.client().request_object(method, path, body)
 
 
 def _confirm_delete(phone_id: str, owner: str) -> None:

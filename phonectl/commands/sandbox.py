@@ -40,7 +40,9 @@ def serve(
     )
     print(emulator.url, flush=True)
     render.notice(
-        f"Graph emulator listening on {emulator.url} (state in {state_path}); Ctrl-C stops it.\n"
+        f"Graph emulator listening on {emulator.url} (state in {state_path}); Ctrl-C stops it."
+    )
+    render.notice(
         f"Point phonectl at it: PHONECTL_GRAPH_URL={emulator.url} PHONECTL_ACCESS_TOKEN=any"
     )
     try:

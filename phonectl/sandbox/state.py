@@ -154,7 +154,7 @@ class SandboxState:
     def _file_lock(self) -> AbstractContextManager[None]:
         if self.path is None:
             return nullcontext()
-        return exclusive_lock(self.path.with_name(self.path.name + ".lock"))
+        return exclusive_lock(self.path.with_name(self.path.name + ".lock"), wait=30.0)
 
     def changed(self) -> None:
         """Called inside a transaction after changing `data`: it is saved when that ends."""

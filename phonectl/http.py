@@ -1,0 +1,169 @@
+"""The one HTTP transport, for Graph and for the login host (MSAL takes it as its
+http_client): a requests.Session whose every request
+
+- ends within one deadline, connect + headers + body (a server dripping a byte at a time
+  cannot stretch it: the request runs in a worker thread that the caller stops waiting for),
+- reads at most MAX_BODY_BYTES of body after decompression (a gzip bomb costs no memory),
+- never follows a redirect (the caller sees the 3xx),
+- never goes through a proxy to a loopback host (so `--sandbox` works behind a proxy and a
+  loopback token never reaches one),
+- carries `User-Agent: phonectl/<version>`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import requests
+
+from phonectl.errors import InvalidInput, NetworkError, PhonectlError
+from phonectl.urls import mask_userinfo, parse_service_url
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 256 * 1024
+
+
+class AnswerTooLarge(requests.RequestException):
+    """The body went past MAX_BODY_BYTES (after decompression)."""
+
+
+class DeadlineExceeded(requests.Timeout):
+    """No complete answer (headers and body) within the deadline."""
+
+
+def ca_bundle() -> str | bool:
+    """REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) when set: it must exist; else requests' default."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = os.environ.get(name)
+        if path:
+            if not os.path.exists(path):
+                raise InvalidInput(
+                    f"{name}={path!r} does not exist",
+                    hint=f"point {name} at a PEM file of CA certificates, or unset it",
+                )
+            return path
+    return True
+
+
+class BoundedSession(requests.Session):
+    def __init__(self, *, timeout: float, user_agent: str) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.headers["User-Agent"] = user_agent
+        self._ca_bundle = ca_bundle()
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        kwargs["stream"] = True
+        kwargs["timeout"] = self.timeout
+        kwargs.setdefault("verify", self._ca_bundle)
+        # Every URL, including the ones a login host's discovery document names for MSAL,
+        # passes the one judgement before anything (a token) is sent to it.
+        try:
+            loopback = parse_service_url(url, "URL", allow_query=True).is_loopback
+        except PhonectlError as exc:
+            raise PhonectlError(
+                f"refused to send a request to {mask_userinfo(url)!r}: {exc.message}",
+                hint=exc.hint,
+            ) from None
+        outcome: list[requests.Response | BaseException] = []
+
+        def send() -> None:
+            try:
+                response = self._send(method, url, loopback, *args, **kwargs)
+                response._content = _read_bounded(response)
+                outcome.append(response)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=send, name="http", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not outcome:
+            raise DeadlineExceeded(f"no answer within {self.timeout:g} s (headers and body)")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _send(
+        self, method: str, url: str, loopback: bool, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        if not loopback:
+            return super().request(method, url, *args, **kwargs)
+        # Session.request() merges the environment's proxies (HTTP_PROXY, ALL_PROXY) in;
+        # preparing and sending directly skips that, for loopback only. The CA bundle is
+        # still honoured (a local HTTPS login host).
+        send_only = {k: kwargs.pop(k) for k in _SEND_ONLY if k in kwargs}
+        send_only.pop("proxies", None)
+        prepared = self.prepare_request(requests.Request(method, url, *args, **kwargs))
+        return self.send(prepared, proxies={}, **send_only)
+
+
+_SEND_ONLY = ("timeout", "allow_redirects", "stream", "proxies", "verify", "cert")
+
+
+def _read_bounded(response: requests.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.raw.stream(_READ_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise AnswerTooLarge(
+                    f"the answer is over {MAX_BODY_BYTES // (1024 * 1024)} MiB; phonectl stopped "
+                    "reading it"
+                )
+            chunks.append(chunk)
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def network_error(exc: requests.RequestException, what: str, peer: str) -> NetworkError:
+    """A NetworkError (exit 6) for a failed request, naming the proxy when one failed."""
+    if isinstance(exc, AnswerTooLarge):
+        return NetworkError(f"{what}: {exc}")
+    if isinstance(exc, requests.Timeout):
+        return NetworkError(
+            f"{what}: {exc if isinstance(exc, DeadlineExceeded) else 'no answer in time'}",
+            hint="try again later, or raise PHONECTL_TIMEOUT",
+        )
+    if isinstance(exc, requests.exceptions.ProxyError):
+        proxy = _proxy_in_use()
+        return NetworkError(
+            f"{what}: could not get through the proxy {proxy} ({root_cause(exc)})",
+            hint="check HTTPS_PROXY / HTTP_PROXY (or NO_PROXY for hosts that need none)",
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return NetworkError(
+            f"{what}: TLS failed ({root_cause(exc)})",
+            hint="check the system's CA certificates or REQUESTS_CA_BUNDLE",
+        )
+    if isinstance(exc, requests.ConnectionError):
+        return NetworkError(
+            f"{what}: could not reach {peer} ({root_cause(exc)})",
+            hint="check the network or proxy (HTTPS_PROXY) and try again later",
+        )
+    return NetworkError(f"{what}: {root_cause(exc)}")
+
+
+def _proxy_in_use() -> str:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        if os.environ.get(name):
+            return f"{mask_userinfo(os.environ[name])} ({name})"
+    return "(from the environment)"
+
+
+def root_cause(exc: BaseException) -> str:
+    """requests nests the real reason several levels deep; the innermost says what happened."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = str(cause) or type(cause).__name__
+    # urllib3 wraps the reason in its connection object's repr: keep the human part.
+    return text.split(">: ", 1)[-1].strip("()'\"") if ">: " in text else text
