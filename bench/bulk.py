@@ -64,12 +64,7 @@ def apply_run(url: str, env: dict[str, str], csv_path: Path) -> tuple[float, int
     if done.returncode != 0:
         sys.exit(f"apply failed ({done.returncode}): {done.stderr}")
     seen = requests_seen(url)
-    write_items = sum(
-        1
-        for r in seen
-        for item in r["body"]["requests"]  # type: ignore[index]
-        if item["method"] != "GET"
-    )
+    write_items = sum(1 for r in seen for item in r["body"]["requests"] if item["method"] != "GET")
     return elapsed, len(seen), write_items
 
 

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 PY = sys.executable
 PHONECTL = shutil.which("phonectl", path=str(Path(PY).parent)) or "phonectl"
@@ -50,5 +51,5 @@ def control(url: str, method: str, what: str, body: object = None) -> object:
     return json.loads(content) if content else None
 
 
-def requests_seen(url: str) -> list[dict[str, object]]:
+def requests_seen(url: str) -> list[dict[str, Any]]:
     return control(url, "GET", "requests")["value"]  # type: ignore[index,no-any-return]

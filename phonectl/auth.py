@@ -350,6 +350,7 @@ class AuthStatus(NamedTuple):
     expires_on: int | None
     cache: str
     problem: str | None
+    hint: str | None = None
 
 
 def status(settings: Settings) -> AuthStatus:
@@ -357,11 +358,12 @@ def status(settings: Settings) -> AuthStatus:
     account = settings.account or {}
     token: Token | None = None
     problem: str | None = None
+    hint: str | None = None
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
         token = acquire_token(settings, interactive=False)
     except PhonectlError as exc:
-        problem = exc.message
+        problem, hint = exc.message, exc.hint
     return AuthStatus(
         account=account.get("username"),
         tenant=account.get("tenant_id") or settings.tenant,
@@ -372,6 +374,7 @@ def status(settings: Settings) -> AuthStatus:
         expires_on=token.expires_on if token else None,
         cache=location,
         problem=problem,
+        hint=hint,
     )
 
 

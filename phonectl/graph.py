@@ -22,6 +22,7 @@ Notify = Callable[[str], None]
 
 MAX_SINGLE_WAIT = 60.0
 BATCH_LIMIT = 20
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BACKOFF_BASE = 0.5
 NOTICE_WAIT_ABOVE = 2.0
 
@@ -320,7 +321,7 @@ def _batch_answers(reply: Any, base_url: str) -> dict[str, dict[str, Any]]:
 def _not_success(status: int, headers: Mapping[str, str], method: str, url: str) -> PhonectlError:
     """A 1xx or 3xx where a result was due: never counted as done. Redirects are not followed
     (Graph's profile API does not redirect, and a redirect could carry the request elsewhere)."""
-    if 300 <= status < 400:
+    if status in REDIRECT_STATUSES:
         location = _header(headers, "Location")
         where = f" to {location}" if location else ""
         return PhonectlError(

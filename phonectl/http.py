@@ -124,10 +124,11 @@ def _read_bounded(response: requests.Response) -> bytes:
     return b"".join(chunks)
 
 
-def network_error(exc: requests.RequestException, what: str, peer: str) -> NetworkError:
-    """A NetworkError (exit 6) for a failed request, naming the proxy when one failed."""
+def network_error(exc: requests.RequestException, what: str, peer: str) -> PhonectlError:
+    """A NetworkError (exit 6) for a failed request, naming the proxy when one failed; an
+    answer too large to read is the server's fault, not the network's (exit 1)."""
     if isinstance(exc, AnswerTooLarge):
-        return NetworkError(f"{what}: {exc}")
+        return PhonectlError(f"{what}: {exc}")
     if isinstance(exc, requests.Timeout):
         return NetworkError(
             f"{what}: {exc if isinstance(exc, DeadlineExceeded) else 'no answer in time'}",

@@ -97,7 +97,7 @@ def auth_status(report: AuthStatus, fmt: OutputFormat) -> None:
             sys.stdout.write(f"{name:<{width}}  {escape_controls(text) or '-'}\n")
     sys.stdout.flush()
     if report.problem is not None:
-        error(SignInRequired(report.problem, hint="run 'phonectl auth login'"))
+        error(SignInRequired(report.problem, hint=report.hint or "run 'phonectl auth login'"))
 
 
 def apply_results(results: Sequence[RowResult], fmt: OutputFormat) -> None:

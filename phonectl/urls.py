@@ -128,10 +128,10 @@ def _agree_with_urllib3(url: str, parsed: ServiceUrl, what: str, shown: str) -> 
 
 
 def _why_not(url: str) -> str:
-    if "@" in url:
-        return "a URL must not carry a user name or password (user:pass@)"
     if "\\" in url:
         return "a URL must not contain backslashes"
+    if "@" in url:
+        return "a URL must not carry a user name or password (user:pass@)"
     if any(c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
         return "a URL must not contain spaces or control characters"
     if "#" in url or "?" in url:

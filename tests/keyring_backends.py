@@ -27,3 +27,10 @@ class HangingKeyring(PlaintextKeyring):
     def get_password(self, service: str, username: str) -> str | None:
         time.sleep(60)
         return None
+
+
+class ReadOnlyKeyring(PlaintextKeyring):
+    """Reads the same file as PlaintextKeyring but refuses every write (a locked keyring)."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise PasswordSetError("the keyring is read-only")

@@ -34,6 +34,7 @@ class Seen:
     method: str
     path: str
     form: dict[str, str]
+    user_agent: str = ""
 
 
 @dataclass
@@ -144,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        self.server.seen.append(Seen("GET", parts.path, {}))
+        self.server.seen.append(Seen("GET", parts.path, {}, self.headers.get("User-Agent", "")))
         segments = parts.path.strip("/").split("/")
         if parts.path.endswith("/v2.0/.well-known/openid-configuration"):
             base = f"{self.server.url}/{segments[0]}/oauth2/v2.0"
@@ -187,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         path = urlsplit(self.path).path
-        self.server.seen.append(Seen("POST", path, form))
+        self.server.seen.append(Seen("POST", path, form, self.headers.get("User-Agent", "")))
         if path.endswith("/devicecode"):
             self.server.start_pending()
             device_code = f"dc-{uuid.uuid4()}"

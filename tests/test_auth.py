@@ -431,3 +431,66 @@ def test_the_warm_path_works_with_a_login_host_that_sends_no_account_info(
     login_host.host.seen.clear()
     assert phonectl(*UPDATE).exit_code == 0
     assert login_host.host.seen == []
+
+
+def test_cached_tokens_serve_only_the_tenant_and_login_host_they_were_issued_by(
+    signed_out_graph: GraphEmulator,
+    login_host: LoginHostFixture,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    login(phonectl, "--tenant", "contoso.onmicrosoft.com")
+    assert phonectl("auth", "status", "-o", "json").json()["tokenSource"] == "cache"
+    # The same account asked for in another tenant: the cached token is not for it.
+    monkeypatch.setenv("PHONECTL_TENANT", "fabrikam.onmicrosoft.com")
+    assert phonectl("auth", "status", "-o", "json").json()["tokenSource"] != "cache"
+    # The same login host under another name is another environment (as another cloud is).
+    monkeypatch.delenv("PHONECTL_TENANT")
+    port = login_host.host.server_address[1]
+    monkeypatch.setenv("PHONECTL_AUTHORITY_HOST", f"https://127.0.0.1:{port}")
+    assert phonectl("auth", "status", "-o", "json").json()["tokenSource"] != "cache"
+
+
+def test_a_login_host_that_stalls_ends_in_the_timeout_not_a_hang(
+    signed_out_graph: GraphEmulator,
+    login_host: LoginHostFixture,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    login_host.host.behaviour.access_token_lifetime = 10  # always stale: every run refreshes
+    login(phonectl)
+    login_host.host.behaviour.token_delay = 5
+    monkeypatch.setenv("PHONECTL_TIMEOUT", "0.5")
+    result = phonectl("auth", "status")
+    assert result.exit_code == 3
+    assert "no answer within 0.5 s" in result.stderr
+    update = phonectl(*UPDATE)
+    assert update.exit_code == 6
+    assert graph_calls(signed_out_graph) == []
+
+
+def test_login_host_requests_carry_phonectls_user_agent(
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture, phonectl: Run
+) -> None:
+    from phonectl import __version__
+
+    login(phonectl)
+    agents = {seen.user_agent for seen in login_host.host.seen}
+    assert agents == {f"phonectl/{__version__}"}
+
+
+def test_a_failed_save_of_refreshed_tokens_is_a_warning_and_the_command_runs(
+    signed_out_graph: GraphEmulator,
+    login_host: LoginHostFixture,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    login_host.host.behaviour.access_token_lifetime = 10  # every run refreshes
+    login(phonectl)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring_backends.ReadOnlyKeyring")
+    select_keyring_backend()
+    result = phonectl(*UPDATE)
+    assert result.exit_code == 0, result.stderr
+    assert "warning: could not save the refreshed sign-in" in result.stderr
+    assert "the keyring is read-only" in result.stderr
+    assert len(graph_calls(signed_out_graph)) == 1

@@ -1,0 +1,392 @@
+"""Trust boundaries: whatever a hostile Graph, environment, file or terminal does, no secret
+leaks, nothing hangs past its timeout, and every failure is one clear line and its exit code."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostile_server import HostileGraph, Tripwire
+from support import EXAMPLE_PHONE_ID, Result, Run
+
+from phonectl.sandbox.server import GraphEmulator
+
+TOKEN = "eyJ0eXAiOiJKV1QifQ.hostile-test-token.Zm9vYmFy"
+# A guard against a hang, not a performance figure: every case ends far sooner.
+HANG_GUARD_SECONDS = 20
+
+
+@pytest.fixture
+def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileGraph]:
+    server = HostileGraph()
+    import threading
+
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    monkeypatch.setenv("PHONECTL_GRAPH_URL", server.url)
+    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", TOKEN)
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tripwire() -> Iterator[Tripwire]:
+    wire = Tripwire()
+    yield wire
+    wire.close()
+
+
+def clean(result: Result) -> None:
+    """One clear error, no traceback, no raw terminal control, no token."""
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
+    assert "\x1b" not in result.stderr + result.stdout
+    assert TOKEN not in result.stderr + result.stdout
+
+
+COMMANDS = [
+    ["get", EXAMPLE_PHONE_ID],
+    ["list"],
+    ["list", "-o", "json"],
+    ["update", EXAMPLE_PHONE_ID, "--type", "mobile"],
+    ["update", EXAMPLE_PHONE_ID, "--type", "mobile", "-o", "tsv"],
+    ["add", "--number", "+1 425 555 0100"],
+    ["delete", EXAMPLE_PHONE_ID, "--yes"],
+    ["--debug", "get", EXAMPLE_PHONE_ID],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_a_server_echoing_the_token_never_gets_it_printed(
+    hostile: HostileGraph, phonectl: Run, args: list[str]
+) -> None:
+    result = phonectl(*args)
+    assert result.exit_code == 1
+    clean(result)
+    assert "[redacted]" in result.stderr
+
+
+def test_apply_never_prints_an_echoed_token_on_stdout_or_stderr(
+    hostile: HostileGraph, phonectl: Run, tmp_path: Path
+) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"user,id,type\n,{EXAMPLE_PHONE_ID},home\n")
+    for fmt in ("table", "json", "tsv"):
+        result = phonectl("apply", str(rows), "-o", fmt)
+        clean(result)
+        assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "token", ["abc\r\nX-Injected: 1", "tok en-1234567", "tok\x1ben-1234", "é" * 9]
+)
+def test_a_malformed_token_is_a_sign_in_error_and_never_echoed(
+    hostile: HostileGraph, phonectl: Run, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", token)
+    for args in (["get", EXAMPLE_PHONE_ID], ["auth", "status"]):
+        result = phonectl(*args)
+        assert result.exit_code == 3, args
+        assert "not a usable bearer token" in result.stderr
+        assert token not in result.stdout + result.stderr
+    assert hostile.requests == []
+
+
+def test_an_expired_environment_token_is_not_usable(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import json
+
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": 1_000_000_000}).encode()).decode()
+    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", f"eyJhbGciOiJub25lIn0.{claims.rstrip('=')}.sig")
+    status = phonectl("auth", "status")
+    assert status.exit_code == 3
+    assert "expired at 2001-09-09" in status.stderr
+    assert phonectl("get", EXAMPLE_PHONE_ID).exit_code == 3
+    assert graph.requests == []
+
+
+@pytest.mark.parametrize("exp", ["1e400", "1e20", "-1e20", '"soon"', "true", "[1]"])
+def test_an_absurd_expiry_claim_is_no_expiry_not_a_crash(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch, exp: str
+) -> None:
+    import base64
+
+    claims = base64.urlsafe_b64encode(f'{{"exp": {exp}}}'.encode()).decode().rstrip("=")
+    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", f"eyJhbGciOiJub25lIn0.{claims}.sig")
+    status = phonectl("auth", "status")
+    assert status.exit_code == 0, status.stderr
+    assert "Traceback" not in status.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["get", EXAMPLE_PHONE_ID], ["update", EXAMPLE_PHONE_ID, "--type", "home"]]
+)
+def test_redirects_are_never_followed_and_never_count_as_success(
+    hostile: HostileGraph, tripwire: Tripwire, phonectl: Run, args: list[str]
+) -> None:
+    hostile.mode = "redirect"
+    hostile.redirect_to = tripwire.url
+    result = phonectl(*args)
+    assert result.exit_code == 1
+    assert "307, a redirect" in result.stderr
+    clean(result)
+    assert tripwire.connections == 0
+
+
+def test_a_304_to_a_patch_is_not_success(hostile: HostileGraph, phonectl: Run) -> None:
+    hostile.mode = "not-modified"
+    result = phonectl("update", EXAMPLE_PHONE_ID, "--type", "home")
+    assert result.exit_code == 1
+    assert "status 304, which is not a result" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("list", "a list, not an object"),
+        ("string", "a string, not an object"),
+        ("number", "a number, not an object"),
+        ("null", "no body, not an object"),
+        ("deep", "JSON nested beyond reason"),
+    ],
+)
+def test_answers_of_the_wrong_shape_are_clean_errors(
+    hostile: HostileGraph, phonectl: Run, mode: str, message: str
+) -> None:
+    hostile.mode = mode
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    clean(result)
+    listed = phonectl("list")
+    assert listed.exit_code == 1
+    clean(listed)
+
+
+def test_a_repeating_next_link_ends_the_command(hostile: HostileGraph, phonectl: Run) -> None:
+    hostile.mode = "next-loop"
+    result = phonectl("list")
+    assert result.exit_code == 1
+    assert "an @odata.nextLink that repeats" in result.stderr
+    assert len(hostile.requests) == 2
+
+
+def test_graph_text_reaches_the_terminal_escaped(hostile: HostileGraph, phonectl: Run) -> None:
+    hostile.mode = "controls"
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 1
+    clean(result)
+    assert "\\x1b]0;pwned\\x07line one\\nerror: injected line\\r\\x1b[K\\u202eevil" in (
+        result.stderr
+    )
+    assert "\u202e" not in result.stderr and "\x9b" not in result.stderr
+    # Every line of the message starts as phonectl's own lines do.
+    assert all(line.startswith(("error: ", "  ", "hint: ")) for line in result.stderr.splitlines())
+
+
+def run_process(
+    args: list[str], env: dict[str, str], **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "phonectl", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=HANG_GUARD_SECONDS,
+        check=False,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("mode", ["drip", "drip-headers", "hang"])
+def test_the_timeout_bounds_the_whole_request(hostile: HostileGraph, mode: str) -> None:
+    hostile.mode = mode
+    done = run_process(["get", EXAMPLE_PHONE_ID], {"PHONECTL_TIMEOUT": "1"})
+    assert done.returncode == 6, done.stderr
+    assert "no answer within 1 s" in done.stderr
+
+
+def test_a_decompression_bomb_is_refused_without_exhausting_memory(
+    hostile: HostileGraph, phonectl: Run
+) -> None:
+    import resource
+
+    hostile.mode = "gzip-bomb"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result.exit_code == 1
+    assert "the answer is over 64 MiB" in result.stderr
+    assert grown_mib < 150  # the whole bomb would be 200 MiB
+
+
+def test_loopback_traffic_never_goes_through_a_proxy(
+    graph: GraphEmulator, tripwire: Tripwire, phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, tripwire.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert phonectl("get", EXAMPLE_PHONE_ID).exit_code == 0
+    monkeypatch.delenv("PHONECTL_GRAPH_URL")
+    assert phonectl("--sandbox", "get", EXAMPLE_PHONE_ID).exit_code == 0
+    assert tripwire.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PHONECTL_TIMEOUT", "1e300", "out of range"),
+        ("PHONECTL_TIMEOUT", "0", "out of range"),
+        ("PHONECTL_TIMEOUT", "nan", "out of range"),
+        ("PHONECTL_MAX_RETRIES", "99999999999999999999", "out of range"),
+        ("PHONECTL_KEYRING_TIMEOUT", "0", "out of range"),
+        ("PHONECTL_GRAPH_URL", "http://[::1", "not a plain http(s) URL"),
+        ("PHONECTL_GRAPH_URL", "http://127.0.0.1:99999", "ports run from 1 to 65535"),
+        ("PHONECTL_GRAPH_URL", "https://admin:hunter2@graph.example", "user name or password"),
+        ("PHONECTL_GRAPH_URL", "http://graph.example.net:8080\\@127.0.0.1", "backslashes"),
+        ("PHONECTL_GRAPH_URL", "https://graph.microsoft.com/?x=1", "query or fragment"),
+        ("PHONECTL_AUTHORITY_HOST", "http://login.example", "plain http"),
+        ("REQUESTS_CA_BUNDLE", "/nonexistent.pem", "does not exist"),
+    ],
+)
+def test_bad_settings_are_usage_errors_before_anything_is_sent(
+    graph: GraphEmulator,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert "hunter2" not in result.stderr
+    clean(result)
+    assert graph.requests == []
+
+
+def test_directories_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    env = {"PHONECTL_TOKEN_CACHE": str(tmp_path / "deep" / "er" / "cache.json")}
+    code = (
+        "import os, sys\n"
+        "os.umask(0)\n"
+        "from phonectl.config import save_config\n"
+        "from phonectl.token_store import FileStore\n"
+        "from pathlib import Path\n"
+        "save_config({'tenant': 't'})\n"
+        "FileStore(Path(os.environ['PHONECTL_TOKEN_CACHE'])).write('{}')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, check=True)
+    home = Path(os.environ["XDG_CONFIG_HOME"]) / "phonectl"
+    for directory in (home, tmp_path / "deep", tmp_path / "deep" / "er"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    assert stat.S_IMODE((home / "config.json").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("where", ["config", "cache"])
+def test_a_fifo_where_a_file_belongs_is_refused_not_waited_on(
+    graph: GraphEmulator, tmp_path: Path, where: str
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    env = {"PHONECTL_GRAPH_URL": graph.url}
+    if where == "config":
+        config = Path(os.environ["XDG_CONFIG_HOME"]) / "phonectl"
+        config.mkdir(parents=True)
+        os.symlink(fifo, config / "config.json")
+        done = run_process(["update", EXAMPLE_PHONE_ID, "--type", "home", "--dry-run"], env)
+        assert done.returncode == 2, done.stderr
+    else:
+        env |= {"PHONECTL_TOKEN_CACHE": str(fifo), "PHONECTL_ACCESS_TOKEN": ""}
+        done = run_process(["auth", "status"], env)
+        assert done.returncode == 3, done.stderr
+    assert "not a regular file" in done.stderr
+
+
+def test_a_plaintext_keyring_is_used_only_when_chosen(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.pop("PYTHON_KEYRING_BACKEND")  # keyrings.alt is installed: keyring would pick it
+    env.pop("PHONECTL_ACCESS_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl", "auth", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert done.returncode == 3
+    assert "plain-text file" in done.stderr
+    assert "PHONECTL_TOKEN_CACHE" in done.stderr
+
+
+def test_arguments_that_are_not_utf8_are_usage_errors(graph: GraphEmulator) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl", "update", b"caf\xe9", "--type", "home"],
+        capture_output=True,
+        env=os.environ,
+        check=False,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert done.returncode == 2
+    assert b"not valid UTF-8" in done.stderr
+    assert graph.requests == []
+
+
+def test_with_stderr_closed_errors_never_reach_stdout(graph: GraphEmulator) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl", "get", "no-such-phone"],
+        stdout=subprocess.PIPE,
+        stderr=None,
+        env=os.environ,
+        check=False,
+        timeout=HANG_GUARD_SECONDS,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert done.returncode == 5
+    assert done.stdout == b""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["get", EXAMPLE_PHONE_ID]])
+def test_a_full_stdout_is_reported_not_crashed_on(graph: GraphEmulator, args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "phonectl", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ,
+            check=False,
+            timeout=HANG_GUARD_SECONDS,
+        )
+    assert done.returncode == 1
+    assert done.stderr == "error: could not write the output: No space left on device\n"
+
+
+def test_sigterm_exits_143_without_a_traceback(hostile: HostileGraph) -> None:
+    import signal
+    import time
+
+    hostile.mode = "hang"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "get", EXAMPLE_PHONE_ID],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    while not hostile.requests:  # wait until it is mid-request
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=HANG_GUARD_SECONDS)
+    assert process.returncode == 143
+    assert err == "terminated\n"
