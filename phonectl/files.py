@@ -51,6 +51,8 @@ def read_regular_text(path: Path, what: str, *, max_bytes: int | None = None) ->
         raise NotARegularFile(f"{what} {path} is a directory, not a file") from None
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise NotARegularFile(f"{what} {path} is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
             raise NotARegularFile(f"{what} {path} is not a regular file (a FIFO or device?)")
         if max_bytes is not None and info.st_size > max_bytes:

@@ -390,3 +390,81 @@ def test_sigterm_exits_143_without_a_traceback(hostile: HostileGraph) -> None:
     _, err = process.communicate(timeout=HANG_GUARD_SECONDS)
     assert process.returncode == 143
     assert err == "terminated\n"
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda d: ["/dev/zero"], "not a regular file"),
+        (lambda d: [str(d)], "is a directory"),
+        (lambda d: [_write(d / "l1.csv", b"id,type\nx,caf\xe9\n")], "not UTF-8"),
+        (lambda d: [_write(d / "deep.jsonl", b"[" * 100_000 + b"]" * 100_000)], "nested"),
+        (lambda d: [_write(d / "none.csv", b"")], "empty"),
+    ],
+)
+def test_bad_apply_files_are_usage_errors(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, make_input: object, message: str
+) -> None:
+    args = make_input(tmp_path)  # type: ignore[operator]
+    result = phonectl("apply", *args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    clean(result)
+    assert graph.requests == []
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_apply_from_a_closed_stdin_is_a_usage_error(graph: GraphEmulator) -> None:
+    done = run_process(["apply", "-"], {}, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl", "apply", "-"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=False,
+        timeout=HANG_GUARD_SECONDS,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert done.returncode == 2
+    assert "stdin is closed" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('{"tenant": 5}', "'tenant' must be a str"),
+        ('{"scopes": "User.Read"}', "'scopes' must be a list"),
+        ('{"scopes": [1]}', "'scopes' must be a list of strings"),
+        ('{"account": {"username": []}}', "'account' must map names to strings"),
+        ("[1, 2]", "it must hold a JSON object"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_usage_errors(
+    graph: GraphEmulator, phonectl: Run, config: str, message: str
+) -> None:
+    from phonectl.config import config_path
+
+    config_path().parent.mkdir(parents=True)
+    config_path().write_text(config)
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    clean(result)
+
+
+@pytest.mark.parametrize("config", ['{"a": ' * 50_000, "[" * 100_000 + "]" * 100_000, "\xff"])
+def test_an_unreadable_config_is_a_warning_and_counts_as_empty(
+    graph: GraphEmulator, phonectl: Run, config: str
+) -> None:
+    from phonectl.config import config_path
+
+    config_path().parent.mkdir(parents=True)
+    config_path().write_bytes(config.encode("latin-1"))
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 0
+    assert "warning: ignoring the unreadable config file" in result.stderr
