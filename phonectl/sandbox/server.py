@@ -316,7 +316,8 @@ class _Graph:
     def route(self) -> Reply:
         request = self.request
         parts = urlsplit(request.path)
-        segments = [unquote(s) for s in parts.path.split("/")[1:]]
+        # Graph serves empty segments (`/beta//me/...`, as the official SDKs send them).
+        segments = [unquote(s) for s in parts.path.split("/") if s]
         if not segments or segments[0] != "beta":
             raise GraphProblem(400, "BadRequest", "Invalid version: only /beta is emulated.")
         auth = request.header("Authorization")
@@ -327,8 +328,11 @@ class _Graph:
             return self._batch()
         raw, body = request.raw, _decode_body(request.raw)
         state = self.emulator.state
+        query = parse_qs(parts.query)
         with state.transaction():
             user: dict[str, Any] | None
+            if rest == ["users"]:
+                return self._users(parts.path, query)
             if rest[:1] == ["me"]:
                 user, rest = state.me(), rest[1:]
             elif rest[:1] == ["users"] and len(rest) >= 2:
@@ -343,11 +347,41 @@ class _Graph:
                 rest = rest[2:]
             else:
                 raise _no_route(parts.path)
+            if not rest:
+                return self._user(user, query)
             if rest[:2] != ["profile", "phones"] or len(rest) > 3:
                 raise _no_route(parts.path)
             if len(rest) == 2:
                 return self._collection(user, parts.path, parse_qs(parts.query), raw, body)
             return self._item(user, rest[2], raw, body)
+
+    def _user(self, user: dict[str, Any], query: dict[str, list[str]]) -> Reply:
+        """GET /me or /users/{id | userPrincipalName}: the user object ($select honoured)."""
+        if self.command != "GET":
+            raise _method_not_allowed()
+        return Reply(
+            200,
+            {"@odata.context": f"{GRAPH_ROOT}/$metadata#users/$entity", **_selected(user, query)},
+        )
+
+    def _users(self, path: str, query: dict[str, list[str]]) -> Reply:
+        """GET /users: every user, paged by $top and $skiptoken ($select honoured)."""
+        if self.command != "GET":
+            raise _method_not_allowed()
+        users = self.emulator.state.data["users"]
+        top = _int_param(query, "$top", 100)
+        skip = _int_param(query, "$skiptoken", 0)
+        page: dict[str, Any] = {
+            "@odata.context": f"{GRAPH_ROOT}/$metadata#users",
+            "value": [_selected(u, query) for u in users[skip : skip + top]],
+        }
+        if skip + top < len(users):
+            select = f"&$select={query['$select'][0]}" if "$select" in query else ""
+            page["@odata.nextLink"] = (
+                f"http://{self.emulator.next_link_host or self.request.host}"
+                f"{path}?$top={top}&$skiptoken={skip + top}{select}"
+            )
+        return Reply(200, page)
 
     def _batch(self) -> Reply:
         """JSON batching: at most 20 requests, each answered on its own; saved once."""
@@ -470,6 +504,26 @@ class _Graph:
             "type": "other",
             "number": None,
         }
+
+
+GRAPH_ROOT = "https://graph.microsoft.com/beta"
+USER_PROPERTIES = ("id", "userPrincipalName", "displayName")
+
+
+def _selected(user: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    """A user's public properties, or those $select names."""
+    wanted: tuple[str, ...] = USER_PROPERTIES
+    if "$select" in query:
+        names = [n.strip() for n in query["$select"][0].split(",") if n.strip()]
+        unknown = [n for n in names if n not in USER_PROPERTIES]
+        if unknown:
+            raise GraphProblem(
+                400,
+                "BadRequest",
+                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
+            )
+        wanted = tuple(n for n in USER_PROPERTIES if n in names)
+    return {name: user[name] for name in wanted}
 
 
 def _identity(user: dict[str, Any]) -> dict[str, Any]:
