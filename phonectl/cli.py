@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from phonectl.errors import ExitCode, InvalidInput, PhonectlError
+from phonectl.errors import ExitCode, InvalidInput, PhonectlError, Terminated
 
 COMPLETE_VAR = "_PHONECTL_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
@@ -31,10 +31,6 @@ def _debugging(argv: Sequence[str]) -> bool:
         return "--debug" in argv or bool(env_bool(os.environ, "PHONECTL_DEBUG"))
     except InvalidInput:
         return False
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that what was done so far is still reported."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

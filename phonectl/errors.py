@@ -29,6 +29,10 @@ def exit_code_for_status(status: int) -> ExitCode:
     return _EXIT_BY_STATUS.get(status, ExitCode.FAILED)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that what was done so far is still reported."""
+
+
 class PhonectlError(Exception):
     """An error the user sees as one message (plus an optional hint) and an exit code."""
 

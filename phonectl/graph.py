@@ -58,12 +58,19 @@ def parse_retry_after(value: str) -> float | None:
     return max(seconds, 0.0)
 
 
-def may_retry(method: str, status: int) -> bool:
+def may_retry(method: str, status: int, *, idempotent: bool | None = None) -> bool:
     """429/503/504 are retried, but a POST only on 429: a throttled POST was not processed,
-    while a 503 or 504 may have created the phone already."""
+    while a 503 or 504 may have created the phone already. `idempotent` overrides what the
+    method says (a POST /$batch holding only reads and PATCHes is as safe to resend)."""
     if status not in TRANSIENT_STATUSES:
         return False
-    return method != "POST" or status == 429
+    safe = method != "POST" if idempotent is None else idempotent
+    return safe or status == 429
+
+
+# Inside a batch, 424 (Failed Dependency) answers an item that was not run because another
+# failed or was throttled: like 429, nothing was done, so it is as safe to send again.
+BATCH_ITEM_RETRY_STATUSES = frozenset({429, 424})
 
 
 class BatchRequest(NamedTuple):
@@ -109,14 +116,16 @@ class GraphClient:
         self._session.auth = _BearerAuth(token_provider)
         self._session.headers["Accept"] = "application/json"
 
-    def request(self, method: str, path_or_url: str, body: Any = None) -> Any:
+    def request(
+        self, method: str, path_or_url: str, body: Any = None, *, idempotent: bool | None = None
+    ) -> Any:
         """Send one Graph call (retrying transient failures); its JSON body, or None (204)."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         attempt = 0
         while True:
             response = self._send_once(method, url, body)
             status = response.status_code
-            if attempt < self._max_retries and may_retry(method, status):
+            if attempt < self._max_retries and may_retry(method, status, idempotent=idempotent):
                 wait = retry_delay(response.headers.get("Retry-After"), attempt)
                 if wait > NOTICE_WAIT_ABOVE:
                     self._notify(f"Graph answered {status}; retrying in {wait:.0f} s")
@@ -167,10 +176,11 @@ class GraphClient:
     def send_batch(
         self,
         requests: Sequence[BatchRequest],
-        on_done: Callable[[int], None] | None = None,
+        on_result: Callable[[int, BatchResult], None] | None = None,
     ) -> list[BatchResult]:
         """Send requests through POST /$batch, BATCH_LIMIT a batch; an item throttled on its
-        own is retried after its own Retry-After. Every request gets a result, in order."""
+        own (429, or 424 for one not run) is retried after its own Retry-After. Every request
+        gets a result, in order; `on_result(index, result)` hears of each as it is final."""
         results: list[BatchResult | None] = [None] * len(requests)
         pending = list(range(len(requests)))
         attempt = 0
@@ -180,14 +190,17 @@ class GraphClient:
             for start in range(0, len(pending), BATCH_LIMIT):
                 chunk = pending[start : start + BATCH_LIMIT]
                 for index, outcome, retry_after in self._send_chunk(requests, chunk):
-                    status = outcome.status
-                    if attempt < self._max_retries and may_retry(requests[index].method, status):
+                    item_status = outcome.status
+                    item_retryable = item_status in BATCH_ITEM_RETRY_STATUSES or may_retry(
+                        requests[index].method, item_status
+                    )
+                    if attempt < self._max_retries and item_retryable:
                         throttled.append(index)
                         wait = max(wait, retry_delay(retry_after, attempt))
                         continue
                     results[index] = outcome
-                    if on_done is not None:
-                        on_done(1)
+                    if on_result is not None:
+                        on_result(index, outcome)
             if throttled:
                 if wait > NOTICE_WAIT_ABOVE:
                     self._notify(
@@ -213,8 +226,11 @@ class GraphClient:
                 item["headers"] = {"Content-Type": "application/json"}
                 item["body"] = requests[index].body
             items.append(item)
+        only_reads_and_patches = all(requests[i].method != "POST" for i in chunk)
         try:
-            reply = self.request("POST", "/$batch", {"requests": items})
+            reply = self.request(
+                "POST", "/$batch", {"requests": items}, idempotent=only_reads_and_patches
+            )
             answers = _batch_answers(reply, self.base_url)
         except PhonectlError as exc:  # the whole batch failed: so did each of its items
             return [(index, BatchResult(0, error=exc), None) for index in chunk]

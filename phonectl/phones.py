@@ -248,10 +248,34 @@ def _flag_of(graph_name: str) -> str:
     return _FLAG_OF.get(graph_name, graph_name)
 
 
-def phones_path(user: str | None, phone_id: str | None = None) -> str:
+class UserRef(NamedTuple):
+    """Whose phones: the signed-in user (`ref` None, Graph's /me) or the user with this id
+    or user principal name. A user whose principal name is literally "me" is UserRef("me"),
+    never the signed-in user."""
+
+    ref: str | None = None
+
+    @property
+    def is_signed_in(self) -> bool:
+        return self.ref is None
+
+    @property
+    def path(self) -> str:
+        """The user's path below /beta: /me or /users/{ref}, percent-encoded."""
+        if self.ref is None:
+            return "/me"
+        return "/users/" + path_segment(check_identifier(self.ref, "user"))
+
+    def shown(self) -> str:
+        return "" if self.ref is None else self.ref
+
+
+SIGNED_IN = UserRef()
+
+
+def phones_path(user: UserRef, phone_id: str | None = None) -> str:
     """The path below /beta of a user's phone collection, or of one phone in it."""
-    owner = "me" if user is None else "users/" + path_segment(check_identifier(user, "user"))
-    path = f"/{owner}/profile/phones"
+    path = f"{user.path}/profile/phones"
     if phone_id is not None:
         path += "/" + path_segment(check_identifier(phone_id, "phone id"))
     return path

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from phonectl.apply.run import ApplyReport
+    from phonectl.apply.run import RowResult as ApplyRowResult
     from phonectl.auth import AuthStatus
-    from phonectl.bulk import RowResult
 
 # Wide enough that an id never wraps when a table is piped into a file or grep.
 PIPED_TABLE_WIDTH = 200
@@ -100,45 +101,65 @@ def auth_status(report: AuthStatus, fmt: OutputFormat) -> None:
         error(SignInRequired(report.problem, hint=report.hint or "run 'phonectl auth login'"))
 
 
-def apply_results(results: Sequence[RowResult], fmt: OutputFormat) -> None:
-    """`apply`: one result per row."""
+def apply_report(report: ApplyReport, fmt: OutputFormat) -> None:
+    """`apply`: one result per row on stdout (each change as old -> new), a summary on stderr."""
+    results = report.results
     if fmt is OutputFormat.json:
-        _write_json(
-            [
-                {
-                    "line": r.line,
-                    "user": r.user,
-                    "id": r.phone_id,
-                    "result": r.outcome.value,
-                    "changed": list(r.changed),
-                    "error": r.error,
-                }
-                for r in results
-            ]
-        )
-        return
-    if fmt is OutputFormat.tsv:
+        _write_json([_apply_row_json(r) for r in results])
+    elif fmt is OutputFormat.tsv:
         for r in results:
-            cells = (r.line, r.user, r.phone_id, r.outcome.value, ",".join(r.changed), r.error)
-            sys.stdout.write("\t".join(tsv_escape(c) for c in cells) + "\n")
+            fields = (r.line, r.user.shown(), r.phone_id, r.outcome.value, _changes(r), r.error)
+            sys.stdout.write("\t".join(tsv_escape(c) for c in fields) + "\n")
         sys.stdout.flush()
-        return
-    console, table = _new_table("Line", "User", "Phone id", "Result", "Changed", "Error")
-    for r in results:
-        table.add_row(
-            *(
-                escape_controls(cell)
-                for cell in (
-                    str(r.line),
-                    r.user,
-                    r.phone_id or "",
-                    r.outcome.value,
-                    ", ".join(r.changed),
-                    r.error or "",
-                )
+    else:
+        console, table = _new_table("Line", "User", "Phone id", "Result", "Changes", "Error")
+        for r in results:
+            cells = (
+                str(r.line),
+                r.user.shown() or "(signed-in user)",
+                r.phone_id or "",
+                r.outcome.value,
+                _changes(r),
+                r.error or "",
             )
-        )
-    console.print(table)
+            table.add_row(*(escape_controls(cell) for cell in cells))
+        console.print(table)
+    outcomes = [r.outcome for r in results]
+    summary = (
+        ", ".join(f"{outcomes.count(o)} {o.value}" for o in type(outcomes[0]) if o in outcomes)
+        if outcomes
+        else ""
+    )
+    tail = " (dry run: nothing written)" if report.dry_run else ""
+    if not report.complete:
+        tail += "; interrupted: the rows not shown were not written"
+    notice(
+        f"apply: {len(results)} rows: {summary or 'none'}; {report.writes_sent} writes in "
+        f"{report.requests_sent} HTTP requests{tail}"
+    )
+
+
+def _apply_row_json(r: ApplyRowResult) -> dict[str, Any]:
+    return {
+        "line": r.line,
+        "user": r.user.ref,
+        "id": r.phone_id,
+        "result": r.outcome.value,
+        "changed": [c.field for c in r.changes],
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in r.changes],
+        "error": r.error,
+    }
+
+
+def _changes(r: ApplyRowResult) -> str:
+    """Each change as `field: old -> new` (values as JSON, so '' and null differ)."""
+    import json
+
+    return ", ".join(
+        f"{c.field}: {json.dumps(c.old, ensure_ascii=False)} -> "
+        f"{json.dumps(c.new, ensure_ascii=False)}"
+        for c in r.changes
+    )
 
 
 @contextmanager

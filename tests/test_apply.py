@@ -73,10 +73,11 @@ def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_
     ]
     assert rows[0] == {
         "line": 2,
-        "user": "me",
+        "user": None,  # the signed-in user: never "me", which is a user principal name
         "id": EXAMPLE_PHONE_ID,
         "result": "updated",
         "changed": ["displayName"],
+        "changes": [{"field": "displayName", "old": "Car Phone", "new": "Car"}],
         "error": None,
     }
     sent = writes(graph)
@@ -87,7 +88,9 @@ def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_
     added = next(p for p in phones_of(graph, ME_ID) if p["type"] == "mobile")
     assert rows[1]["id"] == added["id"]
     assert "3 rows: 1 unchanged, 1 updated, 1 added" in result.stderr
-    assert len(graph_calls(graph)) == 2  # one batch of reads, one of writes
+    # The file names the signed-in user (empty cells) and a user by id: one batch finds the
+    # signed-in user's id (she might be that user), one reads, one writes.
+    assert len(graph_calls(graph)) == 3
 
 
 def test_a_second_run_writes_nothing(graph: GraphEmulator, phonectl: Run, tmp_path: Path) -> None:
@@ -159,14 +162,19 @@ def test_rows_that_cannot_be_planned_fail_alone(
     assert other["result"] == "updated"
 
 
-def test_two_rows_for_one_phone_the_second_fails(
+def test_two_rows_for_one_phone_are_one_write_and_the_last_row_wins(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
     csv = write(tmp_path, "x.csv", "type,number\nmobile,+1\nmobile,+2\n")
     result = phonectl("apply", csv, "-o", "json")
-    assert [r["result"] for r in result.json()] == ["added", "failed"]
-    assert result.json()[1]["error"] == "line 2 already changes this phone"
-    assert [p["number"] for p in phones_of(graph, ME_ID) if p["type"] == "mobile"] == ["+1"]
+    assert result.exit_code == 0, result.stderr
+    assert [r["result"] for r in result.json()] == ["added", "added"]
+    assert len(writes(graph)) == 1
+    assert [p["number"] for p in phones_of(graph, ME_ID) if p["type"] == "mobile"] == ["+2"]
+    graph.requests.clear()
+    again = phonectl("apply", csv, "-o", "json")
+    assert [r["result"] for r in again.json()] == ["unchanged", "unchanged"]
+    assert writes(graph) == []
 
 
 def test_one_phone_named_through_user_id_and_upn_is_one_phone(
@@ -180,12 +188,10 @@ def test_one_phone_named_through_user_id_and_upn_is_one_phone(
         f"AdeleV@contoso.com,{ADELE_MOBILE},+1 425 555 0002\n",
     )
     result = phonectl("apply", csv, "-o", "json")
-    assert result.exit_code == 1
-    assert [(r["result"], r.get("error")) for r in result.json()] == [
-        ("updated", None),
-        ("failed", "line 2 already changes this phone"),
-    ]
-    assert [p["number"] for p in phones_of(graph, SECOND_USER_ID)] == ["+1 425 555 0001"]
+    assert result.exit_code == 0, result.stderr
+    assert [r["result"] for r in result.json()] == ["updated", "updated"]
+    assert [w["body"] for w in writes(graph)] == [{"number": "+1 425 555 0002"}]
+    assert [p["number"] for p in phones_of(graph, SECOND_USER_ID)] == ["+1 425 555 0002"]
 
 
 def test_items_throttled_inside_a_batch_are_retried_on_their_own(
@@ -233,9 +239,10 @@ def test_a_failed_batch_fails_its_rows_and_never_drops_them(
     monkeypatch.setenv("PHONECTL_MAX_RETRIES", "1")
     csv = write(tmp_path, "x.csv", f"id,number\n{EXAMPLE_PHONE_ID},+1\n")
     graph.add_fault(Fault(status=429, count=1, retry_after="0"))  # the read batch, once
-    graph.add_fault(Fault(status=503, count=1, path_contains="$batch"))  # the write batch
+    graph.add_fault(Fault(status=503, count=1, path_contains="$batch"))  # ...and again
     result = phonectl("apply", csv, "-o", "json")
-    assert result.exit_code == 1
+    # Every row failed for one reason that has its own code, and nothing was written.
+    assert result.exit_code == 6
     (row,) = result.json()
     assert row["result"] == "failed" and "503" in row["error"]
 
@@ -294,7 +301,9 @@ def test_stdin_and_tsv(
     )
     result = phonectl("apply", "-", "-o", "tsv")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == (f"1\tAdeleV@contoso.com\t{ADELE_MOBILE}\tupdated\tdisplayName\t\n")
+    assert result.stdout == (
+        f'1\tAdeleV@contoso.com\t{ADELE_MOBILE}\tupdated\tdisplayName: "Mobile" -> "Work cell"\t\n'
+    )
     assert phones_of(graph, SECOND_USER_ID)[0]["displayName"] == "Work cell"
 
 

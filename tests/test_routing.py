@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support import EXAMPLE_PHONE_ID, Run, graph_calls, only_call, phone_in_state
 
-from phonectl.phones import path_segment, phones_path
+from phonectl.phones import UserRef, path_segment, phones_path
 from phonectl.sandbox.server import GraphEmulator
 
 HOSTILE = [
@@ -93,7 +93,7 @@ def test_dot_segments_are_refused_because_url_normalisation_would_remove_them(
 def test_path_segments_are_percent_encoded() -> None:
     assert path_segment("a.b") == "a.b"
     assert path_segment("...") == "..."
-    assert phones_path("adelev@contoso.com", "x/y") == (
+    assert phones_path(UserRef("adelev@contoso.com"), "x/y") == (
         "/users/adelev@contoso.com/profile/phones/x%2Fy"
     )
 

@@ -24,7 +24,7 @@ from phonectl.commands.options import (
     runtime,
 )
 from phonectl.errors import InvalidInput, PhonectlError
-from phonectl.phones import PhoneFields, build_body, phones_path
+from phonectl.phones import PhoneFields, UserRef, build_body, phones_path
 
 if TYPE_CHECKING:
     from phonectl.runtime import Runtime
@@ -34,7 +34,7 @@ from phonectl.choices import OutputFormat
 def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> None:
     """List every phone of a user's profile (all pages)."""
     rt = runtime(ctx)
-    path = phones_path(user)
+    path = phones_path(UserRef(user))
     fmt = rt.output(output)
     render.phones(rt.client().get_all(path), fmt)
 
@@ -47,7 +47,7 @@ def get(
 ) -> None:
     """Show one phone of a user's profile."""
     rt = runtime(ctx)
-    path = phones_path(user, phone_id)
+    path = phones_path(UserRef(user), phone_id)
     fmt = rt.output(output)
     render.phone(rt.client().request_object("GET", path), fmt)
 
@@ -84,7 +84,7 @@ def add(
     )
     rt = runtime(ctx)
     fmt = rt.output(output)
-    created = _send(rt, "POST", phones_path(user), build_body(fields), dry_run, fmt)
+    created = _send(rt, "POST", phones_path(UserRef(user)), build_body(fields), dry_run, fmt)
     if created is not None:
         render.phone(created, fmt)
 
@@ -128,7 +128,7 @@ def update(
         )
     rt = runtime(ctx)
     fmt = rt.output(output)
-    updated = _send(rt, "PATCH", phones_path(user, phone_id), body, dry_run, fmt)
+    updated = _send(rt, "PATCH", phones_path(UserRef(user), phone_id), body, dry_run, fmt)
     if updated is not None:
         render.phone(updated, fmt)
 
@@ -142,7 +142,7 @@ def delete(
     output: OutputOption = None,
 ) -> None:
     """Delete a phone from a user's profile (asks first on a terminal, unless --yes)."""
-    path = phones_path(user, phone_id)
+    path = phones_path(UserRef(user), phone_id)
     owner = user or "the signed-in user"
     if not (yes or dry_run):
         _confirm_delete(phone_id, owner)

@@ -1,61 +1,25 @@
-"""Bulk sync, the pure part: read a CSV or JSON Lines file into checked rows, and plan each
-row's change against the phones Graph holds. No HTTP here (sync.py does that)."""
+"""apply's input: a CSV or JSON Lines file read into checked rows, every bad line named
+before anything is sent."""
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from phonectl.choices import FileFormat
-from phonectl.errors import InvalidInput, PhonectlError
-from phonectl.phones import FIELD_BY_NAME, FILE_FIELDS, check_identifier
+from phonectl.errors import InvalidInput
+from phonectl.phones import FILE_FIELDS, SIGNED_IN, UserRef, check_identifier
 
 FIELDS = tuple(str(f.column) for f in FILE_FIELDS)
 COLUMNS = ("user", "id", *FIELDS)
 MAX_REPORTED_ERRORS = 20
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One line of the file: whose phone, which phone (id, or else its type), what it should be."""
 
     line: int
-    user: str | None
+    user: UserRef
     phone_id: str | None
-    fields: Mapping[str, str]
-
-    @property
-    def user_key(self) -> str:
-        # Graph matches user principal names case-insensitively.
-        return "me" if self.user is None else self.user.lower()
-
-
-class Outcome(str, Enum):
-    unchanged = "unchanged"
-    updated = "updated"
-    added = "added"
-    failed = "failed"
-    would_update = "would-update"
-    would_add = "would-add"
-
-
-@dataclass
-class RowResult:
-    line: int
-    user: str
-    phone_id: str | None
-    outcome: Outcome
-    changed: tuple[str, ...] = ()
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class PlannedWrite:
-    """A write the plan calls for: PATCH a phone (phone_id set) or POST a new one."""
-
-    row: Row
-    phone_id: str | None
-    body: dict[str, str] = field(default_factory=dict)
+    fields: Mapping[str, Any]
 
 
 def detect_format(name: str, text: str, given: FileFormat | None) -> FileFormat:
@@ -156,6 +120,9 @@ def _jsonl_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, d
         except json.JSONDecodeError as exc:
             errors.append((line, f"not valid JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            errors.append((line, "JSON nested beyond reason"))
+            continue
         if not isinstance(obj, dict):
             errors.append((line, "a line must be a JSON object"))
             continue
@@ -176,7 +143,7 @@ def _jsonl_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, d
 
 def _checked_row(line: int, values: Mapping[str, Any]) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
-    fields: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     for prop in FILE_FIELDS:
         if prop.column in present and prop.parse is not None:
             fields[prop.graph] = prop.parse(present[prop.column], prop.column)
@@ -186,77 +153,7 @@ def _checked_row(line: int, values: Mapping[str, Any]) -> Row:
         raise InvalidInput("a row needs an id, or a type to find the user's phone by")
     return Row(
         line=line,
-        user=None if user is None else check_identifier(user.strip(), "user"),
+        user=SIGNED_IN if user is None else UserRef(check_identifier(user.strip(), "user")),
         phone_id=None if phone_id is None else check_identifier(phone_id.strip(), "id"),
         fields=fields,
     )
-
-
-def plan(
-    rows: Sequence[Row],
-    phones_by_user: Mapping[str, list[dict[str, Any]] | PhonectlError],
-    *,
-    dry_run: bool = False,
-) -> tuple[list[RowResult], list[tuple[int, PlannedWrite]]]:
-    """Each row's result so far, and the writes to send (index into the results)."""
-    results: list[RowResult] = []
-    writes: list[tuple[int, PlannedWrite]] = []
-    claimed: dict[str, int] = {}
-    for row in rows:
-        user = row.user or "me"
-        phones = phones_by_user[row.user_key]
-        if isinstance(phones, PhonectlError):
-            results.append(
-                RowResult(row.line, user, row.phone_id, Outcome.failed, error=error_text(phones))
-            )
-            continue
-        target, problem = _target(row, phones)
-        phone_id = target.get("id") if target else None
-        # Phone ids are GUIDs, unique across users: keyed on the id alone, a phone named once
-        # through its user's id and once through the user principal name is still one phone.
-        claim = str(phone_id) if target else f"{row.user_key}: new {row.fields.get('type')}"
-        if problem is None and claim in claimed:
-            problem = f"line {claimed[claim]} already changes this phone"
-        if problem is not None:
-            results.append(RowResult(row.line, user, row.phone_id, Outcome.failed, error=problem))
-            continue
-        claimed[claim] = row.line
-        if target is None:
-            outcome = Outcome.would_add if dry_run else Outcome.added
-            results.append(RowResult(row.line, user, None, outcome, tuple(row.fields)))
-            writes.append((len(results) - 1, PlannedWrite(row, None, dict(row.fields))))
-            continue
-        diff = {k: v for k, v in row.fields.items() if not FIELD_BY_NAME[k].same(target.get(k), v)}
-        if not diff:
-            results.append(RowResult(row.line, user, phone_id, Outcome.unchanged))
-            continue
-        outcome = Outcome.would_update if dry_run else Outcome.updated
-        results.append(RowResult(row.line, user, phone_id, outcome, tuple(diff)))
-        writes.append((len(results) - 1, PlannedWrite(row, phone_id, diff)))
-    return results, writes
-
-
-def _target(row: Row, phones: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
-    """The phone a row changes (None: add one), or why it cannot be decided."""
-    if row.phone_id is not None:
-        found = next((p for p in phones if p.get("id") == row.phone_id), None)
-        if found is None:
-            return None, f"the user has no phone with id {row.phone_id}"
-        return found, None
-    phone_type = row.fields["type"]
-    same_type = [p for p in phones if p.get("type") == phone_type]
-    if len(same_type) > 1:
-        return None, f"ambiguous: the user has {len(same_type)} {phone_type} phones; give the id"
-    if same_type:
-        return same_type[0], None
-    if "number" not in row.fields:
-        return None, f"the user has no {phone_type} phone, and the row has no number to add one"
-    return None, None
-
-
-def error_text(error: PhonectlError) -> str:
-    """A Graph error (status, code, message) as one line for a row result."""
-    code = getattr(error, "code", None)
-    status = getattr(error, "status", None)
-    prefix = f"{status} {code}: " if status and code else (f"{status}: " if status else "")
-    return prefix + error.message

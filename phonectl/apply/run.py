@@ -1,0 +1,302 @@
+"""apply against Graph: resolve the file's users to ids, read their phones, plan, send the
+writes through $batch, and build each row's result once, from the plan and Graph's answers.
+
+A POST whose fate is unknown (the batch or item failed with 5xx or no answer) is never
+resent blindly: the user's phones are read again, and the phone is added only if it is
+still missing. An interrupt (Ctrl-C, SIGTERM) still reports every write already made."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from phonectl.apply.plan import NEW_PHONE_PREFIX, Change, Failure, Outcome, Plan, RowPlan, plan
+from phonectl.apply.rows import Row
+from phonectl.errors import ExitCode, GraphError, PhonectlError, Terminated
+from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
+from phonectl.phones import UserRef, phones_path
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+# Codes that mean the same to every row: when all failures share one and nothing was
+# written, apply exits with it, so cron can tell "sign in again" or "later" from "bad data".
+_SHARED_REASON_CODES = frozenset({ExitCode.SIGN_IN, ExitCode.FORBIDDEN, ExitCode.TRY_LATER})
+
+
+class RowResult(NamedTuple):
+    line: int
+    user: UserRef
+    phone_id: str | None
+    outcome: Outcome
+    changes: tuple[Change, ...] = ()
+    error: str | None = None
+    exit_code: ExitCode = ExitCode.OK
+
+
+class ApplyReport(NamedTuple):
+    results: tuple[RowResult, ...]
+    writes_sent: int
+    requests_sent: int
+    dry_run: bool
+    complete: bool = True
+
+    @property
+    def written(self) -> int:
+        return sum(1 for r in self.results if r.outcome in {Outcome.updated, Outcome.added})
+
+    @property
+    def exit_code(self) -> ExitCode:
+        failures = {r.exit_code for r in self.results if r.outcome is Outcome.failed}
+        if not failures:
+            return ExitCode.OK
+        if len(failures) == 1 and not self.written and failures <= _SHARED_REASON_CODES:
+            return failures.pop()
+        return ExitCode.FAILED
+
+
+class ApplyInterrupted(BaseException):
+    """Ctrl-C or SIGTERM during the writes; `report` holds every row settled before it."""
+
+    def __init__(self, report: ApplyReport, cause: BaseException) -> None:
+        super().__init__("interrupted")
+        self.report = report
+        self.cause = cause
+
+
+def failure_of(error: PhonectlError) -> Failure:
+    """A Graph error (status, code, message) as one line for a row result, with its code."""
+    prefix = ""
+    if isinstance(error, GraphError):
+        prefix = f"{error.status} {error.code}: " if error.code else f"{error.status}: "
+    return Failure(prefix + error.message, error.exit_code)
+
+
+def apply_rows(
+    client: GraphClient,
+    rows: Sequence[Row],
+    *,
+    dry_run: bool,
+    on_settled: Callable[[int], None] = lambda rows: None,
+) -> ApplyReport:
+    """Bring Graph in line with the rows. `on_settled(n)`: n more rows are done (those that
+    need no write once the plan is made, then each write's rows as Graph answers it)."""
+    user_keys, owners = resolve_users(client, [row.user for row in rows])
+    phones = read_phones(client, owners)
+    the_plan = plan(rows, user_keys, phones, owners)
+    if dry_run or not the_plan.writes:
+        on_settled(len(rows))
+        return _report(the_plan, {}, client, dry_run=dry_run, writes_sent=0)
+    on_settled(sum(1 for r in the_plan.rows if r.write_key is None))
+    answers: dict[str, BatchResult | Failure] = {}
+    try:
+        _send(client, the_plan, answers, on_settled)
+    except (KeyboardInterrupt, Terminated) as exc:
+        report = _report(the_plan, answers, client, dry_run=False, writes_sent=len(answers))
+        raise ApplyInterrupted(report._replace(complete=False), exc) from None
+    return _report(the_plan, answers, client, dry_run=False, writes_sent=len(answers))
+
+
+def resolve_users(
+    client: GraphClient, users: Iterable[UserRef]
+) -> tuple[dict[UserRef, str | Failure], dict[str, UserRef]]:
+    """Each user reference's identity, and the reference to address each identity by.
+
+    One person can be named several ways (her id, her principal name in any case, an empty
+    cell for the signed-in user): when a file mixes those kinds, each name that is not an id
+    is resolved to the id through $batch, so they all meet in one user. A file of one kind
+    needs no lookups: principal names are unique, and so are ids."""
+    distinct = list(dict.fromkeys(users))
+    kinds = {_kind(user) for user in distinct}
+    keys: dict[UserRef, str | Failure] = {}
+    to_resolve = [u for u in distinct if len(kinds) > 1 and _kind(u) != "id"]
+    for user in distinct:
+        if user not in to_resolve:
+            keys[user] = "me" if user.ref is None else user.ref.lower()
+    if to_resolve:
+        select = "?$select=id,userPrincipalName"
+        lookups = [BatchRequest("GET", user.path + select) for user in to_resolve]
+        for user, answer in zip(to_resolve, client.send_batch(lookups), strict=True):
+            keys[user] = _resolved_id(client, user, answer)
+    owners: dict[str, UserRef] = {}
+    for user, key in keys.items():
+        if not isinstance(key, Failure):
+            owners.setdefault(key, user)  # the file's first spelling addresses the user
+    return keys, owners
+
+
+def _kind(user: UserRef) -> str:
+    if user.ref is None:
+        return "signed-in"
+    return "id" if _GUID.fullmatch(user.ref) else "name"
+
+
+def _resolved_id(client: GraphClient, user: UserRef, answer: BatchResult) -> str | Failure:
+    if answer.error is not None:
+        return failure_of(answer.error)
+    user_id = answer.body.get("id") if isinstance(answer.body, dict) else None
+    if not isinstance(user_id, str) or not user_id:
+        return Failure(f"Graph answered the lookup of {user.shown() or 'me'} without an id")
+    return user_id.lower()
+
+
+def read_phones(
+    client: GraphClient, owners: Mapping[str, UserRef]
+) -> dict[str, list[dict[str, Any]] | Failure]:
+    """Every phone of every user (all pages, through $batch), or why it could not be read."""
+    phones: dict[str, list[dict[str, Any]]] = {key: [] for key in owners}
+    failures: dict[str, Failure] = {}
+    pending = [(key, BatchRequest("GET", phones_path(user))) for key, user in owners.items()]
+    seen_links: set[str] = set()
+    while pending:
+        next_pages = []
+        answers = client.send_batch([request for _, request in pending])
+        for (key, request), answer in zip(pending, answers, strict=True):
+            try:
+                if answer.error is not None:
+                    raise answer.error
+                items, next_link = collection_page(answer.body, request.url)
+                phones[key].extend(items)
+                if next_link:
+                    client.check_next_link(next_link, seen_links)
+                    next_pages.append((key, BatchRequest("GET", client.relative_url(next_link))))
+            except PhonectlError as exc:
+                failures[key] = failure_of(exc)
+        pending = next_pages
+    return {key: failures.get(key, phones[key]) for key in owners}
+
+
+def _send(
+    client: GraphClient,
+    the_plan: Plan,
+    answers: dict[str, BatchResult | Failure],
+    on_settled: Callable[[int], None],
+) -> None:
+    """Send every write; answers by write key, filled in as Graph answers (an interrupt
+    leaves them partly filled). Adds of unknown fate are settled by reading again."""
+    writes = the_plan.writes
+    requests = [
+        BatchRequest(
+            "POST" if w.phone_id is None else "PATCH", phones_path(w.owner, w.phone_id), w.body
+        )
+        for w in writes
+    ]
+    unknown: list[int] = []
+
+    def settle(index: int, answer: BatchResult) -> None:
+        if writes[index].phone_id is None and _fate_unknown(answer):
+            unknown.append(index)
+            return
+        answers[writes[index].key] = answer
+        on_settled(len(writes[index].lines))
+
+    client.send_batch(requests, on_result=settle)
+    if not unknown:
+        return
+    # Never resend an add blindly: it may have been made. Read those users again and add
+    # only the phones that are still missing.
+    owners = {writes[i].user_key: writes[i].owner for i in unknown}
+    fresh = read_phones(client, owners)
+    retry: list[int] = []
+    for index in unknown:
+        write = writes[index]
+        found = fresh[write.user_key]
+        made = _made_by(write.body, found, _known_ids(the_plan, write.user_key))
+        if isinstance(found, Failure):
+            answers[write.key] = found
+            on_settled(len(write.lines))
+        elif made is not None:
+            answers[write.key] = BatchResult(201, made)
+            on_settled(len(write.lines))
+        else:
+            retry.append(index)
+
+    def settle_final(n: int, answer: BatchResult) -> None:  # the second and last try
+        answers[writes[retry[n]].key] = answer
+        on_settled(len(writes[retry[n]].lines))
+
+    if retry:
+        client.send_batch([requests[i] for i in retry], on_result=settle_final)
+
+
+def _fate_unknown(answer: BatchResult) -> bool:
+    """An add that failed without Graph saying it was not done (5xx, no answer at all)."""
+    return answer.error is not None and (answer.status == 0 or answer.status >= 500)
+
+
+def _known_ids(the_plan: Plan, user_key: str) -> set[str]:
+    return {
+        str(r.phone_id).lower()
+        for r in the_plan.rows
+        if r.user_key == user_key and r.phone_id is not None
+    }
+
+
+def _made_by(
+    body: Mapping[str, Any], phones: list[dict[str, Any]] | Failure, known: set[str]
+) -> dict[str, Any] | None:
+    """A phone that was not there before the run and has every property the add sent."""
+    if isinstance(phones, Failure):
+        return None
+    for phone in phones:
+        if str(phone.get("id", "")).lower() in known:
+            continue
+        if all(phone.get(name) == value for name, value in body.items()):
+            return phone
+    return None
+
+
+def _report(
+    the_plan: Plan,
+    answers: Mapping[str, BatchResult | Failure],
+    client: GraphClient,
+    *,
+    dry_run: bool,
+    writes_sent: int,
+) -> ApplyReport:
+    results = []
+    for row_plan in the_plan.rows:
+        result = _row_result(row_plan, answers, dry_run)
+        if result is not None:
+            results.append(result)
+    return ApplyReport(tuple(results), writes_sent, client.requests_sent, dry_run)
+
+
+def _row_result(
+    planned: RowPlan, answers: Mapping[str, BatchResult | Failure], dry_run: bool
+) -> RowResult | None:
+    """The row's result; None for a row whose write has no answer yet (interrupted)."""
+    row = planned.row
+    if planned.failure is not None:
+        return _failed(row, planned.phone_id, planned.failure)
+    if planned.write_key is None:
+        return RowResult(row.line, row.user, planned.phone_id, Outcome.unchanged)
+    adds = planned.write_key.startswith(NEW_PHONE_PREFIX)
+    if dry_run:
+        outcome = Outcome.would_add if adds else Outcome.would_update
+        return RowResult(row.line, row.user, planned.phone_id, outcome, planned.changes)
+    answer = answers.get(planned.write_key)
+    if answer is None:
+        return None
+    if isinstance(answer, Failure):
+        return _failed(row, planned.phone_id, answer)
+    if answer.error is not None:
+        return _failed(row, planned.phone_id, failure_of(answer.error))
+    if not adds:
+        return RowResult(row.line, row.user, planned.phone_id, Outcome.updated, planned.changes)
+    new_id = answer.body.get("id") if isinstance(answer.body, dict) else None
+    if answer.status not in {200, 201} or not isinstance(new_id, str):
+        return _failed(
+            row,
+            None,
+            Failure(
+                f"Graph answered the add with {answer.status} and no new phone; run apply "
+                "again to check whether it was made"
+            ),
+        )
+    return RowResult(row.line, row.user, new_id, Outcome.added, planned.changes)
+
+
+def _failed(row: Row, phone_id: str | None, failure: Failure) -> RowResult:
+    return RowResult(
+        row.line, row.user, phone_id, Outcome.failed, (), failure.reason, failure.exit_code
+    )
