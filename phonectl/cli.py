@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from phonectl.errors import ExitCode, InvalidInput, PhonectlError, Terminated
+from phonectl.errors import ExitCode, Interrupted, InvalidInput, PhonectlError, Terminated
 
 COMPLETE_VAR = "_PHONECTL_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
@@ -33,14 +33,16 @@ def _debugging(argv: Sequence[str]) -> bool:
         return False
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+def _on_signal(signum: int, frame: object) -> None:
+    import signal
+
+    raise Terminated() if signum == signal.SIGTERM else Interrupted()
 
 
-def _interrupted(code: ExitCode = ExitCode.INTERRUPTED) -> int:
-    word = "terminated" if code is ExitCode.TERMINATED else "interrupted"
-    print(word, file=sys.stderr, flush=True)  # a SafeStream: never raises
-    return int(code)
+def _interrupted(stop: Interrupted | None = None) -> int:
+    stop = stop or Interrupted()
+    print(stop.word, file=sys.stderr, flush=True)  # a SafeStream: never raises
+    return int(stop.exit_code)
 
 
 # Environment variables whose values are secrets wherever they come from.
@@ -108,14 +110,16 @@ def _run(args: list[str]) -> int:
     if bad is not None:
         render.error(InvalidInput(f"an argument is not valid UTF-8 text: {bad!r}"))
         return int(ExitCode.USAGE)
-    try:
-        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (an embedding program): leave signals alone
-        previous_sigterm = None
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, _on_signal)
+        except ValueError:  # not the main thread (an embedding program): leave signals alone
+            break
     try:
         result = lazy_click_group(app).main(args=args, prog_name="phonectl", standalone_mode=False)
-    except Terminated:
-        return _interrupted(ExitCode.TERMINATED)
+    except Interrupted as stop:
+        return _interrupted(stop)
     except PhonectlError as exc:
         render.error(exc)
         return int(exc.exit_code)
@@ -153,8 +157,8 @@ def _run(args: list[str]) -> int:
         )
         return int(ExitCode.FAILED)
     finally:
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 

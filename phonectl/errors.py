@@ -29,8 +29,20 @@ def exit_code_for_status(status: int) -> ExitCode:
     return _EXIT_BY_STATUS.get(status, ExitCode.FAILED)
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that what was done so far is still reported."""
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT), raised in the main thread by cli.main()'s handler. Not a
+    KeyboardInterrupt: Typer would turn that into a silent exit 130, and what was done so
+    far could not be reported first."""
+
+    exit_code = ExitCode.INTERRUPTED
+    word = "interrupted"
+
+
+class Terminated(Interrupted):
+    """SIGTERM, likewise."""
+
+    exit_code = ExitCode.TERMINATED
+    word = "terminated"
 
 
 class PhonectlError(Exception):

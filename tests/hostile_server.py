@@ -67,6 +67,7 @@ class HostileGraph(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = "echo-auth"
         self.redirect_to = ""
+        self.item_status: Any = 204  # "batch-items": the status of every write item
         self.requests: list[tuple[str, str]] = []
         self.release = threading.Event()
 
@@ -94,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PATCH = do_DELETE = do_GET
 
     def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests.append((self.command, self.path))
         MODES[self.server.mode](self)
 
@@ -191,6 +192,18 @@ def _controls(h: _Handler) -> None:
     )
 
 
+def _batch_items(h: _Handler) -> None:
+    """Reads find no phones (so rows add); every write item gets `item_status`, no body."""
+    items = json.loads(h.body)["requests"]
+    responses = [
+        {"id": i["id"], "status": 200, "body": {"value": []}}
+        if i["method"] == "GET"
+        else {"id": i["id"], "status": h.server.item_status}
+        for i in items
+    ]
+    h.send_json(200, {"responses": responses})
+
+
 def _shape(value: Any) -> Answer:
     return lambda h: h.send_json(200, value)
 
@@ -206,6 +219,7 @@ MODES: dict[str, Answer] = {
     "next-loop": _next_loop,
     "deep": _deep,
     "controls": _controls,
+    "batch-items": _batch_items,
     "list": _shape([1, 2]),
     "string": _shape("phone"),
     "number": _shape(5),

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from phonectl.apply.plan import NEW_PHONE_PREFIX, Change, Failure, Outcome, Plan, RowPlan, plan
 from phonectl.apply.rows import Row
-from phonectl.errors import ExitCode, GraphError, PhonectlError, Terminated
+from phonectl.errors import ExitCode, GraphError, Interrupted, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
 from phonectl.phones import UserRef, phones_path
 
@@ -90,7 +90,7 @@ def apply_rows(
     answers: dict[str, BatchResult | Failure] = {}
     try:
         _send(client, the_plan, answers, on_settled)
-    except (KeyboardInterrupt, Terminated) as exc:
+    except (KeyboardInterrupt, Interrupted) as exc:
         report = _report(the_plan, answers, client, dry_run=False, writes_sent=len(answers))
         raise ApplyInterrupted(report._replace(complete=False), exc) from None
     return _report(the_plan, answers, client, dry_run=False, writes_sent=len(answers))

@@ -55,6 +55,7 @@ class Fault:
     body: str = "graph"
     delay: float = 0.0
     drop: bool = False
+    after: int = 0  # let this many matching requests through first
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and (
@@ -152,6 +153,9 @@ class GraphEmulator(ThreadingHTTPServer):
         with self._control_lock:
             for fault in self.faults:
                 if fault.count > 0 and fault.matches(method, path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.count -= 1
                     return fault
         return None
