@@ -41,7 +41,13 @@ def ensure_private_dir(directory: Path) -> None:
 
 
 def read_regular_text(path: Path, what: str, *, max_bytes: int | None = None) -> str | None:
-    """The text of a regular file (None if it does not exist); a FIFO, device or directory
+    """The UTF-8 text of a regular file (None if it does not exist); see read_regular_bytes."""
+    data = read_regular_bytes(path, what, max_bytes=max_bytes)
+    return None if data is None else data.decode("utf-8")
+
+
+def read_regular_bytes(path: Path, what: str, *, max_bytes: int | None = None) -> bytes | None:
+    """The bytes of a regular file (None if it does not exist); a FIFO, device or directory
     is refused without being read (opening a FIFO would wait for a writer for ever)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -58,10 +64,9 @@ def read_regular_text(path: Path, what: str, *, max_bytes: int | None = None) ->
         if max_bytes is not None and info.st_size > max_bytes:
             raise InvalidInput(f"{what} {path} is over {max_bytes // (1024 * 1024)} MiB")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read()
+            return f.read()
     finally:
         os.close(fd)
-    return data.decode("utf-8")
 
 
 def refuse_non_regular(path: Path, what: str) -> None:

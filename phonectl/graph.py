@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
@@ -111,6 +112,10 @@ class GraphClient:
         self._notify = notify or (lambda message: None)
         self._debug = debug
         self.requests_sent = 0
+        # Batches in flight at once (apply --concurrency); a 429 anywhere pauses them all.
+        self.concurrency = 1
+        self._pause_until = 0.0
+        self._lock = threading.Lock()
         self._session = BoundedSession(timeout=timeout, user_agent=user_agent)
         # As the session's auth, the bearer token also spares requests its ~/.netrc lookup.
         self._session.auth = _BearerAuth(token_provider)
@@ -129,6 +134,8 @@ class GraphClient:
                 wait = retry_delay(response.headers.get("Retry-After"), attempt)
                 if wait > NOTICE_WAIT_ABOVE:
                     self._notify(f"Graph answered {status}; retrying in {wait:.0f} s")
+                if status == 429:
+                    self.pause(wait)
                 time.sleep(wait)
                 attempt += 1
                 continue
@@ -187,9 +194,9 @@ class GraphClient:
         while pending:
             throttled: list[int] = []
             wait = 0.0
-            for start in range(0, len(pending), BATCH_LIMIT):
-                chunk = pending[start : start + BATCH_LIMIT]
-                for index, outcome, retry_after in self._send_chunk(requests, chunk):
+            chunks = [pending[i : i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
+            for answered in self._send_chunks(requests, chunks):
+                for index, outcome, retry_after in answered:
                     item_status = outcome.status
                     item_retryable = item_status in BATCH_ITEM_RETRY_STATUSES or may_retry(
                         requests[index].method, item_status
@@ -197,6 +204,7 @@ class GraphClient:
                     if attempt < self._max_retries and item_retryable:
                         throttled.append(index)
                         wait = max(wait, retry_delay(retry_after, attempt))
+                        self.pause(wait)
                         continue
                     results[index] = outcome
                     if on_result is not None:
@@ -210,6 +218,50 @@ class GraphClient:
                 attempt += 1
             pending = throttled
         return [r for r in results if r is not None]
+
+    def pause(self, seconds: float) -> None:
+        """Graph throttled one sender: every sender waits that long before its next request."""
+        with self._lock:
+            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    def _wait_for_pause(self) -> None:
+        while (left := self._pause_until - time.monotonic()) > 0:
+            time.sleep(left)
+
+    def _send_chunks(
+        self, requests: Sequence[BatchRequest], chunks: list[list[int]]
+    ) -> Iterator[list[tuple[int, BatchResult, str | None]]]:
+        """Each chunk's answers as they come: one at a time, or up to `concurrency` batches
+        in flight on daemon threads (an interrupt in the main thread never waits for them)."""
+        if self.concurrency <= 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                yield self._send_chunk(requests, chunk)
+            return
+        import queue
+
+        todo: queue.Queue[list[int]] = queue.Queue()
+        for chunk in chunks:
+            todo.put(chunk)
+        done: queue.Queue[list[tuple[int, BatchResult, str | None]] | BaseException] = queue.Queue()
+
+        def work() -> None:
+            while True:
+                try:
+                    chunk = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put(self._send_chunk(requests, chunk))
+                except BaseException as exc:  # handed to the main thread
+                    done.put(exc)
+
+        for _ in range(min(self.concurrency, len(chunks))):
+            threading.Thread(target=work, name="batch", daemon=True).start()
+        for _ in chunks:
+            answered = done.get()
+            if isinstance(answered, BaseException):
+                raise answered
+            yield answered
 
     def _send_chunk(
         self, requests: Sequence[BatchRequest], chunk: list[int]
@@ -277,8 +329,10 @@ class GraphClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._wait_for_pause()
         started = time.perf_counter()
-        self.requests_sent += 1
+        with self._lock:
+            self.requests_sent += 1
         try:
             response = self._session.request(method, url, data=data, headers=headers)
         except requests.RequestException as exc:

@@ -114,7 +114,8 @@ def test_no_batch_holds_more_than_20_requests(
     lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+49 {n}" for n in range(45)]
     assert phonectl("apply", write(tmp_path, "x.csv", "\n".join(lines))).exit_code == 0
     sizes = [len(items) for items in batch_items(graph)]
-    assert sizes == [20, 20, 5, 20, 20, 5]
+    # Reads, then writes; with batches in flight at once, in any order within each phase.
+    assert sorted(sizes[:3]) == sorted(sizes[3:]) == [5, 20, 20]
 
 
 def test_reads_follow_next_links_inside_batches(
@@ -260,7 +261,7 @@ def test_a_failed_batch_fails_its_rows_and_never_drops_them(
         ("x.csv", "", "x.csv:1: the file is empty"),
         ("x.jsonl", '{"type": "home"}\n{"type": "home"\n', "x.jsonl:2: not valid JSON"),
         ("x.jsonl", '{"type": "home", "number": 5}\n', "x.jsonl:1: number must be a string"),
-        ("x.jsonl", '["home"]\n', "x.jsonl:1: a line must be a JSON object"),
+        ("x.jsonl", '["home"]\n', "x.jsonl:1: each row must be a JSON object"),
         ("x.txt", "type\nhome\n", "cannot tell the format of"),
     ],
 )

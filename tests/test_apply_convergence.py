@@ -178,7 +178,9 @@ def test_writes_made_before_a_malformed_batch_are_reported(
     # The reads (2 batches) and the first write batch go through; the second write batch
     # comes back as broken JSON, twice (the PATCH-only batch is retried once).
     graph.add_fault(Fault(status=200, body="malformed", path_contains="$batch", after=3, count=9))
-    result = phonectl("apply", write(tmp_path, "\n".join(lines)), "-o", "json")
+    # One batch in flight at a time, so that the broken answer is the second write batch's.
+    csv = write(tmp_path, "\n".join(lines))
+    result = phonectl("apply", csv, "-o", "json", "--concurrency", "1")
     assert result.exit_code == 1
     rows = result.json()
     assert [r["result"] for r in rows] == ["updated"] * 20 + ["failed"] * 5
@@ -310,7 +312,7 @@ def test_an_interrupt_reports_every_write_already_made(
     # Each write batch takes 0.4 s: the signal lands while the second is on its way.
     graph.add_fault(Fault(status=None, delay=0.4, path_contains="$batch", after=3, count=9))
     process = subprocess.Popen(
-        [sys.executable, "-m", "phonectl", "apply", rows, "-o", "json"],
+        [sys.executable, "-m", "phonectl", "apply", rows, "-o", "json", "--concurrency", "1"],
         env=os.environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

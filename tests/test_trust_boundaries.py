@@ -397,7 +397,7 @@ def test_sigterm_exits_143_without_a_traceback(hostile: HostileGraph) -> None:
     [
         (lambda d: ["/dev/zero"], "not a regular file"),
         (lambda d: [str(d)], "is a directory"),
-        (lambda d: [_write(d / "l1.csv", b"id,type\nx,caf\xe9\n")], "not UTF-8"),
+        (lambda d: [_write(d / "l1.csv", b"id,type\nx,caf\xe9\n")], "l1.csv:2: not valid utf-8"),
         (lambda d: [_write(d / "deep.jsonl", b"[" * 100_000 + b"]" * 100_000)], "nested"),
         (lambda d: [_write(d / "none.csv", b"")], "empty"),
     ],

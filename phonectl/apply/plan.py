@@ -22,8 +22,10 @@ class Outcome(str, Enum):
     updated = "updated"
     added = "added"
     failed = "failed"
+    deleted = "deleted"
     would_update = "would-update"
     would_add = "would-add"
+    would_delete = "would-delete"
 
 
 class Change(NamedTuple):
@@ -42,12 +44,13 @@ class Failure(NamedTuple):
 
 
 class RowPlan(NamedTuple):
-    row: Row
+    row: Row  # for a pruned phone: line 0, the phone's user and id
     user_key: str | None
     write_key: str | None  # the write that carries this row's changes (None: nothing to write)
     phone_id: str | None  # the phone's id when it exists before the run
     changes: tuple[Change, ...] = ()
     failure: Failure | None = None
+    prunes: bool = False  # no row wants this phone: --prune deletes it
 
     @property
     def adds(self) -> bool:
@@ -55,7 +58,8 @@ class RowPlan(NamedTuple):
 
 
 class Write(NamedTuple):
-    """One request the plan calls for: PATCH an existing phone, or POST a new one."""
+    """One request the plan calls for: PATCH an existing phone, POST a new one, or DELETE
+    one that no row wants (--prune)."""
 
     key: str
     owner: UserRef
@@ -63,6 +67,7 @@ class Write(NamedTuple):
     phone_id: str | None  # None: POST
     body: dict[str, Any]
     lines: tuple[int, ...]
+    method: str = "PATCH"
 
 
 class Plan(NamedTuple):
@@ -82,8 +87,11 @@ def plan(
     user_keys: Mapping[UserRef, str | Failure],
     phones: Mapping[str, Sequence[Mapping[str, Any]] | Failure],
     owners: Mapping[str, UserRef],
+    *,
+    prune: bool = False,
 ) -> Plan:
-    """The plan for every row.
+    """The plan for every row (and, with `prune`, a delete for every phone of the file's
+    users that no row matches).
 
     `user_keys`: each user reference's resolved identity (or why it could not be resolved);
     `phones`: each identity's phones as Graph holds them (or why they could not be read);
@@ -106,16 +114,67 @@ def plan(
             continue
         planned.append(_plan_row(row, user_key, model[user_key], drafts, owners[user_key]))
     _drop_net_no_ops(drafts, phones)
-    writes = tuple(
-        Write(d.key, d.owner, d.user_key, d.phone_id, d.body, tuple(d.lines))
+    writes = [
+        Write(
+            d.key,
+            d.owner,
+            d.user_key,
+            d.phone_id,
+            d.body,
+            tuple(d.lines),
+            "PATCH" if d.phone_id else "POST",
+        )
         for d in drafts.values()
-    )
+    ]
     kept = {w.key for w in writes}
-    rows_planned = tuple(
+    rows_planned = [
         p if p.write_key is None or p.write_key in kept else p._replace(write_key=None, changes=())
         for p in planned
-    )
-    return Plan(rows_planned, writes)
+    ]
+    if prune:
+        for pruned in _unmatched(rows_planned, phones, owners):
+            rows_planned.append(pruned)
+            owner = owners[str(pruned.user_key)]
+            writes.append(
+                Write(
+                    str(pruned.write_key),
+                    owner,
+                    str(pruned.user_key),
+                    pruned.phone_id,
+                    {},
+                    (0,),
+                    "DELETE",
+                )
+            )
+    return Plan(tuple(rows_planned), tuple(writes))
+
+
+def _unmatched(
+    planned: Sequence[RowPlan],
+    phones: Mapping[str, Sequence[Mapping[str, Any]] | Failure],
+    owners: Mapping[str, UserRef],
+) -> list[RowPlan]:
+    """The phones of the file's users that no row matched. A user with a failed row keeps
+    every phone: an ambiguous row must not get both of its candidates deleted."""
+    matched = {str(p.phone_id).lower() for p in planned if p.phone_id is not None}
+    unsure = {p.user_key for p in planned if p.failure is not None}
+    pruned = []
+    for user_key, found in phones.items():
+        if isinstance(found, Failure) or user_key in unsure:
+            continue
+        for phone in found:
+            phone_id = str(phone.get("id", ""))
+            if phone_id and phone_id.lower() not in matched:
+                before = tuple(
+                    Change(name, phone.get(name), None)
+                    for name in ("type", "number")
+                    if phone.get(name) is not None
+                )
+                row = Row(0, owners[user_key], phone_id, {})
+                pruned.append(
+                    RowPlan(row, user_key, f"delete:{phone_id}", phone_id, before, prunes=True)
+                )
+    return pruned
 
 
 def _drop_net_no_ops(
@@ -182,9 +241,12 @@ def _target(row: Row, phones: list[dict[str, Any]]) -> tuple[dict[str, Any] | No
     if row.phone_id is not None:
         wanted = row.phone_id.lower()
         found = next((p for p in phones if str(p.get("id", "")).lower() == wanted), None)
-        if found is None:
+        if found is not None:
+            return found, None
+        if not row.fields.get("type"):
             return None, f"the user has no phone with id {row.phone_id}"
-        return found, None
+        # The phone is gone (deleted since an export or a backup was taken): the row still
+        # says what the user's phone of that type should be, so it is matched by type.
     phone_type = row.fields["type"]
     same_type = [p for p in phones if p.get("type") == phone_type]
     if len(same_type) > 1:

@@ -1,20 +1,40 @@
-"""apply's input: a CSV or JSON Lines file read into checked rows, every bad line named
-before anything is sent."""
+"""apply's input: a CSV or JSON Lines file (as HR systems and Excel write them, and as
+`phonectl export` and `list -o json` write them) read into checked rows, every bad line
+named before anything is sent."""
 
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from phonectl.choices import FileFormat
 from phonectl.errors import InvalidInput
-from phonectl.phones import FILE_FIELDS, SIGNED_IN, UserRef, check_identifier
+from phonectl.phones import FIELD_BY_NAME, FILE_FIELDS, SIGNED_IN, UserRef, check_identifier
 
 FIELDS = tuple(str(f.column) for f in FILE_FIELDS)
 COLUMNS = ("user", "id", *FIELDS)
 MAX_REPORTED_ERRORS = 20
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+# Read-only or untouched itemPhone properties: a JSON array from `list -o json` carries
+# them; apply leaves them alone instead of refusing the file.
+GRAPH_ONLY_KEYS = frozenset(
+    {
+        "createdBy",
+        "createdDateTime",
+        "lastModifiedBy",
+        "lastModifiedDateTime",
+        "source",
+        "sources",
+        "inference",
+        "isSearchable",
+    }
+)
 
 
 class Row(NamedTuple):
-    """One line of the file: whose phone, which phone (id, or else its type), what it should be."""
+    """One line of the file: whose phone, which phone (id, or else its type), what it should
+    be. A field's value None clears the property (an empty cell with --clear-empty, or JSON
+    null)."""
 
     line: int
     user: UserRef
@@ -22,30 +42,68 @@ class Row(NamedTuple):
     fields: Mapping[str, Any]
 
 
+class ReadOptions(NamedTuple):
+    delimiter: str | None = None  # None: sniffed from the header
+    encoding: str | None = None  # None: UTF-8, with or without a BOM
+    ignored_columns: frozenset[str] = frozenset()  # lower-cased
+    clear_empty: bool = False
+
+
+def decode(data: bytes, name: str, encoding: str | None) -> str:
+    """The file's text; a BOM is honoured; an undecodable byte is named by line."""
+    import codecs
+
+    if encoding is None and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    chosen = encoding or "utf-8"
+    try:
+        codecs.lookup(chosen)
+    except LookupError:
+        raise InvalidInput(f"unknown --encoding {chosen!r}", hint="e.g. utf-8, cp1252") from None
+    try:
+        return data.decode(chosen).removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"{name}:{line}: not valid {chosen} text (byte 0x{data[exc.start]:02x})",
+            hint="say which encoding the file uses, e.g. --encoding cp1252 for Excel on Windows",
+        ) from None
+
+
 def detect_format(name: str, text: str, given: FileFormat | None) -> FileFormat:
     """--format, else the file's extension, else (stdin) the first character."""
     if given is not None:
         return given
     lowered = name.lower()
-    if lowered.endswith(".csv"):
+    if lowered.endswith((".csv", ".tsv")):
         return FileFormat.csv
     if lowered.endswith((".jsonl", ".ndjson", ".json")):
         return FileFormat.jsonl
     if name == "-":
-        return FileFormat.jsonl if text.lstrip().startswith("{") else FileFormat.csv
+        return FileFormat.jsonl if text.lstrip().startswith(("{", "[")) else FileFormat.csv
     raise InvalidInput(
         f"cannot tell the format of {name} from its name", hint="pass --format csv or jsonl"
     )
 
 
-def read_rows(text: str, fmt: FileFormat, name: str) -> list[Row]:
+DEFAULT_OPTIONS = ReadOptions()
+
+
+def read_rows(
+    text: str, fmt: FileFormat, name: str, options: ReadOptions = DEFAULT_OPTIONS
+) -> list[Row]:
     """Every row, checked; InvalidInput naming each bad line (up to 20) if any is bad."""
     errors: list[tuple[int, str]] = []
-    raw_rows = _csv_values(text, errors) if fmt is FileFormat.csv else _jsonl_values(text, errors)
+    if fmt is FileFormat.csv:
+        raw_rows = _csv_values(text, errors, options)
+    elif text.lstrip().startswith("["):
+        raw_rows = _json_array_values(text, errors, options)
+    else:
+        raw_rows = _jsonl_values(text, errors, options)
     rows = []
     for line, values in raw_rows:
         try:
-            rows.append(_checked_row(line, values))
+            rows.append(_checked_row(line, values, clear_empty=options.clear_empty))
         except InvalidInput as exc:
             errors.append((line, exc.message))
     if errors:
@@ -68,11 +126,21 @@ def _canonical_column(name: str) -> str | None:
     return next((c for c in COLUMNS if c.lower() == wanted), None)
 
 
-def _csv_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dict[str, Any]]]:
+def sniff_delimiter(header: str) -> str:
+    """The delimiter the header line uses most: comma, semicolon or tab (default comma)."""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_values(
+    text: str, errors: list[tuple[int, str]], options: ReadOptions
+) -> list[tuple[int, dict[str, Any]]]:
     import csv
     import io
 
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # Excel writes a BOM
+    delimiter = options.delimiter or sniff_delimiter(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -81,11 +149,21 @@ def _csv_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dic
     except csv.Error as exc:
         errors.append((1, str(exc)))
         return []
-    unknown = [cell for cell in header if _canonical_column(cell) is None]
+    kept = [
+        i for i, cell in enumerate(header) if cell.strip().lower() not in options.ignored_columns
+    ]
+    unknown = [header[i] for i in kept if _canonical_column(header[i]) is None]
     if unknown:
-        errors.append((1, f"unknown column {unknown[0]!r} (columns: {', '.join(COLUMNS)})"))
+        hint = "" if options.delimiter else f"; read as {DELIMITERS[delimiter]}-separated"
+        errors.append(
+            (
+                1,
+                f"unknown column {unknown[0]!r} (columns: {', '.join(COLUMNS)}; skip others "
+                f"with --ignore-column{hint})",
+            )
+        )
         return []
-    columns = [str(_canonical_column(cell)) for cell in header]
+    columns = [str(_canonical_column(header[i])) for i in kept]
     if len(set(columns)) != len(columns):
         errors.append((1, "a column appears twice in the header"))
         return []
@@ -97,22 +175,24 @@ def _csv_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dic
         for cells in reader:
             if not cells or all(not c.strip() for c in cells):
                 continue
-            if len(cells) != len(columns):
+            if len(cells) != len(header):
                 errors.append(
-                    (reader.line_num, f"{len(cells)} cells, the header has {len(columns)}")
+                    (reader.line_num, f"{len(cells)} cells, the header has {len(header)}")
                 )
                 continue
-            values.append((reader.line_num, dict(zip(columns, cells, strict=True))))
+            values.append((reader.line_num, {columns[n]: cells[i] for n, i in enumerate(kept)}))
     except csv.Error as exc:
         errors.append((reader.line_num, str(exc)))
     return values
 
 
-def _jsonl_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, dict[str, Any]]]:
+def _jsonl_values(
+    text: str, errors: list[tuple[int, str]], options: ReadOptions
+) -> list[tuple[int, dict[str, Any]]]:
     import json
 
     values: list[tuple[int, dict[str, Any]]] = []
-    for line, source in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    for line, source in enumerate(text.splitlines(), start=1):
         if not source.strip():
             continue
         try:
@@ -123,33 +203,85 @@ def _jsonl_values(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, d
         except RecursionError:
             errors.append((line, "JSON nested beyond reason"))
             continue
-        if not isinstance(obj, dict):
-            errors.append((line, "a line must be a JSON object"))
-            continue
-        row: dict[str, Any] = {}
-        for key, value in obj.items():
-            column = _canonical_column(str(key))
-            if column is None:
-                errors.append((line, f"unknown key {key!r} (keys: {', '.join(COLUMNS)})"))
-                break
-            if value is not None and not isinstance(value, str):
-                errors.append((line, f"{column} must be a string, not {value!r}"))
-                break
-            row[column] = value
-        else:
-            values.append((line, row))
+        _object_values(line, obj, errors, values, options, graph_keys=False)
     return values
 
 
-def _checked_row(line: int, values: Mapping[str, Any]) -> Row:
+def _json_array_values(
+    text: str, errors: list[tuple[int, str]], options: ReadOptions
+) -> list[tuple[int, dict[str, Any]]]:
+    """A JSON array of objects, as `phonectl list -o json` prints it: item n is 'line' n."""
+    import json
+
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        errors.append((exc.lineno, f"not valid JSON ({exc.msg})"))
+        return []
+    except RecursionError:
+        errors.append((1, "JSON nested beyond reason"))
+        return []
+    if not isinstance(items, list):
+        errors.append((1, "expected a JSON array of objects"))
+        return []
+    values: list[tuple[int, dict[str, Any]]] = []
+    for n, obj in enumerate(items, start=1):
+        _object_values(n, obj, errors, values, options, graph_keys=True)
+    return values
+
+
+def _object_values(
+    line: int,
+    obj: Any,
+    errors: list[tuple[int, str]],
+    values: list[tuple[int, dict[str, Any]]],
+    options: ReadOptions,
+    *,
+    graph_keys: bool,
+) -> None:
+    if not isinstance(obj, dict):
+        errors.append((line, "each row must be a JSON object"))
+        return
+    row: dict[str, Any] = {}
+    for raw_key, value in obj.items():
+        key = str(raw_key)
+        if key.lower() in options.ignored_columns or key.startswith("@odata."):
+            continue
+        if graph_keys and key in GRAPH_ONLY_KEYS:
+            continue
+        column = _canonical_column(key)
+        if column is None:
+            errors.append((line, f"unknown key {key!r} (keys: {', '.join(COLUMNS)})"))
+            return
+        if value is not None and not isinstance(value, str):
+            errors.append((line, f"{column} must be a string or null, not {_json(value)}"))
+            return
+        row[column] = value
+    values.append((line, row))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)[:40]
+
+
+def _checked_row(line: int, values: Mapping[str, Any], *, clear_empty: bool) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
     fields: dict[str, Any] = {}
     for prop in FILE_FIELDS:
-        if prop.column in present and prop.parse is not None:
-            fields[prop.graph] = prop.parse(present[prop.column], prop.column)
+        column = str(prop.column)
+        if column in present and prop.parse is not None:
+            fields[prop.graph] = prop.parse(present[column], column)
+        elif column in values and (values[column] is None or clear_empty):
+            # JSON null always clears; an empty cell clears with --clear-empty.
+            if FIELD_BY_NAME[prop.graph].clearable:
+                fields[prop.graph] = None
+            elif values[column] is None:
+                raise InvalidInput(f"{column} cannot be cleared (Graph requires it)")
     user = present.get("user")
     phone_id = present.get("id")
-    if phone_id is None and "type" not in fields:
+    if phone_id is None and not fields.get("type"):
         raise InvalidInput("a row needs an id, or a type to find the user's phone by")
     return Row(
         line=line,
@@ -157,3 +289,51 @@ def _checked_row(line: int, values: Mapping[str, Any]) -> Row:
         phone_id=None if phone_id is None else check_identifier(phone_id.strip(), "id"),
         fields=fields,
     )
+
+
+def format_for_output(path: str | None, given: FileFormat | None) -> FileFormat:
+    """--format, else the output file's extension (.jsonl/.ndjson/.json), else CSV."""
+    if given is not None:
+        return given
+    if path and path.lower().endswith((".jsonl", ".ndjson", ".json")):
+        return FileFormat.jsonl
+    return FileFormat.csv
+
+
+def phone_rows_text(entries: Sequence[tuple[UserRef, Mapping[str, Any]]], fmt: FileFormat) -> str:
+    """Phones in the format apply reads (columns user, id and the file fields): reading it
+    back plans no write. The signed-in user's cell is empty (null in JSON Lines)."""
+    import csv
+    import io
+    import json
+
+    from phonectl.phones import audience_text
+
+    def cells(user: UserRef, phone: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {"user": user.ref, "id": phone.get("id")}
+        for prop in FILE_FIELDS:
+            value = phone.get(prop.graph)
+            if prop.graph == "allowedAudiences" and value is not None:
+                value = audience_text(phone)
+            values[str(prop.column)] = value
+        return values
+
+    out = io.StringIO()
+    if fmt is FileFormat.jsonl:
+        for user, phone in entries:
+            row = {
+                k: v
+                for k, v in cells(user, phone).items()
+                if v is not None or k == "user" or _clearable_column(k)
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return out.getvalue()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for user, phone in entries:
+        writer.writerow(["" if v is None else v for v in cells(user, phone).values()])
+    return out.getvalue()
+
+
+def _clearable_column(column: str) -> bool:
+    return any(f.column == column and f.clearable for f in FILE_FIELDS)

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from phonectl.apply.plan import NEW_PHONE_PREFIX, Change, Failure, Outcome, Plan, RowPlan, plan
 from phonectl.apply.rows import Row
-from phonectl.errors import ExitCode, GraphError, Interrupted, PhonectlError
+from phonectl.errors import ExitCode, GraphError, Interrupted, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
 from phonectl.phones import UserRef, phones_path
 
@@ -42,7 +42,8 @@ class ApplyReport(NamedTuple):
 
     @property
     def written(self) -> int:
-        return sum(1 for r in self.results if r.outcome in {Outcome.updated, Outcome.added})
+        done = {Outcome.updated, Outcome.added, Outcome.deleted}
+        return sum(1 for r in self.results if r.outcome in done)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -71,18 +72,44 @@ def failure_of(error: PhonectlError) -> Failure:
     return Failure(prefix + error.message, error.exit_code)
 
 
+class Before(NamedTuple):
+    """What the plan is about to change: each touched user's phones as Graph holds them."""
+
+    owners: dict[str, UserRef]
+    phones: dict[str, list[dict[str, Any]]]
+
+
 def apply_rows(
     client: GraphClient,
     rows: Sequence[Row],
     *,
     dry_run: bool,
+    prune: bool = False,
+    max_deletes: int | None = None,
+    before_writes: Callable[[Before], None] = lambda before: None,
     on_settled: Callable[[int], None] = lambda rows: None,
 ) -> ApplyReport:
     """Bring Graph in line with the rows. `on_settled(n)`: n more rows are done (those that
-    need no write once the plan is made, then each write's rows as Graph answers it)."""
+    need no write once the plan is made, then each write's rows as Graph answers it).
+    `before_writes` sees the touched users' phones before the first write (--backup)."""
     user_keys, owners = resolve_users(client, [row.user for row in rows])
     phones = read_phones(client, owners)
-    the_plan = plan(rows, user_keys, phones, owners)
+    the_plan = plan(rows, user_keys, phones, owners, prune=prune)
+    deletes = sum(1 for w in the_plan.writes if w.method == "DELETE")
+    if max_deletes is not None and deletes > max_deletes:
+        raise InvalidInput(
+            f"--prune would delete {deletes} phones, more than --max-deletes {max_deletes}; "
+            "nothing was written",
+            hint="check the file (a missing column or user?), or raise --max-deletes",
+        )
+    if not dry_run and the_plan.writes:
+        touched = {w.user_key for w in the_plan.writes}
+        before_writes(
+            Before(
+                {key: owners[key] for key in touched},
+                {key: found for key in touched if isinstance(found := phones[key], list)},
+            )
+        )
     if dry_run or not the_plan.writes:
         on_settled(len(rows))
         return _report(the_plan, {}, client, dry_run=dry_run, writes_sent=0)
@@ -175,15 +202,15 @@ def _send(
     leaves them partly filled). Adds of unknown fate are settled by reading again."""
     writes = the_plan.writes
     requests = [
-        BatchRequest(
-            "POST" if w.phone_id is None else "PATCH", phones_path(w.owner, w.phone_id), w.body
-        )
+        BatchRequest(w.method, phones_path(w.owner, w.phone_id), w.body or None)
+        if w.method != "POST"
+        else BatchRequest("POST", phones_path(w.owner), w.body)
         for w in writes
     ]
     unknown: list[int] = []
 
     def settle(index: int, answer: BatchResult) -> None:
-        if writes[index].phone_id is None and _fate_unknown(answer):
+        if writes[index].method == "POST" and _fate_unknown(answer):
             unknown.append(index)
             return
         answers[writes[index].key] = answer
@@ -272,7 +299,13 @@ def _row_result(
         return RowResult(row.line, row.user, planned.phone_id, Outcome.unchanged)
     adds = planned.write_key.startswith(NEW_PHONE_PREFIX)
     if dry_run:
-        outcome = Outcome.would_add if adds else Outcome.would_update
+        outcome = (
+            Outcome.would_delete
+            if planned.prunes
+            else Outcome.would_add
+            if adds
+            else Outcome.would_update
+        )
         return RowResult(row.line, row.user, planned.phone_id, outcome, planned.changes)
     answer = answers.get(planned.write_key)
     if answer is None:
@@ -281,6 +314,8 @@ def _row_result(
         return _failed(row, planned.phone_id, answer)
     if answer.error is not None:
         return _failed(row, planned.phone_id, failure_of(answer.error))
+    if planned.prunes:
+        return RowResult(row.line, row.user, planned.phone_id, Outcome.deleted, planned.changes)
     if not adds:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.updated, planned.changes)
     new_id = answer.body.get("id") if isinstance(answer.body, dict) else None

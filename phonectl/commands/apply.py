@@ -1,4 +1,5 @@
-"""`phonectl apply`: bring many users' phones in line with a CSV or JSON Lines file."""
+"""`phonectl apply` and `phonectl export`: bring many users' phones in line with a file, and
+write their phones as such a file."""
 
 import sys
 from contextlib import AbstractContextManager, nullcontext
@@ -12,30 +13,97 @@ from phonectl.commands.options import OutputOption, runtime
 from phonectl.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from phonectl.apply.run import Before
     from phonectl.settings import Settings
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", ",": ",", ";": ";", "\\t": "\t"}
+
+FormatOption = Annotated[
+    FileFormat | None,
+    typer.Option(
+        "--format",
+        case_sensitive=False,
+        help="csv or jsonl (default: from the file's extension).",
+        show_default=False,
+    ),
+]
 
 
 def apply(
     ctx: typer.Context,
     file: Annotated[
         str,
-        typer.Argument(
-            metavar="FILE",
-            help="CSV with a header row, or JSON Lines; - reads stdin.",
-        ),
+        typer.Argument(metavar="FILE", help="CSV with a header row, or JSON Lines; - reads stdin."),
     ],
-    format_: Annotated[
-        FileFormat | None,
-        typer.Option(
-            "--format",
-            case_sensitive=False,
-            help="The file's format (default: from its extension).",
-            show_default=False,
-        ),
-    ] = None,
+    format_: FormatOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Read and plan, print the plan, write nothing.")
     ] = False,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            "--delimiter",
+            metavar="SEP",
+            help="CSV delimiter: comma, semicolon or tab (default: sniffed from the header).",
+            show_default=False,
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="NAME",
+            help="The file's text encoding, e.g. cp1252 (default: UTF-8, with or without BOM).",
+            show_default=False,
+        ),
+    ] = None,
+    ignore_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore-column",
+            metavar="NAME",
+            help="Skip this column (repeatable), e.g. an HR export's employeeId.",
+            show_default=False,
+        ),
+    ] = None,
+    clear_empty: Annotated[
+        bool,
+        typer.Option(
+            "--clear-empty",
+            help="An empty cell clears that property (JSON Lines: null always clears).",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete the phones of the file's users that no row matches (users not in "
+            "the file are never touched).",
+        ),
+    ] = False,
+    max_deletes: Annotated[
+        int,
+        typer.Option(
+            "--max-deletes", metavar="N", min=0, help="With --prune: refuse to delete more."
+        ),
+    ] = 20,
+    backup: Annotated[
+        str | None,
+        typer.Option(
+            "--backup",
+            metavar="FILE",
+            help="Before the first write, save the phones of every user the run changes, in "
+            "export's format ('apply FILE --prune' puts them back).",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", metavar="N", min=1, max=16, help="$batch requests in flight at once."
+        ),
+    ] = 4,
     output: OutputOption = None,
 ) -> int:
     """Sync phones from a file: columns user, id, type, number, displayName, allowedAudiences.
@@ -46,27 +114,155 @@ def apply(
     or 6 when every failure had that one cause and nothing was written); a rerun completes
     what is left. --dry-run shows each change as old -> new.
 
-    Example: phonectl apply hr-phones.csv --dry-run
+    Example: phonectl apply hr-phones.csv --backup before.csv --dry-run
     """
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
-    from phonectl.apply.rows import detect_format, read_rows
+    from phonectl.apply.rows import ReadOptions, decode, detect_format, read_rows
     from phonectl.apply.run import ApplyInterrupted, apply_rows
 
-    text = _read(file)
-    rows = read_rows(text, detect_format(file, text, format_), "stdin" if file == "-" else file)
+    name = "stdin" if file == "-" else file
+    text = decode(_read(file), name, encoding)
+    options = ReadOptions(
+        delimiter=_delimiter(delimiter),
+        encoding=encoding,
+        ignored_columns=frozenset(c.strip().lower() for c in ignore_column or ()),
+        clear_empty=clear_empty,
+    )
+    rows = read_rows(text, detect_format(file, text, format_), name, options)
     rt = runtime(ctx)
     fmt = rt.output(output)
     client = rt.client()
+    client.concurrency = concurrency
     lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
     with lock, render.progress(len(rows), "applying") as advance:
         try:
-            report = apply_rows(client, rows, dry_run=dry_run, on_settled=advance)
+            report = apply_rows(
+                client,
+                rows,
+                dry_run=dry_run,
+                prune=prune,
+                max_deletes=max_deletes if prune else None,
+                before_writes=(lambda before: _save_backup(backup, before)) if backup else _none,
+                on_settled=advance,
+            )
         except ApplyInterrupted as stop:
             # Every write already made is reported before the interrupt takes its course.
             render.apply_report(stop.report, fmt)
             raise stop.cause from None
     render.apply_report(report, fmt)
     return int(report.exit_code)
+
+
+def export(
+    ctx: typer.Context,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user",
+            "-u",
+            metavar="USER",
+            help="A user id or principal name (repeatable); default: the signed-in user.",
+            show_default=False,
+        ),
+    ] = None,
+    users_file: Annotated[
+        str | None,
+        typer.Option(
+            "--users-file",
+            metavar="FILE",
+            help="A file of users, one id or principal name a line (- reads stdin).",
+            show_default=False,
+        ),
+    ] = None,
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="Every user of the tenant (GET /users).")
+    ] = False,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "--output-file",
+            metavar="FILE",
+            help="Write to this file (its extension picks the format) instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    format_: FormatOption = None,
+) -> int:
+    """Write users' phones as a file apply takes back: user,id,type,number,displayName,
+    allowedAudiences (CSV, or JSON Lines). Applying it unchanged writes nothing.
+
+    Example: phonectl export --all-users --out phones.csv
+    """
+    from pathlib import Path
+
+    from phonectl.apply.export import all_users as every_user
+    from phonectl.apply.export import export_phones
+    from phonectl.apply.rows import format_for_output, phone_rows_text
+    from phonectl.files import write_private_file
+    from phonectl.phones import SIGNED_IN, UserRef, check_identifier
+
+    refs = [UserRef(check_identifier(u.strip(), "--user")) for u in user or ()]
+    if users_file is not None:
+        listed = decode(_read(users_file), users_file, None).splitlines()
+        refs += [UserRef(check_identifier(u.strip(), "user")) for u in listed if u.strip()]
+    rt = runtime(ctx)
+    client = rt.client()
+    if all_users:
+        refs += every_user(client)
+    if not refs and not (all_users or users_file):
+        refs = [SIGNED_IN]
+    with render.progress(len(refs), "exporting") as advance:
+        exported = export_phones(client, refs, on_read=advance)
+    text = phone_rows_text(exported.entries, format_for_output(out, format_))
+    if out is None or out == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_private_file(Path(out), text, "the export file")
+    for failed_user, failure in exported.failures:
+        render.warning(f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}")
+    render.notice(
+        f"export: {len(exported.entries)} phones of {exported.users - len(exported.failures)} "
+        f"users in {client.requests_sent} HTTP requests"
+        + (f"; {len(exported.failures)} users could not be read" if exported.failures else "")
+    )
+    return 1 if exported.failures else 0
+
+
+def decode(data: bytes, name: str, encoding: str | None) -> str:
+    from phonectl.apply.rows import decode as decode_rows
+
+    return decode_rows(data, name, encoding)
+
+
+def _none(before: "Before") -> None:
+    return None
+
+
+def _delimiter(given: str | None) -> str | None:
+    if given is None:
+        return None
+    try:
+        return DELIMITER_NAMES[given.strip().lower() if given.strip() else given]
+    except KeyError:
+        raise InvalidInput(f"invalid --delimiter {given!r}: use comma, semicolon or tab") from None
+
+
+def _save_backup(path: str, before: "Before") -> None:
+    """The touched users' phones, as export writes them, before anything changes."""
+    from pathlib import Path
+
+    from phonectl.apply.rows import format_for_output, phone_rows_text
+    from phonectl.files import write_private_file
+
+    entries = [
+        (before.owners[key], phone) for key, phones in before.phones.items() for phone in phones
+    ]
+    write_private_file(
+        Path(path), phone_rows_text(entries, format_for_output(path, None)), "the backup file"
+    )
+    render.notice(f"backup of {len(before.phones)} users' phones written to {path}")
 
 
 def _one_apply_at_a_time(settings: "Settings", file: str) -> AbstractContextManager[None]:
@@ -86,33 +282,26 @@ def _one_apply_at_a_time(settings: "Settings", file: str) -> AbstractContextMana
     )
 
 
-MAX_FILE_BYTES = 256 * 1024 * 1024
-
-
-def _read(file: str) -> str:
-    """The file's text (stdin for -): a regular file of sane size, in UTF-8."""
+def _read(file: str) -> bytes:
+    """The file's bytes (stdin for -): a regular file of sane size."""
     from pathlib import Path
 
-    from phonectl.files import read_regular_text
+    from phonectl.files import read_regular_bytes
 
     try:
         if file == "-":
             if sys.stdin is None or sys.stdin.closed:
-                raise InvalidInput("apply - reads the rows from stdin, but stdin is closed")
+                raise InvalidInput("- reads from stdin, but stdin is closed")
             if sys.stdin.isatty():
-                render.notice("reading rows from stdin; end with Ctrl-D (or pass a file)")
+                render.notice("reading from stdin; end with Ctrl-D (or pass a file)")
             stream = getattr(sys.stdin, "buffer", None)
             data = sys.stdin.read() if stream is None else stream.read(MAX_FILE_BYTES + 1)
             if len(data) > MAX_FILE_BYTES:
                 raise InvalidInput("stdin is over 256 MiB: split the file")
-            return data if isinstance(data, str) else data.decode("utf-8")
-        text = read_regular_text(Path(file), "the file", max_bytes=MAX_FILE_BYTES)
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"cannot read {file}: it is not UTF-8 text (byte {exc.start + 1} is not valid)"
-        ) from None
+            return data.encode("utf-8") if isinstance(data, str) else data
+        found = read_regular_bytes(Path(file), "the file", max_bytes=MAX_FILE_BYTES)
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror or exc}") from None
-    if text is None:
+    if found is None:
         raise InvalidInput(f"cannot read {file}: no such file")
-    return text
+    return found
