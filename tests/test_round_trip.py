@@ -1,0 +1,292 @@
+"""The admin's round trip: export, edit, apply (with prune, clear, backup), for real HR files."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+ADELE_MOBILE = "b2c4e6a8-1d3f-4b5c-8e7a-9f0d1c2b3a4e"
+
+
+def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
+    found = graph.state.find_user(user)
+    assert found is not None
+    return found["phones"]  # type: ignore[no-any-return]
+
+
+def writes(graph: GraphEmulator) -> list[dict[str, Any]]:
+    return [
+        item
+        for call in graph_calls(graph)
+        if call.decoded_path == "/beta/$batch"
+        for item in call.body["requests"]
+        if item["method"] != "GET"
+    ]
+
+
+def essentials(graph: GraphEmulator, user: str) -> list[tuple[Any, ...]]:
+    """What a restore must bring back (ids aside: a re-added phone gets a new one)."""
+    return sorted(
+        (p["type"], p["number"], p.get("displayName"), p.get("allowedAudiences"))
+        for p in phones_of(graph, user)
+    )
+
+
+def add_users(graph: GraphEmulator, count: int) -> None:
+    template = copy.deepcopy(phones_of(graph, ME_ID)[0])
+    for n in range(count):
+        phone = {**copy.deepcopy(template), "id": f"u{n}-p0", "type": "other", "number": f"{n}"}
+        graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", [phone])
+
+
+@pytest.mark.parametrize("out", ["phones.csv", "phones.jsonl", None])
+def test_export_then_apply_writes_nothing(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, out: str | None
+) -> None:
+    phones_of(graph, ME_ID)[0]["allowedAudiences"] = "organization,federatedOrganizations"
+    phones_of(graph, ME_ID)[1]["displayName"] = None
+    args = ["export", "--user", "AdeleV@contoso.com", "--user", ME_ID]
+    if out:
+        args += ["--out", str(tmp_path / out)]
+    exported = phonectl(*args)
+    assert exported.exit_code == 0, exported.stderr
+    path = tmp_path / (out or "stdout.csv")
+    if not out:
+        path.write_text(exported.stdout)
+    text = path.read_text()
+    if path.suffix == ".csv":
+        assert text.splitlines()[0] == "user,id,type,number,displayName,allowedAudiences"
+    else:
+        assert json.loads(text.splitlines()[0])["user"] == "AdeleV@contoso.com"
+    assert len(text.strip().splitlines()) == 3 + (path.suffix == ".csv")
+    graph.requests.clear()
+    applied = phonectl("apply", str(path), "-o", "json")
+    assert applied.exit_code == 0, applied.stderr
+    assert {r["result"] for r in applied.json()} == {"unchanged"}
+    assert writes(graph) == []
+
+
+def test_export_of_every_user_pages_through_users_and_reads_in_batches(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    add_users(graph, 45)
+    result = phonectl("export", "--all-users")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1 + 3 + 45
+    calls = [c.decoded_path for c in graph_calls(graph)]
+    assert calls.count("/beta/users") == 1  # 47 users, one page of 100
+    assert calls.count("/beta/$batch") == 3  # 47 users' phones, 20 a batch
+    assert "export: 48 phones of 47 users" in result.stderr
+
+
+def test_export_of_the_signed_in_user_leaves_the_user_cell_empty(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    result = phonectl("export", "--format", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["user"] for r in rows} == {None}
+    assert {r["id"] for r in rows} == {p["id"] for p in phones_of(graph, ME_ID)}
+
+
+def test_a_list_json_file_applies_back_as_is(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    mine = tmp_path / "me.json"
+    mine.write_text(phonectl("list", "-o", "json").stdout)
+    result = phonectl("apply", str(mine), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert {r["result"] for r in result.json()} == {"unchanged"}
+
+
+@pytest.mark.parametrize(
+    ("data", "args"),
+    [
+        (b"user;type;number\nadelev@contoso.com;mobile;+1 2\n", []),  # Excel in Europe
+        (b"user\ttype\tnumber\nadelev@contoso.com\tmobile\t+1 2\n", []),
+        (b"\xef\xbb\xbfuser,type,number\nadelev@contoso.com,mobile,+1 2\n", []),  # a BOM
+        (b"user|type|number\nadelev@contoso.com|mobile|+1 2\n", ["--delimiter", ";"]),
+        (
+            "user;type;number;displayName\nadelev@contoso.com;mobile;+1 2;Bür\u00f6\n".encode(
+                "cp1252"
+            ),
+            ["--encoding", "cp1252"],
+        ),
+        (
+            b"employeeId,user,type,number\n42,adelev@contoso.com,mobile,+1 2\n",
+            ["--ignore-column", "EmployeeID"],
+        ),
+    ],
+)
+def test_real_hr_files_are_read(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, data: bytes, args: list[str]
+) -> None:
+    path = tmp_path / "hr.csv"
+    path.write_bytes(data)
+    if args[:1] == ["--delimiter"]:  # a delimiter phonectl does not sniff is named
+        path.write_bytes(data.replace(b"|", b";"))
+    result = phonectl("apply", str(path), *args, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert phones_of(graph, SECOND_USER_ID)[0]["number"] == "+1 2"
+
+
+def test_an_undecodable_file_names_the_line_and_the_option(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "hr.csv"
+    path.write_bytes("user,type,displayName\n,mobile,ok\n,home,Bür\u00f6\n".encode("cp1252"))
+    result = phonectl("apply", str(path))
+    assert result.exit_code == 2
+    assert "hr.csv:3: not valid utf-8 text" in result.stderr
+    assert "--encoding cp1252" in result.stderr
+    assert graph_calls(graph) == []
+
+
+def test_an_unknown_column_is_still_an_error_and_names_the_way_out(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "hr.csv"
+    path.write_text("employeeId,user,type\n1,x,home\n")
+    result = phonectl("apply", str(path))
+    assert result.exit_code == 2
+    assert "unknown column 'employeeId'" in result.stderr and "--ignore-column" in result.stderr
+
+
+def test_clear_empty_and_json_null_clear_properties(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text(f"id,type,displayName\n{EXAMPLE_PHONE_ID},other,\n")
+    assert phonectl("apply", str(csv), "-o", "json").json()[0]["result"] == "unchanged"
+    cleared = phonectl("apply", str(csv), "--clear-empty", "-o", "json").json()[0]
+    assert cleared["changes"] == [{"field": "displayName", "old": "Car Phone", "new": None}]
+    assert phones_of(graph, ME_ID)[0]["displayName"] is None
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text(json.dumps({"id": EXAMPLE_PHONE_ID, "allowedAudiences": None}) + "\n")
+    assert phonectl("apply", str(jsonl), "-o", "json").exit_code == 0
+    assert phones_of(graph, ME_ID)[0]["allowedAudiences"] is None
+    jsonl.write_text(json.dumps({"id": EXAMPLE_PHONE_ID, "number": None}) + "\n")
+    refused = phonectl("apply", str(jsonl))
+    assert refused.exit_code == 2 and "number cannot be cleared" in refused.stderr
+
+
+def test_prune_deletes_only_unmatched_phones_of_the_files_users(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text(f"user,id,type\n,{EXAMPLE_PHONE_ID},\n")  # the office phone is not wanted
+    planned = phonectl("apply", str(csv), "--prune", "--dry-run", "-o", "json").json()
+    assert [r["result"] for r in planned] == ["unchanged", "would-delete"]
+    assert planned[1]["line"] == 0 and planned[1]["id"] == "5f3b2a17-8c4e-4d7a-9b1c-2e6f0a9d8c31"
+    assert writes(graph) == []
+    result = phonectl("apply", str(csv), "--prune", "-o", "json")
+    assert [r["result"] for r in result.json()] == ["unchanged", "deleted"]
+    assert [p["id"] for p in phones_of(graph, ME_ID)] == [EXAMPLE_PHONE_ID]
+    assert len(phones_of(graph, SECOND_USER_ID)) == 1  # not in the file: never touched
+
+
+def test_prune_past_max_deletes_is_refused_and_writes_nothing(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text("user,type,number,displayName\n,pager,+1,x\n")
+    result = phonectl("apply", str(csv), "--prune", "--max-deletes", "1")
+    assert result.exit_code == 2
+    assert "would delete 2 phones, more than --max-deletes 1" in result.stderr
+    assert writes(graph) == []
+
+
+def test_prune_never_deletes_for_a_user_whose_row_failed(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    phones_of(graph, ME_ID)[1]["type"] = "other"  # two "other" phones: a row is ambiguous
+    csv = tmp_path / "p.csv"
+    csv.write_text("type,number\nother,+1\n")
+    result = phonectl("apply", str(csv), "--prune", "-o", "json")
+    assert [r["result"] for r in result.json()] == ["failed"]
+    assert len(phones_of(graph, ME_ID)) == 2
+
+
+def test_backup_then_apply_the_backup_with_prune_undoes_a_bad_import(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    before = {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "user,id,type,number,displayName\n"
+        f",{EXAMPLE_PHONE_ID},mobile,000,oops\n"
+        ",,pager,+1 999,new\n"
+        "adelev@contoso.com,,mobile,111,\n"
+    )
+    backup = tmp_path / "backup.csv"
+    result = phonectl("apply", str(bad), "--prune", "--backup", str(backup))
+    assert result.exit_code == 0, result.stderr
+    assert f"written to {backup}" in result.stderr
+    assert essentials(graph, ME_ID) != before[ME_ID]
+    undo = phonectl("apply", str(backup), "--prune", "-o", "json")
+    assert undo.exit_code == 0, undo.stderr
+    assert {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)} == before
+
+
+def test_a_429_on_one_batch_pauses_the_others(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    add_users(graph, 80)
+    graph.add_fault(Fault(status=429, retry_after="0.3", path_contains="$batch", after=4))
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+7 {n}" for n in range(80)]
+    csv = tmp_path / "c.csv"
+    csv.write_text("\n".join(lines))
+    result = phonectl("apply", str(csv), "-o", "json", "--concurrency", "4")
+    assert result.exit_code == 0, result.stderr
+    assert [r["line"] for r in result.json()] == list(range(2, 82))  # file order
+    batches = [c for c in graph_calls(graph) if c.decoded_path == "/beta/$batch"]
+    assert len(batches) == 4 + 4 + 1  # reads, writes, the throttled one again
+
+
+# -- property: backup, then the backup with --prune, restores every touched user --------------
+
+TYPES = ["home", "mobile", "pager", "radio"]
+bad_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["", "adelev@contoso.com"]),
+        st.sampled_from(TYPES),
+        st.sampled_from(["+1", "+2", "+3"]),
+        st.sampled_from(["", "A", "B"]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=bad_rows, prune=st.booleans())
+def test_apply_with_backup_then_the_backup_with_prune_restores_every_touched_user(
+    graph: GraphEmulator,
+    phonectl: Run,
+    tmp_path: Path,
+    rows: list[tuple[str, str, str, str]],
+    prune: bool,
+) -> None:
+    graph.state.reset()
+    before = {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "user,type,number,displayName\n" + "".join(f"{u},{t},{n},{d}\n" for u, t, n, d in rows)
+    )
+    backup = tmp_path / "backup.jsonl"
+    backup.unlink(missing_ok=True)
+    args = ["apply", str(bad), "--backup", str(backup)] + (["--prune"] if prune else [])
+    assert phonectl(*args).exit_code in (0, 1)
+    if backup.exists():
+        assert phonectl("apply", str(backup), "--prune").exit_code == 0
+    assert {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)} == before
