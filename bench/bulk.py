@@ -1,13 +1,22 @@
-"""Bulk benchmark: `phonectl apply` of 1000 rows over 100 users against `phonectl sandbox
-serve`, beside the same changes made by separate `phonectl update` processes.
+"""Bulk benchmark, in one run:
 
-    python bench/bulk.py [--users 100] [--phones 10] [--loop N]
+1. `phonectl apply` of 1000 rows over 100 users against `phonectl sandbox serve`, beside the
+   same changes made by separate `phonectl update` processes;
+2. the same apply with Graph's latency modelled (0.3 s per $batch request, the emulator's
+   delay fault): one batch at a time vs --concurrency 4, beside the ideal (rounds x 0.3 s);
+3. 50,000 rows over 5,000 users (--scale-users x --phones) against an in-memory emulator:
+   phonectl's CPU time and peak RSS, and json vs table output time.
+
+    python bench/bulk.py [--users 100] [--phones 10] [--loop N] [--scale-users 5000]
 
 --loop runs only N of the separate processes and scales their time to all rows (say so in
 what you report); by default all of them run, which takes a couple of minutes.
+--scale-users 0 skips part 3.
 """
 
 import argparse
+import math
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,12 +58,25 @@ def seed(url: str, users: int, phones: int) -> list[tuple[str, str]]:
     return targets
 
 
-def apply_run(url: str, env: dict[str, str], csv_path: Path) -> tuple[float, int, int]:
+DELAY_PER_BATCH = 0.3
+
+
+def write_rows(path: Path, targets: list[tuple[str, str]], value: str) -> None:
+    """Rows that set every target's number and displayName (to `value`)."""
+    path.write_text(
+        "user,id,number,displayName\n"
+        + "".join(
+            f"{upn},{pid},+44 20 7946 {n:04},{value}\n" for n, (upn, pid) in enumerate(targets)
+        )
+    )
+
+
+def apply_run(url: str, env: dict[str, str], csv_path: Path, *extra: str) -> tuple[float, int, int]:
     """Wall time, HTTP requests and write items of one `phonectl apply`."""
     control(url, "DELETE", "requests")
     started = time.perf_counter()
     done = subprocess.run(
-        [PHONECTL, "apply", str(csv_path), "-o", "json"],
+        [PHONECTL, "apply", str(csv_path), "-o", "json", *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -73,6 +95,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--phones", type=int, default=10)
     parser.add_argument("--loop", type=int, default=0, help="separate processes to run (0: all)")
+    parser.add_argument("--scale-users", type=int, default=5000, help="0: skip the 50,000 rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
@@ -115,6 +138,16 @@ def main() -> None:
                 )
             loop = (time.perf_counter() - started) * rows / len(loop_rows)
             loop_requests = len(requests_seen(url)) * rows // len(loop_rows)
+
+            fault = {"status": None, "delay": DELAY_PER_BATCH, "path_contains": "$batch"}
+            control(url, "POST", "faults", {**fault, "count": 1_000_000})
+            write_rows(csv_path, targets, "one")
+            one_at_a_time, _, _ = apply_run(url, env, csv_path, "--concurrency", "1")
+            write_rows(csv_path, targets, "four")
+            four, four_requests, _ = apply_run(url, env, csv_path, "--concurrency", "4")
+            control(url, "DELETE", "faults")
+            rounds = math.ceil(math.ceil(args.users / 20) / 4) + math.ceil(math.ceil(rows / 20) / 4)
+            ideal = rounds * DELAY_PER_BATCH
     scaled = "" if len(loop_rows) == rows else f" (measured {len(loop_rows)}, scaled)"
     print(f"{rows} rows over {args.users} users, every row changing")
     print(
@@ -127,6 +160,81 @@ def main() -> None:
     )
     print(f"{rows} x phonectl update: {loop:7.2f} s  {loop_requests:5} HTTP requests{scaled}")
     print(f"speed-up of apply over the loop: {loop / first:.0f}x")
+    print()
+    print(f"with {DELAY_PER_BATCH} s per $batch request ({four_requests} requests):")
+    print(f"apply --concurrency 1: {one_at_a_time:7.2f} s")
+    print(
+        f"apply --concurrency 4: {four:7.2f} s   ideal {ideal:.2f} s ({rounds} rounds)  "
+        f"ratio {four / ideal:.2f}x"
+    )
+    if args.scale_users:
+        scale(args.scale_users, args.phones)
+
+
+def scale(users: int, phones: int) -> None:
+    """apply of users x phones rows, every row changing, against an in-memory emulator in
+    this process (the file-backed one rewrites its whole state per write batch)."""
+    from phonectl.sandbox.server import GraphEmulator
+    from phonectl.sandbox.state import SandboxState
+
+    emulator = GraphEmulator(SandboxState(None))
+    targets = []
+    for u in range(users):
+        upn = f"scale{u}@contoso.com"
+        items = [
+            {
+                "id": f"s-{u}-{p}",
+                "type": "other",
+                "number": "0",
+                "displayName": "before",
+                "allowedAudiences": "organization",
+            }
+            for p in range(phones)
+        ]
+        emulator.state.data["users"].append(
+            {
+                "id": f"00000000-0000-4000-9000-{u:012}",
+                "userPrincipalName": upn,
+                "displayName": f"Scale {u}",
+                "phones": items,
+            }
+        )
+        targets += [(upn, item["id"]) for item in items]
+    emulator.start_in_thread()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = clean_env(tmp)
+        env.update({"PHONECTL_GRAPH_URL": emulator.url, "PHONECTL_ACCESS_TOKEN": "bench"})
+        csv_path = Path(tmp) / "scale.csv"
+        timings = {}
+        for fmt in ("json", "table"):
+            write_rows(csv_path, targets, fmt)
+            emulator.requests.clear()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(
+                [PHONECTL, "apply", str(csv_path), "-o", fmt],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0:
+                sys.exit(f"apply failed ({done.returncode}): {done.stderr}")
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            timings[fmt] = (wall, cpu, after.ru_maxrss / 1024, len(emulator.requests))
+    emulator.shutdown()
+    rows = users * phones
+    print()
+    print(f"{rows} rows over {users} users, every row changing, in-memory emulator:")
+    for fmt, (wall, cpu, rss, requests) in timings.items():
+        print(
+            f"apply -o {fmt:5}: {wall:6.2f} s wall  {cpu:5.2f} s phonectl CPU  "
+            f"{requests} HTTP requests  peak RSS so far {rss:.0f} MB"
+        )
+    print(f"table vs json: {timings['table'][0] / timings['json'][0]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from phonectl.apply.plan import NEW_PHONE_PREFIX, Change, Failure, Outcome, Plan
 from phonectl.apply.rows import Row
 from phonectl.errors import ExitCode, GraphError, Interrupted, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
-from phonectl.phones import UserRef, phones_path
+from phonectl.phones import FILE_FIELDS, UserRef, phones_path
 
+KEPT_PROPERTIES = ("id", *(f.graph for f in FILE_FIELDS))
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 # Codes that mean the same to every row: when all failures share one and nothing was
 # written, apply exits with it, so cron can tell "sign in again" or "later" from "bad data".
@@ -182,7 +183,9 @@ def read_phones(
                 if answer.error is not None:
                     raise answer.error
                 items, next_link = collection_page(answer.body, request.url)
-                phones[key].extend(items)
+                # Only what planning, backups and exports use: at 50,000 phones the rest
+                # (identities, timestamps, sources) would be most of the memory.
+                phones[key].extend({k: p[k] for k in KEPT_PROPERTIES if k in p} for p in items)
                 if next_link:
                     client.check_next_link(next_link, seen_links)
                     next_pages.append((key, BatchRequest("GET", client.relative_url(next_link))))
@@ -213,7 +216,7 @@ def _send(
         if writes[index].method == "POST" and _fate_unknown(answer):
             unknown.append(index)
             return
-        answers[writes[index].key] = answer
+        answers[writes[index].key] = _slim(answer)
         on_settled(len(writes[index].lines))
 
     client.send_batch(requests, on_result=settle)
@@ -243,6 +246,13 @@ def _send(
 
     if retry:
         client.send_batch([requests[i] for i in retry], on_result=settle_final)
+
+
+def _slim(answer: BatchResult) -> BatchResult:
+    """An answer as the result needs it: a new phone's id, never a whole phone."""
+    if isinstance(answer.body, dict) and "id" in answer.body:
+        return answer._replace(body={"id": answer.body["id"]})
+    return answer._replace(body=None)
 
 
 def _fate_unknown(answer: BatchResult) -> bool:
