@@ -1,6 +1,6 @@
 """Everything printed: results on stdout as table, json or tsv; messages on stderr.
 
-The only module that imports rich, and only for tables."""
+The only module that imports rich, and only for progress bars (layout.py lays out tables)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,11 @@ from phonectl.phones import audience_names, audience_text, source_types
 from phonectl.safe_output import escape_controls, escape_for_json
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-
     from phonectl.apply.run import ApplyReport
     from phonectl.apply.run import RowResult as ApplyRowResult
     from phonectl.auth import AuthStatus
+    from phonectl.layout import Column
 
-# Wide enough that an id never wraps when a table is piped into a file or grep.
-PIPED_TABLE_WIDTH = 200
 TSV_FIELDS = ("id", "type", "number", "displayName")
 
 
@@ -40,11 +36,43 @@ def phones(items: Sequence[Mapping[str, Any]], fmt: OutputFormat) -> None:
 
 
 def phone(item: Mapping[str, Any], fmt: OutputFormat) -> None:
-    """One itemPhone: json prints Graph's object as returned."""
+    """One itemPhone: json prints Graph's object as returned; table, a key/value card."""
     if fmt is OutputFormat.json:
         _write_json(item)
-    else:
+    elif fmt is OutputFormat.tsv:
         phones([item], fmt)
+    else:
+        from phonectl.layout import format_card
+
+        width, style = _terminal()
+        pairs = [(label, escape_controls(value)) for label, value in _card_fields(item)]
+        sys.stdout.write(format_card(pairs, width=width, style=style))
+        sys.stdout.flush()
+
+
+def _card_fields(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A phone's properties for people: values as values (lists joined, yes/no)."""
+    pairs = [
+        ("ID", _text(item.get("id"))),
+        ("Type", _text(item.get("type"))),
+        ("Number", _text(item.get("number"))),
+        ("Display name", _text(item.get("displayName"))),
+        ("Audience", ", ".join(audience_names(item.get("allowedAudiences")))),
+        ("Source", ", ".join(source_types(item))),
+    ]
+    if "isSearchable" in item:
+        pairs.append(("Searchable", _text(item.get("isSearchable"))))
+    inference = item.get("inference")
+    if isinstance(inference, dict) and inference:
+        parts = []
+        if inference.get("confidenceScore") is not None:
+            parts.append(f"confidence {_text(inference['confidenceScore'])}")
+        if inference.get("userHasVerifiedAccuracy") is not None:
+            parts.append(f"verified {_text(inference['userHasVerifiedAccuracy'])}")
+        pairs.append(("Inference", ", ".join(parts)))
+    pairs.append(("Created", _who_when(item, "createdBy", "createdDateTime")))
+    pairs.append(("Last modified", _modified(item)))
+    return pairs
 
 
 def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None:
@@ -112,18 +140,32 @@ def apply_report(report: ApplyReport, fmt: OutputFormat) -> None:
             sys.stdout.write("\t".join(tsv_escape(c) for c in fields) + "\n")
         sys.stdout.flush()
     else:
-        console, table = _new_table("Line", "User", "Phone id", "Result", "Changes", "Error")
-        for r in results:
-            cells = (
-                str(r.line),
-                r.user.shown() or "(signed-in user)",
-                r.phone_id or "",
-                r.outcome.value,
-                _changes(r),
-                r.error or "",
-            )
-            table.add_row(*(escape_controls(cell) for cell in cells))
-        console.print(table)
+        from phonectl.layout import Column
+
+        columns = (
+            Column("Line", 0),
+            Column("User", 3, wraps=True),
+            Column("Phone id", 0),
+            Column("Result", 0),
+            # What will change (or did), or why the row failed: the reason to look at all.
+            Column("Details", 1, wraps=True),
+        )
+        _write_table(
+            columns,
+            [
+                [
+                    escape_controls(cell)
+                    for cell in (
+                        str(r.line) if r.line else "-",
+                        r.user.shown() or "(signed-in user)",
+                        r.phone_id or "",
+                        r.outcome.value,
+                        r.error or _changes(r),
+                    )
+                ]
+                for r in results
+            ],
+        )
     outcomes = [r.outcome for r in results]
     summary = (
         ", ".join(f"{outcomes.count(o)} {o.value}" for o in type(outcomes[0]) if o in outcomes)
@@ -152,14 +194,19 @@ def _apply_row_json(r: ApplyRowResult) -> dict[str, Any]:
 
 
 def _changes(r: ApplyRowResult) -> str:
-    """Each change as `field: old -> new` (values as JSON, so '' and null differ)."""
+    """Each change as `field: old -> new` (values as JSON, so '' and null differ); a new
+    phone's values as `field: new`, a deleted one's as `field: old`."""
     import json
 
-    return ", ".join(
-        f"{c.field}: {json.dumps(c.old, ensure_ascii=False)} -> "
-        f"{json.dumps(c.new, ensure_ascii=False)}"
-        for c in r.changes
-    )
+    def shown(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    kind = r.outcome.value.removeprefix("would-")
+    if kind in {"add", "added"}:
+        return ", ".join(f"{c.field}: {shown(c.new)}" for c in r.changes)
+    if kind in {"delete", "deleted"}:
+        return "deletes " + ", ".join(f"{c.field}: {shown(c.old)}" for c in r.changes)
+    return ", ".join(f"{c.field}: {shown(c.old)} -> {shown(c.new)}" for c in r.changes)
 
 
 @contextmanager
@@ -205,64 +252,80 @@ def _tsv_line(item: Mapping[str, Any]) -> str:
     return "\t".join(cells) + "\n"
 
 
-def _modified(item: Mapping[str, Any]) -> str:
-    by = item.get("lastModifiedBy")
+def _who_when(item: Mapping[str, Any], by_key: str, when_key: str) -> str:
+    by = item.get(by_key)
     user = by.get("user") if isinstance(by, dict) else None
     who = _text(user.get("displayName")) if isinstance(user, dict) else ""
-    when = _text(item.get("lastModifiedDateTime"))
+    when = _text(item.get(when_key))
     if when:
         when = when[:16].replace("T", " ") + " UTC"
     return ", ".join(part for part in (who, when) if part)
+
+
+def _modified(item: Mapping[str, Any]) -> str:
+    return _who_when(item, "lastModifiedBy", "lastModifiedDateTime")
 
 
 def _table(items: Sequence[Mapping[str, Any]]) -> None:
     if not items:
         notice("no phones")
         return
-    console, table = _new_table(
-        "ID", "Type", "Number", "Display name", "Audience", "Source", "Last modified"
+    from phonectl.layout import Column
+
+    # ID and number are what a person copies and dials: never cut; the rest goes first.
+    columns = (
+        Column("ID", 0),
+        Column("Type", 1),
+        Column("Number", 0),
+        Column("Display name", 2, wraps=True),
+        Column("Audience", 3, wraps=True),
+        Column("Source", 4, wraps=True),
+        Column("Last modified", 5, wraps=True),
     )
-    for item in items:
-        cells = (
-            _text(item.get("id")),
-            _text(item.get("type")),
-            _text(item.get("number")),
-            _text(item.get("displayName")),
-            ", ".join(audience_names(item.get("allowedAudiences"))),
-            ", ".join(source_types(item)),
-            _modified(item),
-        )
-        table.add_row(*(escape_controls(cell) for cell in cells))
-    console.print(table)
+    rows = [
+        [
+            escape_controls(cell)
+            for cell in (
+                _text(item.get("id")),
+                _text(item.get("type")),
+                _text(item.get("number")),
+                _text(item.get("displayName")),
+                ", ".join(audience_names(item.get("allowedAudiences"))),
+                ", ".join(source_types(item)),
+                _modified(item),
+            )
+        ]
+        for item in items
+    ]
+    _write_table(columns, rows)
+
+
+def _write_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+    from phonectl.layout import format_table
+
+    width, style = _terminal()
+    sys.stdout.write(format_table(columns, rows, width=width, style=style))
+    sys.stdout.flush()
+
+
+def _terminal() -> tuple[int | None, bool]:
+    """The width to fit (None when stdout is a file or pipe: every column whole, so that
+    grep and cut see whole values) and whether to style (a terminal, unless NO_COLOR)."""
+    import shutil
+
+    is_terminal = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if is_terminal else None
+    style = (is_terminal or bool(os.environ.get("FORCE_COLOR"))) and not os.environ.get("NO_COLOR")
+    return width, style
 
 
 def _text(value: Any) -> str:
-    """A scalar from Graph as shown in a table: booleans as yes/no, absent as empty."""
+    """A scalar from Graph as shown to a person: booleans as yes/no, absent as empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
-
-
-def _new_table(*headers: str) -> tuple[Console, Table]:
-    """A console for stdout and an empty table; the first column (an id) never wraps."""
-    from rich.console import Console
-    from rich.table import Table
-
-    # Values are data, never Rich markup. NO_COLOR means no escapes at all, bold included.
-    # A piped table gets room so that ids never wrap.
-    options: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
-    if os.environ.get("NO_COLOR"):
-        options["color_system"] = None
-    console = Console(**options)
-    if not console.is_terminal:
-        console = Console(**options, width=PIPED_TABLE_WIDTH)
-    table = Table()
-    table.add_column(headers[0], no_wrap=True)
-    for header in headers[1:]:
-        table.add_column(header)
-    return console, table
 
 
 def _to_stderr(lines: Sequence[str]) -> None:

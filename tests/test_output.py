@@ -130,3 +130,38 @@ def test_lists_and_flags_are_shown_as_values_not_python_reprs(
     tsv = phonectl("get", EXAMPLE_PHONE_ID, "-o", "tsv").stdout.rstrip("\n").split("\t")
     expected = audiences if isinstance(audiences, str) else ",".join(audiences or [])
     assert tsv[4] == expected
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_tables_fit_the_terminal_and_never_cut_ids_or_numbers(
+    graph: GraphEmulator, width: int
+) -> None:
+    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "A rather long display name " * 3
+    env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t", "COLUMNS": str(width)}
+    code, screen = run_on_terminal(["list", "-o", "table"], {**env, "NO_COLOR": "1"})
+    assert code == 0
+    lines = screen.decode().replace("\r", "").splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    phones = graph.state.snapshot()["users"][0]["phones"]
+    for phone in phones:  # each id and number whole, on the phone's own line
+        assert any(phone["id"] in line and phone["number"] in line for line in lines), lines
+    header = lines[0]
+    assert header.startswith("ID") and "Number" in header
+    assert ("Last modified" in header) is (width >= 200)
+    if width >= 80:
+        assert "Type" in header and "Display name" in header
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_one_phone_is_a_card_that_wraps_long_values_at_the_terminal(
+    graph: GraphEmulator, width: int
+) -> None:
+    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "word " * 30
+    env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t", "COLUMNS": str(width)}
+    code, screen = run_on_terminal(["get", EXAMPLE_PHONE_ID], {**env, "NO_COLOR": "1"})
+    assert code == 0
+    lines = screen.decode().replace("\r", "").splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    assert lines[0].split() == ["ID", EXAMPLE_PHONE_ID]
+    assert lines[2].split(maxsplit=1) == ["Number", "+7 499 342 22 13"]
+    assert sum(line.count("word") for line in lines) == 30  # wrapped, nothing lost
