@@ -6,6 +6,7 @@ import typer
 
 from phonectl.commands import apply, auth, phones, sandbox
 from phonectl.commands.options import CloudOption, OutputOption
+from phonectl.global_options import HELP as GLOBAL_HELP
 
 app = typer.Typer(
     name="phonectl",
@@ -62,12 +63,12 @@ def root(
     ctx.obj = {"cloud": cloud, "output": output, "debug": debug, "sandbox": sandbox_}
 
 
-app.command("list")(phones.list_phones)
-app.command("get")(phones.get)
-app.command("add")(phones.add)
-app.command("update")(phones.update)
-app.command("delete")(phones.delete)
-app.command("apply")(apply.apply)
-app.command("export")(apply.export)
+app.command("list", epilog=GLOBAL_HELP)(phones.list_phones)
+app.command("get", epilog=GLOBAL_HELP)(phones.get)
+app.command("add", epilog=GLOBAL_HELP)(phones.add)
+app.command("update", epilog=GLOBAL_HELP)(phones.update)
+app.command("delete", epilog=GLOBAL_HELP)(phones.delete)
+app.command("apply", epilog=GLOBAL_HELP)(apply.apply)
+app.command("export", epilog=GLOBAL_HELP)(apply.export)
 app.add_typer(auth.app, name="auth")
 app.add_typer(sandbox.app, name="sandbox")

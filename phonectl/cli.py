@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from phonectl.errors import ExitCode, Interrupted, InvalidInput, PhonectlError, Terminated
 
@@ -88,6 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _catch_signals() -> dict[int, Callable[..., object] | int | None]:
+    """SIGINT and SIGTERM raise phonectl's own exceptions; the handlers they replace."""
+    import signal
+
+    previous: dict[int, Callable[..., object] | int | None] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, _on_signal)
+        except ValueError:  # not the main thread (an embedding program): leave signals alone
+            break
+    return previous
+
+
 def _run(args: list[str]) -> int:
     if args == ["--version"]:
         from phonectl import __version__
@@ -110,14 +123,13 @@ def _run(args: list[str]) -> int:
     if bad is not None:
         render.error(InvalidInput(f"an argument is not valid UTF-8 text: {bad!r}"))
         return int(ExitCode.USAGE)
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[signum] = signal.signal(signum, _on_signal)
-        except ValueError:  # not the main thread (an embedding program): leave signals alone
-            break
+    previous = _catch_signals()
     try:
-        result = lazy_click_group(app).main(args=args, prog_name="phonectl", standalone_mode=False)
+        from phonectl.global_options import hoist_global_options
+
+        group = lazy_click_group(app)
+        args = hoist_global_options(args, group)
+        result = group.main(args=args, prog_name="phonectl", standalone_mode=False)
     except Interrupted as stop:
         return _interrupted(stop)
     except PhonectlError as exc:

@@ -165,3 +165,38 @@ def test_one_phone_is_a_card_that_wraps_long_values_at_the_terminal(
     assert lines[0].split() == ["ID", EXAMPLE_PHONE_ID]
     assert lines[2].split(maxsplit=1) == ["Number", "+7 499 342 22 13"]
     assert sum(line.count("word") for line in lines) == 30  # wrapped, nothing lost
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--sandbox", "-o", "tsv"],
+        ["list", "-o", "tsv", "--sandbox"],
+        ["--sandbox", "list", "--output=tsv"],
+        ["get", EXAMPLE_PHONE_ID, "--sandbox", "-o", "tsv", "--debug"],
+        ["auth", "status", "--sandbox", "-o", "json"],
+    ],
+)
+def test_global_options_work_after_the_subcommand(phonectl: Run, args: list[str]) -> None:
+    result = phonectl(*args)
+    assert result.exit_code == 0, result.stderr
+    assert EXAMPLE_PHONE_ID in result.stdout or '"tokenSource": "sandbox"' in result.stdout
+
+
+def test_a_subcommands_own_option_of_that_name_stays_its_own(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    # --cloud after `auth login` is login's own option; a value that looks like a global
+    # option is an option's value, not a global option.
+    result = phonectl("update", EXAMPLE_PHONE_ID, "--display-name", "--sandbox", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["displayName"] == "--sandbox"
+
+
+@pytest.mark.parametrize(
+    "command", [["list"], ["get"], ["update"], ["apply"], ["export"], ["auth", "status"]]
+)
+def test_every_command_help_lists_the_global_options(phonectl: Run, command: list[str]) -> None:
+    text = " ".join(phonectl(*command, "--help").stdout.split())
+    assert "Global options, before or after the command: --sandbox" in text
+    assert "-o/--output" in text and "--cloud" in text and "--debug" in text

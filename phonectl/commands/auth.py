@@ -7,6 +7,7 @@ import typer
 from phonectl import render
 from phonectl.commands.options import CloudOption, OutputOption, runtime
 from phonectl.errors import ExitCode
+from phonectl.global_options import HELP as GLOBAL_HELP
 
 app = typer.Typer(
     help="Sign in to Microsoft Graph, and see or forget the sign-in.",
@@ -15,7 +16,7 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def login(
     ctx: typer.Context,
     scope: Annotated[
@@ -80,7 +81,7 @@ def login(
         render.notice(f"Not remembered: {item}; later runs use the cloud's own host.")
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def status(ctx: typer.Context, output: OutputOption = None) -> None:
     """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
 
@@ -94,7 +95,7 @@ def status(ctx: typer.Context, output: OutputOption = None) -> None:
         raise typer.Exit(int(ExitCode.SIGN_IN))
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def logout(ctx: typer.Context) -> None:
     """Sign out: remove the account and its tokens from the cache."""
     from phonectl.auth import logout as sign_out

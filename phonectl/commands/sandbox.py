@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from phonectl import render
+from phonectl.global_options import HELP as GLOBAL_HELP
 
 app = typer.Typer(
     help="The built-in Graph emulator (what --sandbox talks to).",
@@ -13,7 +14,7 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def serve(
     port: Annotated[
         int,
@@ -51,7 +52,7 @@ def serve(
         emulator.server_close()
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def reset() -> None:
     """Restore the sandbox's seed data (the example phones and users)."""
     from phonectl.sandbox import default_state_path
