@@ -24,7 +24,9 @@ def generated(shell: str) -> str:
         text=True,
         check=True,
     )
-    return done.stdout
+    # Typer's zsh script starts with a blank line, and zsh's compinit reads a completion
+    # file's first line for its #compdef tag: with a blank line first it ignores the file.
+    return done.stdout.lstrip("\n")
 
 
 def main(argv: list[str]) -> int:

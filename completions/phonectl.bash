@@ -1,4 +1,3 @@
-
 _phonectl_completion() {
     local IFS=$'
 '

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -92,9 +93,9 @@ def env_token(settings: Settings) -> Token:
 
 
 def _utc(timestamp: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Token:

@@ -77,6 +77,8 @@ class BoundedSession(requests.Session):
                 response = self._send(method, url, loopback, *args, **kwargs)
                 response._content = _read_bounded(response)
                 outcome.append(response)
+            except requests.Timeout:  # the socket's own timeout, a moment before the deadline
+                outcome.append(self._deadline_exceeded())
             except BaseException as exc:  # handed to the caller's thread
                 outcome.append(exc)
 
@@ -84,11 +86,14 @@ class BoundedSession(requests.Session):
         worker.start()
         worker.join(self.timeout)
         if not outcome:
-            raise DeadlineExceeded(f"no answer within {self.timeout:g} s (headers and body)")
+            raise self._deadline_exceeded()
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def _deadline_exceeded(self) -> DeadlineExceeded:
+        return DeadlineExceeded(f"no answer within {self.timeout:g} s (headers and body)")
 
     def _send(
         self, method: str, url: str, loopback: bool, *args: Any, **kwargs: Any

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from phonectl.choices import OutputFormat
@@ -95,10 +96,10 @@ def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None
 
 def auth_status(report: AuthStatus, fmt: OutputFormat) -> None:
     """`auth status`: the facts on stdout, the problem (if any) on stderr."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     expires = (
-        datetime.fromtimestamp(report.expires_on, timezone.utc).isoformat(timespec="seconds")
+        datetime.fromtimestamp(report.expires_on, UTC).isoformat(timespec="seconds")
         if report.expires_on
         else None
     )

@@ -91,6 +91,9 @@ def test_flags_complete() -> None:
         ("phonectl -o ", ["table", "json", "tsv"]),
         ("phonectl list --output j", ["json"]),
         ("phonectl --cloud us", ["usgov", "usgovdod"]),
+        ("phonectl update x --type homef", ["homefax"]),  # any case in, as typed out
+        ("phonectl update x --type BUS", ["BUSiness", "BUSinessFax"]),
+        ("phonectl update x --allowed-audiences me,ORG", ["me,ORGanization"]),
     ],
 )
 def test_enum_values_complete(words: str, expected: list[str]) -> None:
@@ -179,7 +182,8 @@ def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
 def test_only_the_command_asked_for_is_built(capsys: pytest.CaptureFixture[str]) -> None:
     # Typer refuses to build a command with an `object` parameter; built lazily, the other
     # commands run regardless, and the refusal comes only when that command is wanted.
-    app = typer.Typer()
+    # Plain Click help, as phonectl's own app has (Rich's boxes depend on Rich's version).
+    app = typer.Typer(rich_markup_mode=None)
 
     @app.callback()
     def root() -> None:
@@ -275,3 +279,51 @@ def test_version_answers_before_typer_or_typing_loads() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == [f"phonectl {phonectl.__version__}", "[]"]
+
+
+def _shell_env() -> dict[str, str]:
+    import os
+
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+
+
+def test_the_zsh_script_registers_with_compinit() -> None:
+    import shutil
+
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed")
+    completions = Path(__file__).resolve().parent.parent / "completions"
+    assert not (completions / "_phonectl").read_text().startswith("\n")
+    script = (
+        f"fpath=({completions} $fpath); autoload -U compinit; compinit -u -D; "
+        "print -r -- ${_comps[phonectl]}"
+    )
+    done = subprocess.run(
+        ["zsh", "-f", "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.stdout.strip() == "_phonectl", done.stderr
+
+
+def test_the_fish_script_completes_values_case_insensitively() -> None:
+    import shutil
+
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed")
+    if not (Path(sys.executable).parent / "phonectl").exists():
+        pytest.skip("phonectl is not installed beside this Python")
+    script = Path(__file__).resolve().parent.parent / "completions" / "phonectl.fish"
+    done = subprocess.run(
+        [
+            "fish",
+            "--no-config",
+            "-c",
+            f"source {script}; complete -C'phonectl update x --type homef'",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=_shell_env(),
+    )
+    assert done.stdout.split() == ["homefax"], done.stderr

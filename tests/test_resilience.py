@@ -4,7 +4,7 @@ code with nothing on stdout, Graph's state unchanged after a failed write."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -184,9 +184,9 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("-5") == 0
     assert parse_retry_after("soon") is None
     assert parse_retry_after("nan") is None
-    in_ten = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
+    in_ten = format_datetime(datetime.now(UTC) + timedelta(seconds=10), usegmt=True)
     assert 8 <= (parse_retry_after(in_ten) or 0) <= 10
-    past = format_datetime(datetime(2000, 1, 1, tzinfo=timezone.utc), usegmt=True)
+    past = format_datetime(datetime(2000, 1, 1, tzinfo=UTC), usegmt=True)
     assert parse_retry_after(past) == 0
 
 

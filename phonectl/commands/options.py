@@ -22,8 +22,15 @@ def complete_from(
 
     def complete(incomplete: str) -> list[str]:
         done, comma, last = incomplete.rpartition(",") if comma_separated else ("", "", incomplete)
-        prefix = done + comma
-        return [prefix + n for n in names if n.lower().startswith(last.strip().lower())]
+        typed = last.strip()
+        # Typer keeps only candidates that start with the text as typed, case and all: a
+        # case-insensitive match is offered as what was typed plus the rest of the value
+        # (`homef` -> `homefax`), which phonectl reads case-insensitively.
+        return [
+            done + comma + (name if name.startswith(typed) else typed + name[len(typed) :])
+            for name in names
+            if name.lower().startswith(typed.lower())
+        ]
 
     return complete
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -108,7 +108,7 @@ class GraphRequest:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class GraphEmulator(ThreadingHTTPServer):
@@ -196,7 +196,7 @@ def error_reply(problem: GraphProblem, request: GraphRequest) -> Reply:
                 "code": problem.code,
                 "message": problem.message,
                 "innerError": {
-                    "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                    "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
                     "request-id": request.request_id,
                     "client-request-id": request.header("client-request-id"),
                 },
