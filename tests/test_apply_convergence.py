@@ -233,8 +233,8 @@ def test_an_add_made_before_its_answer_was_lost_is_found_not_added_again(
     # batch's connection after letting the write through once (a delay then a drop).
     original = graph.answer
 
-    def answer_then_drop(request: Any) -> Any:
-        reply = original(request)
+    def answer_then_drop(request: Any, **options: Any) -> Any:
+        reply = original(request, **options)
         if request.path.endswith("$batch") and b'"POST"' in request.raw:
             graph.answer = original  # type: ignore[method-assign]
             return None  # the add is made; its answer never arrives

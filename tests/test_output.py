@@ -17,7 +17,10 @@ from phonectl.sandbox.server import GraphEmulator
 def test_json_is_graphs_object_exactly(graph: GraphEmulator, phonectl: Run) -> None:
     result = phonectl("get", EXAMPLE_PHONE_ID, "-o", "json")
     assert result.exit_code == 0
-    assert result.json() == phone_in_state(graph, EXAMPLE_PHONE_ID)
+    printed = result.json()
+    # Graph's object exactly as returned: its @odata.context included.
+    assert printed.pop("@odata.context").endswith("/profile/phones/$entity")
+    assert printed == phone_in_state(graph, EXAMPLE_PHONE_ID)
     assert result.stderr == ""
 
 

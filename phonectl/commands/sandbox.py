@@ -59,5 +59,5 @@ def reset() -> None:
     from phonectl.sandbox.state import SandboxState
 
     state_path = default_state_path()
-    SandboxState(state_path).reset()
+    SandboxState(state_path, load=False).reset()
     render.notice(f"sandbox reset to its seed data ({state_path})")

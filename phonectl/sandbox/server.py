@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from phonectl.sandbox.state import SandboxState
 
@@ -24,6 +24,11 @@ READ_ONLY = frozenset(
     {"id", "createdBy", "createdDateTime", "lastModifiedBy", "lastModifiedDateTime"}
 )
 DEFAULT_PAGE_SIZE = 10
+# What Graph answers JSON with.
+ODATA_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8"
+)
 MAX_BATCH_REQUESTS = 20
 CONTROL_PREFIX = "/_sandbox/"
 
@@ -45,6 +50,8 @@ class Fault:
     status: answer with this status (None: answer normally, after `delay`).
     body: "graph" (a Graph error), "html", "malformed" (broken JSON) or "empty".
     drop: close the connection without answering.
+    per_http_request: match only requests from the socket, never the requests inside a
+    $batch (a delay then models Graph's latency once per HTTP call).
     """
 
     status: int | None = 503
@@ -56,11 +63,49 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     after: int = 0  # let this many matching requests through first
+    per_http_request: bool = False
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method) and (
-            self.path_contains is None or self.path_contains in path
+    def matches(self, method: str, path: str, *, in_batch: bool = False) -> bool:
+        return (
+            (self.method is None or self.method.upper() == method)
+            and (self.path_contains is None or self.path_contains in path)
+            and not (in_batch and self.per_http_request)
         )
+
+    @classmethod
+    def from_json(cls, body: Any) -> Fault:
+        """A fault from the control API's JSON, every key and type checked (ValueError)."""
+        import dataclasses
+
+        if not isinstance(body, dict):
+            raise ValueError("a fault is a JSON object")
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "status": (int, type(None)),
+            "count": int,
+            "method": (str, type(None)),
+            "path_contains": (str, type(None)),
+            "retry_after": (str, type(None)),
+            "body": str,
+            "delay": (int, float),
+            "drop": bool,
+            "after": int,
+            "per_http_request": bool,
+        }
+        assert {f.name for f in dataclasses.fields(cls)} == set(kinds)
+        for key, value in body.items():
+            if key not in kinds:
+                raise ValueError(f"unknown key {key!r}: use {', '.join(sorted(kinds))}")
+            wrong_bool = isinstance(value, bool) and kinds[key] is not bool
+            if not isinstance(value, kinds[key]) or wrong_bool:
+                raise ValueError(f"{key} has the wrong type: {json.dumps(value)}")
+        fault = cls(**body)
+        if fault.body not in {"graph", "html", "malformed", "empty"}:
+            raise ValueError("body must be graph, html, malformed or empty")
+        if fault.status is not None and not 100 <= fault.status <= 599:
+            raise ValueError("status must be an HTTP status (100-599) or null")
+        if fault.count < 0 or fault.after < 0 or fault.delay < 0:
+            raise ValueError("count, after and delay must not be negative")
+        return fault
 
 
 @dataclass
@@ -83,7 +128,7 @@ class Reply:
     payload: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes | None = None
-    content_type: str = "application/json"
+    content_type: str = ODATA_JSON
 
     def body_bytes(self) -> bytes:
         if self.content is not None:
@@ -108,7 +153,8 @@ class GraphRequest:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Graph writes seven fractional digits (100 ns ticks): 2020-07-06T06:34:12.2294868Z."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 class GraphEmulator(ThreadingHTTPServer):
@@ -123,6 +169,7 @@ class GraphEmulator(ThreadingHTTPServer):
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
         log_requests: bool = False,
+        shuffle_seed: int = 0,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.state = state
@@ -133,6 +180,9 @@ class GraphEmulator(ThreadingHTTPServer):
         # Tests: build @odata.nextLink on this host instead of the request's (a hostile answer).
         self.next_link_host: str | None = None
         self._control_lock = threading.Lock()
+        import random
+
+        self.shuffler = random.Random(shuffle_seed)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a timeout test, Ctrl-C) is not the emulator's problem.
@@ -149,10 +199,10 @@ class GraphEmulator(ThreadingHTTPServer):
         with self._control_lock:
             self.faults.append(fault)
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, *, in_batch: bool = False) -> Fault | None:
         with self._control_lock:
             for fault in self.faults:
-                if fault.count > 0 and fault.matches(method, path):
+                if fault.count > 0 and fault.matches(method, path, in_batch=in_batch):
                     if fault.after > 0:
                         fault.after -= 1
                         continue
@@ -172,9 +222,9 @@ class GraphEmulator(ThreadingHTTPServer):
         thread.start()
         return thread
 
-    def answer(self, request: GraphRequest) -> Reply | None:
+    def answer(self, request: GraphRequest, *, in_batch: bool = False) -> Reply | None:
         """Graph's answer to one request, faults included; None: drop the connection."""
-        fault = self.take_fault(request.method, urlsplit(request.path).path)
+        fault = self.take_fault(request.method, urlsplit(request.path).path, in_batch=in_batch)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -277,6 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("client-request-id", self.headers["client-request-id"])
         if content:
             self.send_header("Content-Type", reply.content_type)
+        if reply.content is None and content:
+            self.send_header("OData-Version", "4.0")
         self.send_header("Content-Length", str(len(content)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -288,7 +340,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, what: str, body: Any) -> Reply:
         server = self.server
         if what == "faults" and self.command == "POST":
-            server.add_fault(Fault(**body))
+            try:
+                server.add_fault(Fault.from_json(body))
+            except (ValueError, TypeError) as exc:
+                return Reply(400, {"error": {"code": "badFault", "message": str(exc)}})
             return Reply(204)
         if what == "faults" and self.command == "DELETE":
             server.faults.clear()
@@ -404,16 +459,45 @@ class _Graph:
         ids = [str(item.get("id", "")) for item in items]
         if "" in ids or len(set(ids)) != len(ids):
             raise GraphProblem(400, "BadRequest", "Each batch request needs a unique id.")
+        for item in items:
+            if not isinstance(item.get("method"), str) or not isinstance(item.get("url"), str):
+                raise GraphProblem(
+                    400, "BadRequest", "Each batch request needs a method and a url."
+                )
+            depends = item.get("dependsOn", [])
+            if not isinstance(depends, list) or not set(map(str, depends)) <= set(ids):
+                raise GraphProblem(400, "BadRequest", "dependsOn names an unknown request id.")
+        answers: dict[str, dict[str, Any]] = {}
         with self.emulator.state.transaction():
-            return Reply(200, {"responses": [self._batch_item(item) for item in items]})
+            for item in _dependency_order(items):
+                failed = [
+                    d for d in map(str, item.get("dependsOn", [])) if answers[d]["status"] >= 400
+                ]
+                if failed:  # Graph does not run a request whose dependency failed
+                    answers[str(item["id"])] = self._failed_dependency(item, failed[0])
+                else:
+                    answers[str(item["id"])] = self._batch_item(item)
+        # Graph answers a batch's requests in any order; shuffled with a fixed seed, so that
+        # clients must match answers by id and tests stay reproducible.
+        responses = list(answers.values())
+        self.emulator.shuffler.shuffle(responses)
+        return Reply(200, {"responses": responses})
+
+    def _failed_dependency(self, item: dict[str, Any], dependency: str) -> dict[str, Any]:
+        problem = GraphProblem(
+            424, "FailedDependency", f"The dependency '{dependency}' failed; not run."
+        )
+        reply = error_reply(problem, self.request)
+        return {"id": str(item["id"]), "status": 424, "headers": {}, "body": reply.payload}
 
     def _batch_item(self, item: dict[str, Any]) -> dict[str, Any]:
         headers = {str(k): str(v) for k, v in (item.get("headers") or {}).items()}
         headers["Authorization"] = self.request.header("Authorization")
         body = item.get("body")
+        url = str(item["url"])
         inner = GraphRequest(
-            str(item.get("method", "GET")).upper(),
-            "/beta" + str(item.get("url", "")),
+            str(item["method"]).upper(),
+            "/beta" + (url if url.startswith("/") else "/" + url),  # the docs' own examples
             headers,
             b"" if body is None else json.dumps(body).encode(),
             host=self.request.host,
@@ -423,7 +507,7 @@ class _Graph:
             missing = GraphProblem(400, "BadRequest", "Content-Type header is required.")
             reply = error_reply(missing, inner)
         else:
-            reply = self.emulator.answer(inner)
+            reply = self.emulator.answer(inner, in_batch=True)
         if reply is None:  # a dropped connection has no meaning inside a batch
             reply = error_reply(GraphProblem(502, "BadGateway", "No answer."), inner)
         content = reply.body_bytes()
@@ -446,18 +530,7 @@ class _Graph:
     ) -> Reply:
         phones: list[dict[str, Any]] = user["phones"]
         if self.command == "GET":
-            top = _int_param(query, "$top", self.emulator.page_size)
-            skip = _int_param(query, "$skiptoken", 0)
-            page: dict[str, Any] = {
-                "@odata.context": "https://graph.microsoft.com/beta/$metadata#phones",
-                "value": phones[skip : skip + top],
-            }
-            if skip + top < len(phones):
-                page["@odata.nextLink"] = (
-                    f"http://{self.emulator.next_link_host or self.request.host}"
-                    f"{path}?$top={top}&$skiptoken={skip + top}"
-                )
-            return Reply(200, page)
+            return Reply(200, self._page(user, phones, path, query))
         if self.command == "POST":
             fields = _writable_fields(raw, body)
             if not isinstance(fields.get("number"), str):  # the docs: number is required
@@ -466,8 +539,50 @@ class _Graph:
             _apply(phone, fields)
             phones.append(phone)
             self.emulator.state.changed()
-            return Reply(201, phone, {"Location": f"{path}/{phone['id']}"})
+            location = f"http://{self.request.host}{path.rstrip('/')}/{phone['id']}"
+            return Reply(201, _entity(user, phone), {"Location": location})
         raise _method_not_allowed()
+
+    def _page(
+        self,
+        user: dict[str, Any],
+        phones: list[dict[str, Any]],
+        path: str,
+        query: dict[str, list[str]],
+    ) -> dict[str, Any]:
+        """A page of the collection with the OData query options Graph documents for it:
+        $filter (type eq '...'), $orderby, $skip, $top, $count, $select; paged by
+        $skiptoken in @odata.nextLink, which carries the other options along."""
+        selected = _select(query)
+        found = [p for p in phones if _filter(query)(p)]
+        for name, descending in reversed(_orderby(query)):  # stable sorts, last key first
+            found.sort(key=_sort_key(name), reverse=descending)
+        total = len(found)
+        found = found[_int_param(query, "$skip", 0) :]
+        top = _int_param(query, "$top", None)
+        size = self.emulator.page_size if top is None else min(top, self.emulator.page_size)
+        start = _int_param(query, "$skiptoken", 0)
+        stop = start + size if top is None else min(start + size, top)
+        context = f"{GRAPH_ROOT}/$metadata#users('{user['id']}')/profile/phones"
+        if selected:
+            context += f"({','.join(selected)})"
+        page: dict[str, Any] = {"@odata.context": context}
+        if query.get("$count", [""])[0].lower() == "true":
+            page["@odata.count"] = total
+        page["value"] = [
+            {k: v for k, v in p.items() if not selected or k in selected} for p in found[start:stop]
+        ]
+        if stop < (len(found) if top is None else min(len(found), top)):
+            options = [
+                f"{name}={quote(values[0], safe=KEEP_IN_QUERY)}"
+                for name, values in query.items()
+                if name != "$skiptoken"
+            ]
+            page["@odata.nextLink"] = (
+                f"http://{self.emulator.next_link_host or self.request.host}{path}?"
+                + "&".join([*options, f"$skiptoken={stop}"])
+            )
+        return page
 
     def _item(self, user: dict[str, Any], phone_id: str, raw: bytes, body: Any) -> Reply:
         phones: list[dict[str, Any]] = user["phones"]
@@ -477,7 +592,7 @@ class _Graph:
                 404, "ResourceNotFound", f"Resource 'itemPhone' with id '{phone_id}' not found."
             )
         if self.command == "GET":
-            return Reply(200, phone)
+            return Reply(200, _entity(user, phone))
         if self.command == "PATCH":
             fields = _writable_fields(raw, body)
             _apply(phone, fields)
@@ -485,7 +600,7 @@ class _Graph:
             phone["lastModifiedDateTime"] = _now()
             phone["lastModifiedBy"] = _identity(me)
             self.emulator.state.changed()
-            return Reply(200, phone)
+            return Reply(200, _entity(user, phone))
         if self.command == "DELETE":
             phones.remove(phone)
             self.emulator.state.changed()
@@ -512,6 +627,105 @@ class _Graph:
 
 GRAPH_ROOT = "https://graph.microsoft.com/beta"
 USER_PROPERTIES = ("id", "userPrincipalName", "displayName")
+
+
+PHONE_PROPERTIES = (
+    "id",
+    "allowedAudiences",
+    "createdBy",
+    "createdDateTime",
+    "inference",
+    "isSearchable",
+    "lastModifiedBy",
+    "lastModifiedDateTime",
+    "source",
+    "sources",
+    "displayName",
+    "number",
+    "type",
+)
+KEEP_IN_QUERY = "$,'()"  # OData's own punctuation, left readable in a nextLink
+ORDERABLE = ("type", "number", "displayName", "createdDateTime", "lastModifiedDateTime", "id")
+
+
+def _dependency_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch's requests with each after those it dependsOn (a cycle: 400)."""
+    by_id = {str(item["id"]): item for item in items}
+    ordered: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    visiting: set[str] = set()
+
+    def place(item_id: str) -> None:
+        if item_id in placed:
+            return
+        if item_id in visiting:
+            raise GraphProblem(400, "BadRequest", "dependsOn forms a cycle.")
+        visiting.add(item_id)
+        for dependency in map(str, by_id[item_id].get("dependsOn", [])):
+            place(dependency)
+        visiting.discard(item_id)
+        placed.add(item_id)
+        ordered.append(by_id[item_id])
+
+    for item_id in by_id:
+        place(item_id)
+    return ordered
+
+
+def _sort_key(name: str) -> Any:
+    def key(phone: dict[str, Any]) -> str:
+        return str(phone.get(name) or "")
+
+    return key
+
+
+def _entity(user: dict[str, Any], phone: dict[str, Any]) -> dict[str, Any]:
+    """One phone as Graph answers it: with the @odata.context of an entity."""
+    context = f"{GRAPH_ROOT}/$metadata#users('{user['id']}')/profile/phones/$entity"
+    return {"@odata.context": context, **phone}
+
+
+def _select(query: dict[str, list[str]]) -> list[str]:
+    if "$select" not in query:
+        return []
+    names = [n.strip() for n in query["$select"][0].split(",") if n.strip()]
+    for name in names:
+        if name not in PHONE_PROPERTIES:
+            raise GraphProblem(
+                400,
+                "BadRequest",
+                f"Could not find a property named '{name}' on type 'microsoft.graph.itemPhone'.",
+            )
+    return names
+
+
+def _filter(query: dict[str, list[str]]) -> Any:
+    """$filter: `type eq '...'` (what phonectl's users filter profile phones by)."""
+    import re
+
+    if "$filter" not in query:
+        return lambda phone: True
+    match = re.fullmatch(r"\s*type\s+eq\s+'([^']*)'\s*", query["$filter"][0])
+    if match is None:
+        raise GraphProblem(400, "BadRequest", f"Invalid $filter clause: '{query['$filter'][0]}'.")
+    return lambda phone: phone.get("type") == match[1]
+
+
+def _orderby(query: dict[str, list[str]]) -> list[tuple[str, bool]]:
+    if "$orderby" not in query:
+        return []
+    keys = []
+    for part in query["$orderby"][0].split(","):
+        words = part.split()
+        if (
+            not words
+            or words[0] not in ORDERABLE
+            or len(words) > 2
+            or (len(words) == 2 and words[1].lower() not in {"asc", "desc"})
+        ):
+            raise GraphProblem(400, "BadRequest", f"Invalid $orderby clause: '{part.strip()}'.")
+        keys.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+    return keys
 
 
 def _selected(user: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
@@ -555,12 +769,14 @@ def _method_not_allowed() -> GraphProblem:
     return GraphProblem(405, "Request_BadRequest", "The HTTP method is not allowed here.")
 
 
-def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
-    try:
-        value = int(query[name][0]) if name in query else default
-    except ValueError:
-        raise GraphProblem(400, "BadRequest", f"Invalid value for {name}.") from None
-    return max(value, 1 if name == "$top" else 0)
+def _int_param(query: dict[str, list[str]], name: str, default: int | None) -> Any:
+    """A whole-number query option (>= 0); `default` when absent."""
+    if name not in query:
+        return default
+    text = query[name][0]
+    if not text.isdigit():
+        raise GraphProblem(400, "BadRequest", f"Invalid value '{text}' for {name}.")
+    return int(text)
 
 
 def _writable_fields(raw: bytes, body: Any) -> dict[str, Any]:

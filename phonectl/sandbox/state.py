@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from phonectl.errors import InvalidInput
 from phonectl.files import exclusive_lock, write_private_file
 
 EXAMPLE_PHONE_ID = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
@@ -97,6 +98,24 @@ def seed() -> dict[str, Any]:
     }
 
 
+def _looks_like_state(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.get("version") == 1
+        and isinstance(data.get("me"), str)
+        and isinstance(data.get("users"), list)
+        and all(
+            isinstance(u, dict)
+            and isinstance(u.get("id"), str)
+            and isinstance(u.get("userPrincipalName"), str)
+            and isinstance(u.get("phones"), list)
+            and all(isinstance(p, dict) and isinstance(p.get("id"), str) for p in u["phones"])
+            for u in data["users"]
+        )
+        and any(u["id"] == data["me"] for u in data["users"])
+    )
+
+
 class SandboxState:
     """The emulator's users, shared by every process using the same file.
 
@@ -104,13 +123,13 @@ class SandboxState:
     file if another process changed it, and saves once at the end if anything changed, so
     `phonectl sandbox serve` and `phonectl --sandbox ...` beside it never lose a write."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, load: bool = True) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._active = False
         self._dirty = False
         self._stamp: tuple[int, int, int] | None = None
-        self.data = self._load()
+        self.data = self._load() if load else seed()
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         """What changes when another process replaces the file (a new inode and mtime)."""
@@ -123,15 +142,21 @@ class SandboxState:
         return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def _load(self) -> dict[str, Any]:
+        """The state file's data (the seed when there is none yet). A damaged or foreign
+        file is an error, not silently replaced: it may be someone's sandbox work."""
         self._stamp = self._file_stamp()
-        if self._stamp is not None and self.path is not None:
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                if isinstance(data, dict) and data.get("version") == 1:
-                    return data
-            except (OSError, ValueError):
-                pass  # A damaged sandbox file is not worth an error: start from the seed.
-        return seed()
+        if self._stamp is None or self.path is None:
+            return seed()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            data = None
+        if not _looks_like_state(data):
+            raise InvalidInput(
+                f"the sandbox state file {self.path} is damaged or not phonectl's",
+                hint="'phonectl sandbox reset' starts it again from the seed data",
+            )
+        return data  # type: ignore[no-any-return]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -169,9 +194,10 @@ class SandboxState:
         self._stamp = self._file_stamp()
 
     def reset(self) -> None:
-        with self.transaction():
+        """Back to the seed data, whatever the file held (damaged included)."""
+        with self._lock, self._file_lock():
             self.data = seed()
-            self.changed()
+            self._save()
 
     def me(self) -> dict[str, Any]:
         user = self.find_user(self.data["me"])
