@@ -194,9 +194,19 @@ def test_two_emulators_on_one_file_never_lose_a_write(tmp_path: Path) -> None:
     assert len(SandboxState(path).find_user(ME_ID)["phones"]) == 2 + 4  # type: ignore[index]
 
 
-def test_a_damaged_state_file_falls_back_to_the_seed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text", ["{broken", "[]", '{"version": 2}', '{"version": 1, "me": "x", "users": []}']
+)
+def test_a_damaged_state_file_is_refused_not_silently_replaced(tmp_path: Path, text: str) -> None:
+    from phonectl.errors import InvalidInput
+
     path = tmp_path / "state.json"
-    path.write_text("{broken")
+    path.write_text(text)
+    with pytest.raises(InvalidInput, match="damaged or not phonectl's"):
+        SandboxState(path)
+    assert path.read_text() == text  # someone's sandbox work is left as it was
+    state = SandboxState(path, load=False)
+    state.reset()
     assert SandboxState(path).find_user(ME_ID) is not None
 
 
