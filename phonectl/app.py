@@ -6,7 +6,7 @@ import typer
 
 from phonectl.commands import apply, auth, phones, sandbox
 from phonectl.commands.options import CloudOption, OutputOption
-from phonectl.global_options import HELP as GLOBAL_HELP
+from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
     name="phonectl",

@@ -112,14 +112,13 @@ def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Tok
         token = _refresh(settings, store)
         if token is not None:
             return token
-    if interactive is None:
-        interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if interactive:
+    at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
+    if at_terminal if interactive is None else interactive:
         return login(settings, store).signed_in.token
-    raise SignInRequired(
-        "not signed in, or the sign-in has expired, and no one is at a terminal to sign in",
-        hint="run 'phonectl auth login' once (or set PHONECTL_ACCESS_TOKEN)",
-    )
+    why = "not signed in, or the sign-in has expired"
+    if interactive is None:  # a command that would have signed in, had someone been there
+        why += ", and no one is at a terminal to sign in"
+    raise SignInRequired(why, hint="run 'phonectl auth login' (or set PHONECTL_ACCESS_TOKEN)")
 
 
 def read_cache(store: TokenStore) -> str | None:
@@ -328,15 +327,29 @@ def login(settings: Settings, store: TokenStore, *, browser: bool = False) -> Lo
     return LoggedIn(signed_in, remembered, tuple(not_remembered))
 
 
-def logout(settings: Settings) -> str | None:
-    """Forget the account: its cache entries and the config file's record of it."""
-    store = open_store(settings.token_cache_path, settings.keyring_timeout)
-    with cache_lock(_lock_wait(settings)):
-        store.clear()
+class LoggedOut(NamedTuple):
+    username: str | None
+    cache: str | None  # where tokens were removed from; None: there was no cache to clear
+
+
+def logout(settings: Settings) -> LoggedOut:
+    """Forget the account: its cache entries and the config file's record of it. Without a
+    keyring (and no PHONECTL_TOKEN_CACHE) no tokens can have been kept: nothing to clear."""
+    try:
+        store: TokenStore | None = open_store(settings.token_cache_path, settings.keyring_timeout)
+    except SignInRequired:
+        if settings.token_cache_path is not None:
+            raise
+        store = None
+    if store is not None:
+        with cache_lock(_lock_wait(settings)):
+            store.clear()
     remembered = load_config()
     account = remembered.pop("account", None)
-    save_config(remembered)
-    return account.get("username") if isinstance(account, dict) else None
+    if account is not None:
+        save_config(remembered)
+    username = account.get("username") if isinstance(account, dict) else None
+    return LoggedOut(username, None if store is None else store.location)
 
 
 class AuthStatus(NamedTuple):

@@ -76,6 +76,20 @@ def _card_fields(item: Mapping[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def deleted(phone_id: str, user: str | None, fmt: OutputFormat) -> None:
+    """What delete did, for scripts (json, tsv); a table prints nothing (stderr says it)."""
+    if fmt is OutputFormat.json:
+        _write_json({"id": phone_id, "user": user, "deleted": True})
+    elif fmt is OutputFormat.tsv:
+        sys.stdout.write(f"{tsv_escape(phone_id)}\tdeleted\n")
+        sys.stdout.flush()
+
+
+def safe_text(text: str) -> str:
+    """Text for a prompt: control characters escaped, as in every other message."""
+    return escape_controls(text)
+
+
 def planned_request(method: str, url: str, body: Any, fmt: OutputFormat) -> None:
     """What --dry-run would have sent."""
     import json

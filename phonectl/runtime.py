@@ -23,6 +23,13 @@ class Runtime:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self._flags)
+            if self._settings.sandbox and not self._flags.sandbox:
+                from phonectl import render
+
+                # Left set by accident, it would send writes (and pass a cron guard) silently.
+                render.warning(
+                    "PHONECTL_SANDBOX is set: using the built-in emulator, not Microsoft Graph"
+                )
         return self._settings
 
     def settings_with(self, **flags: Any) -> Settings:

@@ -494,3 +494,37 @@ def test_a_failed_save_of_refreshed_tokens_is_a_warning_and_the_command_runs(
     assert "warning: could not save the refreshed sign-in" in result.stderr
     assert "the keyring is read-only" in result.stderr
     assert len(graph_calls(signed_out_graph)) == 1
+
+
+def test_without_a_keyring_status_points_at_a_cache_file_and_logout_has_nothing_to_do(
+    phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_keyring(monkeypatch, "keyring.backends.fail.Keyring")
+    status = phonectl("auth", "status")
+    assert status.exit_code == 3
+    assert "hint: set PHONECTL_TOKEN_CACHE" in status.stderr  # not 'auth login': that fails too
+    logout = phonectl("auth", "logout")
+    assert logout.exit_code == 0, logout.stderr
+    assert "no keyring here and no PHONECTL_TOKEN_CACHE, so no tokens were kept" in logout.stderr
+
+
+def test_status_at_a_terminal_does_not_claim_no_one_is_there(login_host: LoginHostFixture) -> None:
+    code, screen = run_on_terminal(["auth", "status"], {"PHONECTL_TOKEN_CACHE": "/nonexistent/c"})
+    assert code == 3
+    assert b"not signed in, or the sign-in has expired" in screen
+    assert b"no one is at a terminal" not in screen
+    import re
+
+    assert re.search(rb"usable +no\r\n", screen)
+
+
+def test_a_sandbox_left_on_in_the_environment_says_so(
+    phonectl: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_SANDBOX", "1")
+    result = phonectl("auth", "status")
+    assert result.exit_code == 0
+    assert "warning: PHONECTL_SANDBOX is set: using the built-in emulator" in result.stderr
+    explicit = phonectl("--sandbox", "list", "-o", "tsv")
+    assert explicit.exit_code == 0
+    assert explicit.stderr == ""  # asked for on the command line: nothing to warn about

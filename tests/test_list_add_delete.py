@@ -134,7 +134,12 @@ def test_delete_asks_on_a_terminal(
     code, screen = run_on_terminal(
         ["delete", EXAMPLE_PHONE_ID], env, prompt=b"?", answer=answer.encode() + b"\n"
     )
-    assert b"Delete phone " + EXAMPLE_PHONE_ID.encode() in screen
+    # The prompt names the phone as a person knows it, and its id.
+    question = (
+        "Delete phone +7 499 342 22 13 (other, Car Phone) of the signed-in user? "
+        f"(id {EXAMPLE_PHONE_ID})"
+    )
+    assert question.encode() in screen
     assert code == exit_code
     assert (EXAMPLE_PHONE_ID not in _my_phone_ids(graph)) is deleted
 
@@ -149,3 +154,20 @@ def test_list_never_follows_a_next_link_to_another_host(
     assert "an @odata.nextLink to another host" in result.stderr
     assert result.stdout == ""
     assert len(graph_calls(graph)) == 1  # the token never left for evil.example
+
+
+@pytest.mark.parametrize(
+    ("output", "printed"),
+    [
+        ("json", {"id": EXAMPLE_PHONE_ID, "user": None, "deleted": True}),
+        ("tsv", f"{EXAMPLE_PHONE_ID}\tdeleted\n"),
+        ("table", ""),
+    ],
+)
+def test_delete_says_what_it_deleted_in_the_format_asked(
+    graph: GraphEmulator, phonectl: Run, output: str, printed: object
+) -> None:
+    result = phonectl("delete", EXAMPLE_PHONE_ID, "--yes", "-o", output)
+    assert result.exit_code == 0, result.stderr
+    assert (result.json() if output == "json" else result.stdout) == printed
+    assert f"deleted phone {EXAMPLE_PHONE_ID}" in result.stderr

@@ -7,7 +7,7 @@ import typer
 from phonectl import render
 from phonectl.commands.options import CloudOption, OutputOption, runtime
 from phonectl.errors import ExitCode
-from phonectl.global_options import HELP as GLOBAL_HELP
+from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
     help="Sign in to Microsoft Graph, and see or forget the sign-in.",
@@ -57,7 +57,10 @@ def login(
         ),
     ] = False,
 ) -> None:
-    """Sign in with a device code (or --browser); keeps the tokens in the OS keyring."""
+    """Sign in with a device code (or --browser); keeps the tokens in the OS keyring.
+
+    Example: phonectl auth login --client-id <app id> --tenant contoso.onmicrosoft.com
+    """
     from phonectl.auth import login as sign_in
     from phonectl.token_store import open_store
 
@@ -85,7 +88,10 @@ def login(
 def status(ctx: typer.Context, output: OutputOption = None) -> None:
     """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
 
-    Exits 0 when a token can be had without a human (refreshing if needed), 3 when not."""
+    Exits 0 when a token can be had without a human (refreshing if needed), 3 when not.
+
+    Example (a cron job's guard): phonectl auth status > /dev/null || exit 3
+    """
     from phonectl.auth import status as auth_status
 
     rt = runtime(ctx)
@@ -97,11 +103,23 @@ def status(ctx: typer.Context, output: OutputOption = None) -> None:
 
 @app.command(epilog=GLOBAL_HELP)
 def logout(ctx: typer.Context) -> None:
-    """Sign out: remove the account and its tokens from the cache."""
+    """Sign out: remove the account and its tokens from the cache.
+
+    Example: phonectl auth logout
+    """
     from phonectl.auth import logout as sign_out
 
     rt = runtime(ctx)
-    username = sign_out(rt.settings)
-    render.notice(f"Signed out{f' of {username}' if username else ''}; the token cache is empty.")
+    done = sign_out(rt.settings)
+    who = f" of {done.username}" if done.username else ""
+    if done.cache is None:
+        render.notice(
+            f"Signed out{who}: there is no keyring here and no PHONECTL_TOKEN_CACHE, so no "
+            "tokens were kept; nothing else to remove."
+        )
+    elif done.username:
+        render.notice(f"Signed out{who}; the token cache ({done.cache}) is empty.")
+    else:
+        render.notice(f"Not signed in; the token cache ({done.cache}) is empty.")
     if rt.settings.access_token:
         render.notice("PHONECTL_ACCESS_TOKEN is still set and will still be used.")

@@ -32,7 +32,10 @@ from phonectl.choices import OutputFormat
 
 
 def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> None:
-    """List every phone of a user's profile (all pages)."""
+    """List every phone of a user's profile (all pages).
+
+    Example: phonectl list --user adelev@contoso.com -o tsv
+    """
     rt = runtime(ctx)
     path = phones_path(UserRef(user))
     fmt = rt.output(output)
@@ -45,7 +48,10 @@ def get(
     user: UserOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Show one phone of a user's profile."""
+    """Show one phone of a user's profile.
+
+    Example: phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f -o json
+    """
     rt = runtime(ctx)
     path = phones_path(UserRef(user), phone_id)
     fmt = rt.output(output)
@@ -141,14 +147,19 @@ def delete(
     dry_run: DryRunOption = False,
     output: OutputOption = None,
 ) -> None:
-    """Delete a phone from a user's profile (asks first on a terminal, unless --yes)."""
+    """Delete a phone from a user's profile (asks first, naming the phone, unless --yes).
+
+    Example: phonectl delete 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --user adelev@contoso.com --yes
+    """
     path = phones_path(UserRef(user), phone_id)
     owner = user or "the signed-in user"
-    if not (yes or dry_run):
-        _confirm_delete(phone_id, owner)
     rt = runtime(ctx)
-    _send(rt, "DELETE", path, None, dry_run, rt.output(output))
+    fmt = rt.output(output)
+    if not (yes or dry_run):
+        _confirm_delete(rt, path, phone_id, owner)
+    _send(rt, "DELETE", path, None, dry_run, fmt)
     if not dry_run:
+        render.deleted(phone_id, user, fmt)
         render.notice(f"deleted phone {phone_id} of {owner}")
 
 
@@ -164,10 +175,18 @@ def _send(
     return rt.client().request_object(method, path, body)
 
 
-def _confirm_delete(phone_id: str, owner: str) -> None:
+def _confirm_delete(rt: "Runtime", path: str, phone_id: str, owner: str) -> None:
+    """Ask at a terminal, naming the phone by what a person recognises (its number, type
+    and name: read first, so a mistyped id is a 'not found', not a wrong deletion)."""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise InvalidInput(
             "delete needs --yes when no one is at a terminal to confirm; nothing was deleted"
         )
-    if not typer.confirm(f"Delete phone {phone_id} of {owner}?", err=True):
+    phone = rt.client().request_object("GET", path)
+    what = ", ".join(
+        str(phone[key]) for key in ("type", "displayName") if phone.get(key) not in (None, "")
+    )
+    described = f"{phone.get('number') or phone_id}{f' ({what})' if what else ''}"
+    question = f"Delete phone {described} of {owner}? (id {phone_id})"
+    if not typer.confirm(render.safe_text(question), err=True):
         raise PhonectlError("not deleted")

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from phonectl import render
-from phonectl.global_options import HELP as GLOBAL_HELP
+from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
     help="The built-in Graph emulator (what --sandbox talks to).",
@@ -30,7 +30,10 @@ def serve(
     ] = 10,
     log: Annotated[bool, typer.Option("--log", help="Log each request on stderr.")] = False,
 ) -> None:
-    """Serve the emulator on 127.0.0.1 in the foreground until Ctrl-C; prints its Graph URL."""
+    """Serve the emulator on 127.0.0.1 in the foreground until Ctrl-C; prints its Graph URL.
+
+    Example: phonectl sandbox serve --port 8765
+    """
     from phonectl.sandbox import default_state_path
     from phonectl.sandbox.server import GraphEmulator
     from phonectl.sandbox.state import SandboxState
@@ -54,7 +57,10 @@ def serve(
 
 @app.command(epilog=GLOBAL_HELP)
 def reset() -> None:
-    """Restore the sandbox's seed data (the example phones and users)."""
+    """Restore the sandbox's seed data (the example phones and users).
+
+    Example: phonectl sandbox reset
+    """
     from phonectl.sandbox import default_state_path
     from phonectl.sandbox.state import SandboxState
 
