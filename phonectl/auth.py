@@ -11,10 +11,9 @@ from datetime import UTC
 from enum import Enum
 from typing import Any, NamedTuple
 
-from phonectl import render
 from phonectl.choices import CLOUD_HOSTS
 from phonectl.config import load_config, save_config
-from phonectl.errors import InvalidInput, PhonectlError, SignInRequired
+from phonectl.errors import InvalidInput, PhonectlError, Say, SignInRequired
 from phonectl.safe_output import add_secret
 from phonectl.settings import Secret, Settings
 from phonectl.token_store import CacheUnreadable, TokenStore, cache_lock, open_store
@@ -98,30 +97,32 @@ def _utc(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def acquire_token(settings: Settings, *, interactive: bool | None = None) -> Token:
+def acquire_token(
+    settings: Settings, *, warn: Say, notify: Say, interactive: bool | None = None
+) -> Token:
     """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
     if settings.sandbox:
         return Token(Secret(SANDBOX_TOKEN), TokenSource.sandbox)
     if settings.access_token is not None:
         return env_token(settings)
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
-    token = cached_access_token(settings, read_cache(store))
+    token = cached_access_token(settings, read_cache(store, warn))
     if token is not None:
         return token
     if settings.account and settings.client_id:
-        token = _refresh(settings, store)
+        token = _refresh(settings, store, warn)
         if token is not None:
             return token
     at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
     if at_terminal if interactive is None else interactive:
-        return login(settings, store).signed_in.token
+        return login(settings, store, notify=notify, warn=warn).signed_in.token
     why = "not signed in, or the sign-in has expired"
     if interactive is None:  # a command that would have signed in, had someone been there
         why += ", and no one is at a terminal to sign in"
     raise SignInRequired(why, hint="run 'phonectl auth login' (or set PHONECTL_ACCESS_TOKEN)")
 
 
-def read_cache(store: TokenStore) -> str | None:
+def read_cache(store: TokenStore, warn: Say) -> str | None:
     """The cache's text, checked to be MSAL's JSON shape (sections of entries) once for every
     reader; an unreadable or damaged cache counts as empty, with a warning."""
     try:
@@ -137,7 +138,7 @@ def read_cache(store: TokenStore) -> str | None:
         return blob
     except (CacheUnreadable, ValueError, RecursionError) as exc:
         reason = exc if isinstance(exc, CacheUnreadable) else "not JSON"
-        render.warning(f"the token cache is unreadable ({reason}); treating it as empty")
+        warn(f"the token cache is unreadable ({reason}); treating it as empty")
         return None
 
 
@@ -196,10 +197,10 @@ def _issued_for(settings: Settings, entry: dict[str, Any]) -> int | None:
     return expires_on if usable else None
 
 
-def _refresh(settings: Settings, store: TokenStore) -> Token | None:
+def _refresh(settings: Settings, store: TokenStore, warn: Say) -> Token | None:
     """Redeem the cached refresh token, under the lock so two processes never both rotate it."""
     with cache_lock(_lock_wait(settings)):
-        blob = read_cache(store)  # another process may have refreshed while we waited
+        blob = read_cache(store, warn)  # another process may have refreshed while we waited
         token = cached_access_token(settings, blob)
         if token is not None or blob is None:
             return token
@@ -221,18 +222,18 @@ def _refresh(settings: Settings, store: TokenStore) -> Token | None:
         if not is_plausible_bearer_token(result["access_token"]):
             raise SignInRequired("the login host answered with an access token that is not usable")
         if cache.has_state_changed:
-            _save_refreshed(store, cache.serialize())
+            _save_refreshed(store, cache.serialize(), warn)
         return Token(Secret(result["access_token"]), TokenSource.refresh, _expires_on(result))
 
 
-def _save_refreshed(store: TokenStore, blob: str) -> None:
+def _save_refreshed(store: TokenStore, blob: str, warn: Say) -> None:
     """Keep the refreshed tokens; if that fails (read-only dir, full disk, a keyring that
     refuses), the command still runs with the token it holds: a warning, not an error."""
     try:
         store.write(blob)
     except (OSError, PhonectlError) as exc:
         reason = exc.message if isinstance(exc, PhonectlError) else exc.strerror or str(exc)
-        render.warning(
+        warn(
             f"could not save the refreshed sign-in ({reason}); this run goes on, and the next "
             "one may need 'phonectl auth login'"
         )
@@ -244,7 +245,9 @@ def _lock_wait(settings: Settings) -> float:
     return settings.timeout + 5
 
 
-def sign_in(settings: Settings, store: TokenStore, *, browser: bool = False) -> SignedIn:
+def sign_in(
+    settings: Settings, store: TokenStore, *, notify: Say, browser: bool = False
+) -> SignedIn:
     """Sign in a person (device code on stderr, or the browser) and keep the tokens.
 
     No lock is held while the person signs in (up to 15 minutes): other processes, and the
@@ -263,7 +266,7 @@ def sign_in(settings: Settings, store: TokenStore, *, browser: bool = False) -> 
                     hint="if Conditional Access blocks device code, use "
                     "'phonectl auth login --browser'",
                 )
-            render.notice(str(flow.get("message") or f"Enter the code {flow['user_code']}."))
+            notify(str(flow.get("message") or f"Enter the code {flow['user_code']}."))
             result = app.acquire_token_by_device_flow(flow)
     if not isinstance(result.get("access_token"), str):
         raise SignInRequired(
@@ -291,13 +294,15 @@ class LoggedIn(NamedTuple):
     not_remembered: tuple[str, ...]
 
 
-def login(settings: Settings, store: TokenStore, *, browser: bool = False) -> LoggedIn:
+def login(
+    settings: Settings, store: TokenStore, *, notify: Say, warn: Say, browser: bool = False
+) -> LoggedIn:
     """Sign in, then remember the settings used so later runs (and cron) need no flags.
 
     A loopback Graph or login URL (a `sandbox serve` left in PHONECTL_GRAPH_URL) is never
     remembered: once that server stops, any local user could listen there and collect the
     tokens of later runs."""
-    signed_in = sign_in(settings, store, browser=browser)
+    signed_in = sign_in(settings, store, notify=notify, browser=browser)
     remembered: dict[str, Any] = {
         "cloud": settings.cloud.value,
         "tenant": settings.tenant,
@@ -332,7 +337,7 @@ class LoggedOut(NamedTuple):
     cache: str | None  # where tokens were removed from; None: there was no cache to clear
 
 
-def logout(settings: Settings) -> LoggedOut:
+def logout(settings: Settings, *, warn: Say) -> LoggedOut:
     """Forget the account: its cache entries and the config file's record of it. Without a
     keyring (and no PHONECTL_TOKEN_CACHE) no tokens can have been kept: nothing to clear."""
     try:
@@ -344,7 +349,7 @@ def logout(settings: Settings) -> LoggedOut:
     if store is not None:
         with cache_lock(_lock_wait(settings)):
             store.clear()
-    remembered = load_config()
+    remembered = load_config(warn=warn)
     account = remembered.pop("account", None)
     if account is not None:
         save_config(remembered)
@@ -367,7 +372,7 @@ class AuthStatus(NamedTuple):
     hint: str | None = None
 
 
-def status(settings: Settings) -> AuthStatus:
+def status(settings: Settings, *, warn: Say) -> AuthStatus:
     """Try for a token without a human (refreshing if needed) and say how it went."""
     account = settings.account or {}
     token: Token | None = None
@@ -375,7 +380,7 @@ def status(settings: Settings) -> AuthStatus:
     hint: str | None = None
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
-        token = acquire_token(settings, interactive=False)
+        token = acquire_token(settings, warn=warn, notify=warn, interactive=False)
     except PhonectlError as exc:
         problem, hint = exc.message, exc.hint
     return AuthStatus(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from phonectl.errors import InvalidInput
+from phonectl.errors import InvalidInput, Say
 from phonectl.files import read_regular_text, write_private_file
 
 # Settings a config file may hold, and the JSON type each must have; other keys are ignored.
@@ -36,7 +36,7 @@ def config_path() -> Path:
     return Path(platformdirs.user_config_dir("phonectl", appauthor=False)) / "config.json"
 
 
-def load_config(path: Path | None = None) -> dict[str, Any]:
+def load_config(path: Path | None = None, *, warn: Say) -> dict[str, Any]:
     """The remembered settings. An unreadable file counts as empty (with a warning); a value
     of the wrong type is an error naming it (exit 2): guessing could pick the wrong tenant."""
     path = path or config_path()
@@ -46,10 +46,8 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
             return {}
         data = json.loads(text)
     except (OSError, ValueError, RecursionError) as exc:
-        from phonectl import render
-
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-        render.warning(f"ignoring the unreadable config file {path}: {reason}")
+        warn(f"ignoring the unreadable config file {path}: {reason}")
         return {}
     if not isinstance(data, dict):
         raise _bad_config(path, "it must hold a JSON object")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 
@@ -27,6 +28,11 @@ def exit_code_for_status(status: int) -> ExitCode:
     if status in TRANSIENT_STATUSES:
         return ExitCode.TRY_LATER
     return _EXIT_BY_STATUS.get(status, ExitCode.FAILED)
+
+
+# How the core speaks to a person without knowing how (render.notice, render.warning, or a
+# test's list.append): auth, config and settings print nothing themselves.
+Say = Callable[[str], None]
 
 
 class Interrupted(BaseException):

@@ -22,10 +22,10 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self._flags)
-            if self._settings.sandbox and not self._flags.sandbox:
-                from phonectl import render
+            from phonectl import render
 
+            self._settings = load_settings(self._flags, warn=render.warning)
+            if self._settings.sandbox and not self._flags.sandbox:
                 # Left set by accident, it would send writes (and pass a cron guard) silently.
                 render.warning(
                     "PHONECTL_SANDBOX is set: using the built-in emulator, not Microsoft Graph"
@@ -35,7 +35,9 @@ class Runtime:
     def settings_with(self, **flags: Any) -> Settings:
         """Settings with a command's own flags (None: not given) over the global ones."""
         given = {name: value for name, value in flags.items() if value is not None}
-        return load_settings(self._flags._replace(**given))
+        from phonectl import render
+
+        return load_settings(self._flags._replace(**given), warn=render.warning)
 
     def output(self, command_flag: OutputFormat | None) -> OutputFormat:
         """The output format: the command's -o, else the global one, env, default."""
@@ -55,7 +57,7 @@ class Runtime:
 
             settings = self.settings
             base_url = self.graph_url()
-            token = acquire_token(settings)
+            token = acquire_token(settings, warn=render.warning, notify=render.notice)
             self._client = GraphClient(
                 base_url,
                 lambda: token.value,

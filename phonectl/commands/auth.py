@@ -68,7 +68,7 @@ def login(
         cloud=cloud, tenant=tenant, client_id=client_id, scopes=tuple(scope or ()) or None
     )
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
-    logged_in = sign_in(settings, store, browser=browser)
+    logged_in = sign_in(settings, store, notify=render.notice, warn=render.warning, browser=browser)
     signed_in = logged_in.signed_in
     render.notice(
         f"Signed in as {signed_in.username or 'the account'} (tenant {signed_in.tenant_id}); "
@@ -95,7 +95,7 @@ def status(ctx: typer.Context, output: OutputOption = None) -> None:
     from phonectl.auth import status as auth_status
 
     rt = runtime(ctx)
-    report = auth_status(rt.settings)
+    report = auth_status(rt.settings, warn=render.warning)
     render.auth_status(report, rt.output(output))
     if report.problem is not None:
         raise typer.Exit(int(ExitCode.SIGN_IN))
@@ -110,7 +110,7 @@ def logout(ctx: typer.Context) -> None:
     from phonectl.auth import logout as sign_out
 
     rt = runtime(ctx)
-    done = sign_out(rt.settings)
+    done = sign_out(rt.settings, warn=render.warning)
     who = f" of {done.username}" if done.username else ""
     if done.cache is None:
         render.notice(
