@@ -76,6 +76,12 @@ def _card_fields(item: Mapping[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def result_line(text: str) -> None:
+    """One line of result on stdout, flushed at once (a script may be waiting for it)."""
+    sys.stdout.write(escape_controls(text) + "\n")
+    sys.stdout.flush()
+
+
 def deleted(phone_id: str, user: str | None, fmt: OutputFormat) -> None:
     """What delete did, for scripts (json, tsv); a table prints nothing (stderr says it)."""
     if fmt is OutputFormat.json:

@@ -85,7 +85,7 @@ def login(
 
 
 @app.command(epilog=GLOBAL_HELP)
-def status(ctx: typer.Context, output: OutputOption = None) -> None:
+def status(ctx: typer.Context, output: OutputOption = None) -> int:
     """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
 
     Exits 0 when a token can be had without a human (refreshing if needed), 3 when not.
@@ -97,8 +97,7 @@ def status(ctx: typer.Context, output: OutputOption = None) -> None:
     rt = runtime(ctx)
     report = auth_status(rt.settings, warn=render.warning)
     render.auth_status(report, rt.output(output))
-    if report.problem is not None:
-        raise typer.Exit(int(ExitCode.SIGN_IN))
+    return int(ExitCode.SIGN_IN) if report.problem is not None else int(ExitCode.OK)
 
 
 @app.command(epilog=GLOBAL_HELP)

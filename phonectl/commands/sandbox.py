@@ -42,7 +42,7 @@ def serve(
     emulator = GraphEmulator(
         SandboxState(state_path), port=port, page_size=page_size, log_requests=log
     )
-    print(emulator.url, flush=True)
+    render.result_line(emulator.url)  # stdout: what a script reads to find the emulator
     render.notice(
         f"Graph emulator listening on {emulator.url} (state in {state_path}); Ctrl-C stops it."
     )
