@@ -85,6 +85,16 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmul
 
 
 @pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
+    """An emulator on its own (phonectl not pointed at it), two phones a page."""
+    server = GraphEmulator(SandboxState(tmp_path / "state.json"), page_size=2)
+    server.start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def phonectl(capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
     """Run phonectl's main() in this process: real argument parsing, real HTTP."""
 

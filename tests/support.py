@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,3 +75,40 @@ def run_on_terminal(
             answered = True
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), screen
+
+
+def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
+    """A user's phones as the emulator holds them (by id or principal name)."""
+    found = graph.state.find_user(user)
+    assert found is not None
+    return found["phones"]  # type: ignore[no-any-return]
+
+
+def written_items(graph: GraphEmulator) -> list[dict[str, Any]]:
+    """Every write (not GET) sent inside a $batch, in the order the batches arrived."""
+    return [
+        item
+        for call in graph_calls(graph)
+        if call.decoded_path == "/beta/$batch"
+        for item in call.body["requests"]
+        if item["method"] != "GET"
+    ]
+
+
+def add_users(
+    graph: GraphEmulator, count: int, phones_each: int = 1, number: str = "+1 555 {n:03}{p}"
+) -> None:
+    """Users user0@contoso.com... (ids user-0...), each with phones u{n}-p{p} of type other
+    (copies of the example phone; `number` is formatted with n and p)."""
+    template = copy.deepcopy(phones_of(graph, ME_ID)[0])
+    for n in range(count):
+        phones = [
+            {
+                **copy.deepcopy(template),
+                "id": f"u{n}-p{p}",
+                "type": "other",
+                "number": number.format(n=n, p=p),
+            }
+            for p in range(phones_each)
+        ]
+        graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", phones)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls, run_on_terminal
+from support import (
+    EXAMPLE_PHONE_ID,
+    ME_ID,
+    SECOND_USER_ID,
+    Run,
+    add_users,
+    graph_calls,
+    phones_of,
+    run_on_terminal,
+)
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
@@ -31,27 +39,6 @@ def batch_items(graph: GraphEmulator) -> list[list[dict[str, Any]]]:
 
 def writes(graph: GraphEmulator) -> list[dict[str, Any]]:
     return [i for items in batch_items(graph) for i in items if i["method"] != "GET"]
-
-
-def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
-    found = graph.state.find_user(user)
-    assert found is not None
-    return found["phones"]  # type: ignore[no-any-return]
-
-
-def add_users(graph: GraphEmulator, count: int, phones_each: int = 1) -> None:
-    template = copy.deepcopy(phones_of(graph, ME_ID)[0])
-    for n in range(count):
-        phones = []
-        for p in range(phones_each):
-            phone = {
-                **copy.deepcopy(template),
-                "id": f"u{n}-p{p}",
-                "type": "other",
-                "number": f"+1 555 {n:03}{p}",
-            }
-            phones.append(phone)
-        graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", phones)
 
 
 def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_path: Path) -> None:

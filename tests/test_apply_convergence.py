@@ -3,7 +3,6 @@ what it wrote, and exits with a code that says what to do."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import signal
@@ -20,7 +19,15 @@ import pytest
 from hostile_server import HostileGraph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls
+from support import (
+    EXAMPLE_PHONE_ID,
+    ME_ID,
+    SECOND_USER_ID,
+    Run,
+    add_users,
+    phones_of,
+    written_items,
+)
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
@@ -34,24 +41,8 @@ def write(tmp_path: Path, text: str, name: str = "rows.csv") -> str:
     return str(path)
 
 
-def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
-    found = graph.state.find_user(user)
-    assert found is not None
-    return found["phones"]  # type: ignore[no-any-return]
-
-
 def types_of(graph: GraphEmulator, user: str) -> Counter[str]:
     return Counter(p["type"] for p in phones_of(graph, user))
-
-
-def written_items(graph: GraphEmulator) -> list[dict[str, Any]]:
-    return [
-        item
-        for call in graph_calls(graph)
-        if call.decoded_path == "/beta/$batch"
-        for item in call.body["requests"]
-        if item["method"] != "GET"
-    ]
 
 
 @pytest.mark.parametrize(
@@ -173,7 +164,7 @@ def test_a_malformed_batch_answer_fails_rows_with_a_reason(
 def test_writes_made_before_a_malformed_batch_are_reported(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
-    add_users(graph, 25)
+    add_users(graph, 25, number="0")
     lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+9 {n}" for n in range(25)]
     # The reads (2 batches) and the first write batch go through; the second write batch
     # comes back as broken JSON, twice (the PATCH-only batch is retried once).
@@ -191,13 +182,6 @@ def test_writes_made_before_a_malformed_batch_are_reported(
     graph.faults.clear()
     rerun = phonectl("apply", write(tmp_path, "\n".join(lines)), "-o", "json")
     assert [r["result"] for r in rerun.json()] == ["unchanged"] * 20 + ["updated"] * 5
-
-
-def add_users(graph: GraphEmulator, count: int) -> None:
-    template = copy.deepcopy(phones_of(graph, ME_ID)[0])
-    for n in range(count):
-        phone = {**copy.deepcopy(template), "id": f"u{n}-p0", "type": "other", "number": "0"}
-        graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", [phone])
 
 
 def test_a_read_only_batch_answered_503_is_retried(
@@ -306,7 +290,7 @@ def test_two_applies_never_overlap(graph: GraphEmulator, tmp_path: Path) -> None
 def test_an_interrupt_reports_every_write_already_made(
     graph: GraphEmulator, tmp_path: Path, sig: int, code: int, word: str
 ) -> None:
-    add_users(graph, 60)
+    add_users(graph, 60, number="0")
     lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+8 {n}" for n in range(60)]
     rows = write(tmp_path, "\n".join(lines))
     # Each write batch takes 0.4 s: the signal lands while the second is on its way.

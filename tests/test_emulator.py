@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,6 @@ from phonectl.sandbox.server import Fault, GraphEmulator
 from phonectl.sandbox.state import SandboxState
 
 AUTH = {"Authorization": "Bearer anything"}
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
-    server = GraphEmulator(SandboxState(tmp_path / "state.json"), page_size=2)
-    server.start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def call(server: GraphEmulator, method: str, path: str, body: Any = None, **kw: Any) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,6 @@ from phonectl.sandbox.state import SandboxState
 
 AUTH = {"Authorization": "Bearer anything"}
 OFFICE = "5f3b2a17-8c4e-4d7a-9b1c-2e6f0a9d8c31"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
-    server = GraphEmulator(SandboxState(tmp_path / "state.json"), page_size=2)
-    server.start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def call(server: GraphEmulator | str, method: str, path: str, body: Any = None) -> Any:

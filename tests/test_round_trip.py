@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -10,27 +9,20 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, Run, graph_calls
+from support import (
+    EXAMPLE_PHONE_ID,
+    ME_ID,
+    SECOND_USER_ID,
+    Run,
+    add_users,
+    graph_calls,
+    phones_of,
+    written_items,
+)
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
 ADELE_MOBILE = "b2c4e6a8-1d3f-4b5c-8e7a-9f0d1c2b3a4e"
-
-
-def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
-    found = graph.state.find_user(user)
-    assert found is not None
-    return found["phones"]  # type: ignore[no-any-return]
-
-
-def writes(graph: GraphEmulator) -> list[dict[str, Any]]:
-    return [
-        item
-        for call in graph_calls(graph)
-        if call.decoded_path == "/beta/$batch"
-        for item in call.body["requests"]
-        if item["method"] != "GET"
-    ]
 
 
 def essentials(graph: GraphEmulator, user: str) -> list[tuple[Any, ...]]:
@@ -39,13 +31,6 @@ def essentials(graph: GraphEmulator, user: str) -> list[tuple[Any, ...]]:
         (p["type"], p["number"], p.get("displayName"), p.get("allowedAudiences"))
         for p in phones_of(graph, user)
     )
-
-
-def add_users(graph: GraphEmulator, count: int) -> None:
-    template = copy.deepcopy(phones_of(graph, ME_ID)[0])
-    for n in range(count):
-        phone = {**copy.deepcopy(template), "id": f"u{n}-p0", "type": "other", "number": f"{n}"}
-        graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", [phone])
 
 
 @pytest.mark.parametrize("out", ["phones.csv", "phones.jsonl", None])
@@ -72,13 +57,13 @@ def test_export_then_apply_writes_nothing(
     applied = phonectl("apply", str(path), "-o", "json")
     assert applied.exit_code == 0, applied.stderr
     assert {r["result"] for r in applied.json()} == {"unchanged"}
-    assert writes(graph) == []
+    assert written_items(graph) == []
 
 
 def test_export_of_every_user_pages_through_users_and_reads_in_batches(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
-    add_users(graph, 45)
+    add_users(graph, 45, number="{n}")
     result = phonectl("export", "--all-users")
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 + 3 + 45
@@ -186,7 +171,7 @@ def test_prune_deletes_only_unmatched_phones_of_the_files_users(
     planned = phonectl("apply", str(csv), "--prune", "--dry-run", "-o", "json").json()
     assert [r["result"] for r in planned] == ["unchanged", "would-delete"]
     assert planned[1]["line"] == 0 and planned[1]["id"] == "5f3b2a17-8c4e-4d7a-9b1c-2e6f0a9d8c31"
-    assert writes(graph) == []
+    assert written_items(graph) == []
     result = phonectl("apply", str(csv), "--prune", "-o", "json")
     assert [r["result"] for r in result.json()] == ["unchanged", "deleted"]
     assert [p["id"] for p in phones_of(graph, ME_ID)] == [EXAMPLE_PHONE_ID]
@@ -201,7 +186,7 @@ def test_prune_past_max_deletes_is_refused_and_writes_nothing(
     result = phonectl("apply", str(csv), "--prune", "--max-deletes", "1")
     assert result.exit_code == 2
     assert "would delete 2 phones, more than --max-deletes 1" in result.stderr
-    assert writes(graph) == []
+    assert written_items(graph) == []
 
 
 def test_prune_never_deletes_for_a_user_whose_row_failed(
@@ -239,7 +224,7 @@ def test_backup_then_apply_the_backup_with_prune_undoes_a_bad_import(
 def test_a_429_on_one_batch_pauses_the_others(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
-    add_users(graph, 80)
+    add_users(graph, 80, number="{n}")
     graph.add_fault(Fault(status=429, retry_after="0.3", path_contains="$batch", after=4))
     lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+7 {n}" for n in range(80)]
     csv = tmp_path / "c.csv"
@@ -290,3 +275,22 @@ def test_apply_with_backup_then_the_backup_with_prune_restores_every_touched_use
     if backup.exists():
         assert phonectl("apply", str(backup), "--prune").exit_code == 0
     assert {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)} == before
+
+
+def test_export_of_a_users_file_names_each_user_once(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text(f"adelev@contoso.com\n\n{SECOND_USER_ID}\nADELEV@contoso.com\n{ME_ID}\n")
+    result = phonectl("export", "--users-file", str(users), "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    # adelev@ and her id are two spellings Graph resolves alike; the file's case-insensitive
+    # duplicate is one user.
+    assert [r["user"] for r in rows].count("adelev@contoso.com") == 1
+    assert {r["user"] for r in rows} == {"adelev@contoso.com", SECOND_USER_ID, ME_ID}
+    missing = tmp_path / "missing.txt"
+    missing.write_text("nobody@contoso.com\n")
+    failed = phonectl("export", "--users-file", str(missing))
+    assert failed.exit_code == 1
+    assert "warning: nobody@contoso.com: 404" in failed.stderr
