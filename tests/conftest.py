@@ -62,7 +62,7 @@ def login_host(
     ca_path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
     host = FakeLoginHost(ca)
-    threading.Thread(target=host.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=host.serve_forever, args=(0.005,), daemon=True).start()
     fixture = LoginHostFixture(host, ca_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
     monkeypatch.setenv("PHONECTL_AUTHORITY_HOST", host.url)

@@ -116,7 +116,7 @@ def test_the_plan_shows_each_change_as_old_and_new_in_every_format(
 @pytest.fixture
 def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileGraph]:
     server = HostileGraph()
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True).start()
     monkeypatch.setenv("PHONECTL_GRAPH_URL", server.url)
     monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", "hostile-token-for-apply")
     yield server

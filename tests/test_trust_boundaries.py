@@ -26,7 +26,7 @@ def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileGraph]:
     server = HostileGraph()
     import threading
 
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True).start()
     monkeypatch.setenv("PHONECTL_GRAPH_URL", server.url)
     monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", TOKEN)
     yield server

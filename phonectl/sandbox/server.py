@@ -215,9 +215,10 @@ class GraphEmulator(ThreadingHTTPServer):
             self.requests.append(request)
 
     def start_in_thread(self) -> threading.Thread:
-        # A short poll interval makes shutdown() prompt: tests start and stop many emulators.
+        # shutdown() waits for serve_forever to notice, up to one poll interval: short, so
+        # that a --sandbox command, and each of the tests' hundreds of emulators, stop at once.
         thread = threading.Thread(
-            target=self.serve_forever, args=(0.05,), name="graph-emulator", daemon=True
+            target=self.serve_forever, args=(0.005,), name="graph-emulator", daemon=True
         )
         thread.start()
         return thread
