@@ -5,13 +5,13 @@ from typing import Annotated
 import typer
 
 from phonectl.commands import apply, auth, phones, sandbox
-from phonectl.commands.options import CloudOption, OutputOption
+from phonectl.commands.options import CloudOption, OutputOption, help_when_no_command
 from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
     name="phonectl",
     help="Edit the phone numbers in Microsoft 365 user profiles (Microsoft Graph beta).",
-    no_args_is_help=True,
+    invoke_without_command=True,
     # Plain Click help: rich's help renderer would cost every --help and Tab press ~100 ms.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -61,6 +61,7 @@ def root(
     # Only the flags are kept here: the Runtime (settings, client) is built by the command
     # that needs it, so `phonectl update --help` and Tab completion never load it.
     ctx.obj = {"cloud": cloud, "output": output, "debug": debug, "sandbox": sandbox_}
+    help_when_no_command(ctx)
 
 
 app.command("list", epilog=GLOBAL_HELP)(phones.list_phones)

@@ -116,7 +116,6 @@ def _run(args: list[str]) -> int:
 
         from phonectl import render
         from phonectl.app import app
-        from phonectl.lazy_commands import lazy_click_group
     except KeyboardInterrupt:  # Ctrl-C while start-up still imports
         return _interrupted()
     bad = _undecodable_argument(args)
@@ -127,7 +126,7 @@ def _run(args: list[str]) -> int:
     try:
         from phonectl.global_options import hoist_global_options
 
-        group = lazy_click_group(app)
+        group = typer.main.get_command(app)
         args = hoist_global_options(args, group)
         result = group.main(args=args, prog_name="phonectl", standalone_mode=False)
     except Interrupted as stop:
@@ -136,9 +135,6 @@ def _run(args: list[str]) -> int:
         render.error(exc)
         return int(exc.exit_code)
     except typer.TyperException as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # `phonectl` or `phonectl auth` alone
-            print(exc.format_message(), file=sys.stderr)
-            return int(ExitCode.USAGE)
         # Click's usage errors (unknown option, bad enum value, missing argument).
         usage = getattr(exc, "ctx", None)
         hint = f"see '{usage.command_path} --help'" if usage is not None else None

@@ -15,7 +15,6 @@ import typer
 
 import phonectl
 from phonectl.app import app
-from phonectl.lazy_commands import lazy_click_group
 from phonectl.sandbox.server import GraphEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,54 +178,6 @@ def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
     assert {"requests", "phonectl.settings"} <= set(heavy)
 
 
-def test_only_the_command_asked_for_is_built(capsys: pytest.CaptureFixture[str]) -> None:
-    # Typer refuses to build a command with an `object` parameter; built lazily, the other
-    # commands run regardless, and the refusal comes only when that command is wanted.
-    # Plain Click help, as phonectl's own app has (Rich's boxes depend on Rich's version).
-    app = typer.Typer(rich_markup_mode=None)
-
-    @app.callback()
-    def root() -> None:
-        pass
-
-    @app.command("fine")
-    def fine() -> None:
-        print("fine ran")
-
-    @app.command("unbuildable")
-    def unbuildable(value: object) -> None:
-        """Never built, yet listed."""
-
-    with pytest.raises(RuntimeError, match="not yet supported"):
-        typer.main.get_command(app)  # what Typer alone would do on every run
-    group = lazy_click_group(app)
-    assert group.list_commands(typer.Context(group)) == ["fine", "unbuildable"]
-    offered = group.shell_complete(typer.Context(group), "")  # Tab after the program name
-    assert [(item.value, item.help) for item in offered] == [
-        ("fine", ""),
-        ("unbuildable", "Never built, yet listed."),
-    ]
-    group.main(["fine"], standalone_mode=False)
-    assert capsys.readouterr().out == "fine ran\n"
-    group.main(["--help"], prog_name="demo", standalone_mode=False)
-    assert "unbuildable  Never built, yet listed." in capsys.readouterr().out
-    with pytest.raises(RuntimeError, match="not yet supported"):
-        group.main(["unbuildable", "1"], standalone_mode=False)
-
-
-@pytest.mark.parametrize(
-    "args", [["--help"], ["update", "--help"], ["auth", "--help"], ["sandbox", "serve", "--help"]]
-)
-def test_lazily_built_help_is_typers_own(
-    args: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    for group in (lazy_click_group(app), typer.main.get_command(app)):
-        group.main(args, prog_name="phonectl", standalone_mode=False)
-    lazy, eager = capsys.readouterr().out.split("Usage:")[1:]
-    assert "Commands:" in lazy or "--" in lazy
-    assert lazy == eager
-
-
 @pytest.mark.parametrize(
     "command",
     [
@@ -244,7 +195,7 @@ def test_lazily_built_help_is_typers_own(
 def test_every_option_value_has_a_name_in_help(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lazy_click_group(app).main([*command.split(), "--help"], standalone_mode=False)
+    typer.main.get_command(app).main([*command.split(), "--help"], standalone_mode=False)
     help_text = capsys.readouterr().out
     assert "Options:" in help_text
     for typer_default in ("<str>", "<float>", "<int", "<path>"):
@@ -327,3 +278,15 @@ def test_the_fish_script_completes_values_case_insensitively() -> None:
         env=_shell_env(),
     )
     assert done.stdout.split() == ["homefax"], done.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["auth"], ["sandbox"]])
+def test_a_group_alone_prints_its_help_as_a_usage_error(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phonectl.cli import main
+
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("Usage: phonectl") and "Commands:" in err

@@ -5,15 +5,20 @@ from typing import Annotated
 import typer
 
 from phonectl import render
-from phonectl.commands.options import CloudOption, OutputOption, runtime
+from phonectl.commands.options import CloudOption, OutputOption, help_when_no_command, runtime
 from phonectl.errors import ExitCode
 from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
     help="Sign in to Microsoft Graph, and see or forget the sign-in.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def group(ctx: typer.Context) -> None:
+    help_when_no_command(ctx)
 
 
 @app.command(epilog=GLOBAL_HELP)

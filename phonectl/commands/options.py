@@ -35,6 +35,14 @@ def complete_from(
     return complete
 
 
+def help_when_no_command(ctx: typer.Context) -> None:
+    """`phonectl` or `phonectl auth` alone: the help on stderr and exit 2 (a usage error),
+    through Typer's documented callback API rather than Click's NoArgsIsHelpError."""
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        typer.echo(ctx.get_help(), err=True)
+        raise typer.Exit(2)
+
+
 def runtime(ctx: typer.Context) -> "Runtime":
     """The Runtime for the global flags the root callback kept, built on first use."""
     from phonectl.runtime import Runtime

@@ -5,13 +5,19 @@ from typing import Annotated
 import typer
 
 from phonectl import render
+from phonectl.commands.options import help_when_no_command
 from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
     help="The built-in Graph emulator (what --sandbox talks to).",
-    no_args_is_help=True,
+    invoke_without_command=True,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def group(ctx: typer.Context) -> None:
+    help_when_no_command(ctx)
 
 
 @app.command(epilog=GLOBAL_HELP)
