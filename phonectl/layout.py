@@ -8,7 +8,7 @@ to import and measure, and a 50,000-row apply table several times the JSON's tim
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 SEPARATOR = "  "
@@ -68,8 +68,9 @@ def fit_columns(
 
 def format_table(
     columns: Sequence[Column], rows: Sequence[Sequence[str]], *, width: int | None, style: bool
-) -> str:
-    """The table as text; `width` None: every column whole (output to a file or pipe)."""
+) -> Iterator[str]:
+    """The table's lines (each ending in a newline), made one at a time; `width` None: every
+    column whole (output to a file or pipe)."""
     natural = [
         max([text_width(c.header)] + [text_width(row[i]) for row in rows])
         for i, c in enumerate(columns)
@@ -79,7 +80,7 @@ def format_table(
     header = SEPARATOR.join(
         columns[i].header if i == last else _pad(columns[i].header, w) for i, w in shown.items()
     )
-    lines = [f"{BOLD}{header}{RESET}" if style else header]
+    yield (f"{BOLD}{header}{RESET}" if style else header) + "\n"
     for row in rows:
         cells = {
             i: _wrap(row[i], w) if text_width(row[i]) > w else [row[i]] for i, w in shown.items()
@@ -91,8 +92,7 @@ def format_table(
                 else (parts[n] if n < len(parts) else "")
                 for i, parts in cells.items()
             )
-            lines.append(line.rstrip())
-    return "\n".join(lines) + "\n"
+            yield line.rstrip() + "\n"
 
 
 def format_card(pairs: Sequence[tuple[str, str]], *, width: int | None, style: bool) -> str:

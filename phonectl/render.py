@@ -154,7 +154,7 @@ def apply_report(report: ApplyReport, fmt: OutputFormat) -> None:
     """`apply`: one result per row on stdout (each change as old -> new), a summary on stderr."""
     results = report.results
     if fmt is OutputFormat.json:
-        _write_json([_apply_row_json(r) for r in results])
+        _write_json([_apply_row_json(r) for r in results])  # small dicts; lines go out one by one
     elif fmt is OutputFormat.tsv:
         for r in results:
             fields = (r.line, r.user.shown(), r.phone_id, r.outcome.value, _changes(r), r.error)
@@ -251,11 +251,16 @@ def _write_json(value: Any) -> None:
     import json
 
     if isinstance(value, list):
-        items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in value)
-        text = f"[\n{items}\n]" if value else "[]"
+        # A line at a time: 50,000 results never become one string (and two more copies,
+        # escaped and redacted) in memory.
+        write = sys.stdout.write
+        write("[\n" if value else "[]\n")
+        last = len(value) - 1
+        for n, item in enumerate(value):
+            line = escape_for_json(json.dumps(item, ensure_ascii=False))
+            write(line + (",\n" if n < last else "\n]\n"))
     else:
-        text = json.dumps(value, indent=2, ensure_ascii=False)
-    sys.stdout.write(escape_for_json(text) + "\n")
+        sys.stdout.write(escape_for_json(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
@@ -325,7 +330,8 @@ def _write_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> No
     from phonectl.layout import format_table
 
     width, style = _terminal()
-    sys.stdout.write(format_table(columns, rows, width=width, style=style))
+    for line in format_table(columns, rows, width=width, style=style):
+        sys.stdout.write(line)
     sys.stdout.flush()
 
 
