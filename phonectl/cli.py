@@ -75,7 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from phonectl.safe_output import OutputFailed, install_safe_streams
 
     install_safe_streams()
-    _register_environment_secrets()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = _run(args)
@@ -107,6 +106,8 @@ def _run(args: list[str]) -> int:
 
         print(f"phonectl {__version__}")
         return int(ExitCode.OK)
+    # After the --version fast path (which prints no secret): registering compiles a pattern.
+    _register_environment_secrets()
     if os.environ.get(COMPLETE_VAR):
         _accept_click_completion_spelling()
     try:

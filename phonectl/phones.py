@@ -153,11 +153,13 @@ def _equal(current: Any, wanted: Any) -> bool:
 class Field(NamedTuple):
     """One writable itemPhone property.
 
-    `graph`: its name in Graph's JSON; `column`: its column in apply's files (None: not
-    there); `parse`: a flag's or cell's text to Graph's value; `same`: whether Graph's
-    value already is the wanted one (apply's diff); `clearable`: `--clear` may null it."""
+    `graph`: its name in Graph's JSON; `flag`: the flag(s) that set it on add and update;
+    `column`: its column in apply's files (None: not there); `parse`: a flag's or cell's
+    text to Graph's value; `same`: whether Graph's value already is the wanted one (apply's
+    diff); `clearable`: `--clear` may null it."""
 
     graph: str
+    flag: str
     column: str | None
     parse: Callable[[str, str], Any] | None
     same: Callable[[Any, Any], bool]
@@ -165,13 +167,20 @@ class Field(NamedTuple):
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("type", "type", parse_type, _equal, clearable=False),
-    Field("number", "number", parse_number, _equal, clearable=False),
-    Field("displayName", "displayName", parse_display_name, _equal, clearable=True),
-    Field("allowedAudiences", "allowedAudiences", parse_audiences, _same_audiences, True),
-    Field("source", None, None, _equal, clearable=True),
-    Field("isSearchable", None, None, _equal, clearable=False),
-    Field("inference", None, None, _equal, clearable=True),
+    Field("type", "--type", "type", parse_type, _equal, clearable=False),
+    Field("number", "--number", "number", parse_number, _equal, clearable=False),
+    Field("displayName", "--display-name", "displayName", parse_display_name, _equal, True),
+    Field(
+        "allowedAudiences",
+        "--allowed-audiences",
+        "allowedAudiences",
+        parse_audiences,
+        _same_audiences,
+        clearable=True,
+    ),
+    Field("source", "--source-type", None, None, _equal, clearable=True),
+    Field("isSearchable", "--searchable/--not-searchable", None, None, _equal, False),
+    Field("inference", "--confidence/--verified", None, None, _equal, clearable=True),
 )
 FIELD_BY_NAME = {f.graph: f for f in FIELDS}
 FILE_FIELDS = tuple(f for f in FIELDS if f.column is not None)
@@ -229,23 +238,16 @@ def build_body(fields: PhoneFields) -> dict[str, Any]:
     for cleared in dict.fromkeys(parse_clear(name) for name in fields.clear):
         if cleared in named:
             raise InvalidInput(
-                f"{_flag_of(cleared)} and --clear {cleared} contradict each other: pick one"
+                f"{FIELD_BY_NAME[cleared].flag} and --clear {cleared} contradict each other: "
+                "pick one"
             )
         named[cleared] = None
     return {f.graph: named[f.graph] for f in FIELDS if f.graph in named}
 
 
-_FLAG_OF = {
-    "displayName": "--display-name",
-    "allowedAudiences": "--allowed-audiences",
-    "source": "--source-type",
-    "isSearchable": "--searchable/--not-searchable",
-    "inference": "--confidence/--verified",
-}
-
-
-def _flag_of(graph_name: str) -> str:
-    return _FLAG_OF.get(graph_name, graph_name)
+def field_flags() -> str:
+    """Every field flag, for messages that ask for at least one."""
+    return ", ".join([*(f.flag for f in FIELDS), "--clear"])
 
 
 class UserRef(NamedTuple):

@@ -222,10 +222,11 @@ def _changes(r: ApplyRowResult) -> str:
     def shown(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    kind = r.outcome.value.removeprefix("would-")
-    if kind in {"add", "added"}:
+    from phonectl.apply.plan import Outcome
+
+    if r.outcome in {Outcome.added, Outcome.would_add}:
         return ", ".join(f"{c.field}: {shown(c.new)}" for c in r.changes)
-    if kind in {"delete", "deleted"}:
+    if r.outcome in {Outcome.deleted, Outcome.would_delete}:
         return "deletes " + ", ".join(f"{c.field}: {shown(c.old)}" for c in r.changes)
     return ", ".join(f"{c.field}: {shown(c.old)} -> {shown(c.new)}" for c in r.changes)
 

@@ -137,14 +137,14 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     remembered: Mapping[str, Any] | None = None,
     *,
-    warn: Say | None = None,
+    warn: Say,
 ) -> Settings:
     """Resolve every setting: flag > environment > what `auth login` remembered > default."""
     env = os.environ if env is None else env
     if remembered is None:
         from phonectl.config import load_config
 
-        remembered = load_config(warn=warn or _unheard)
+        remembered = load_config(warn=warn)
     cloud = (
         flags.cloud
         or _as_cloud(_env_choice(env, "PHONECTL_CLOUD", Cloud))
@@ -207,10 +207,6 @@ def load_settings(
         keyring_timeout=3.0 if keyring_timeout is None else float(keyring_timeout),
         account=account if isinstance(account, dict) else None,
     )
-
-
-def _unheard(message: str) -> None:
-    """For callers that pass their own settings file (tests): warnings have no audience."""
 
 
 def _as_cloud(value: Any) -> Cloud | None:

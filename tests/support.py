@@ -112,3 +112,8 @@ def add_users(
             for p in range(phones_each)
         ]
         graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", phones)
+
+
+def unexpected_warning(message: str) -> None:
+    """A `warn` for calls that must not warn: the test fails on one."""
+    raise AssertionError(f"unexpected warning: {message}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import select_keyring_backend
 from login_host import TENANT_ID, USERNAME, LoginHostFixture
-from support import EXAMPLE_PHONE_ID, Run, graph_calls, run_on_terminal
+from support import EXAMPLE_PHONE_ID, Run, graph_calls, run_on_terminal, unexpected_warning
 
 from phonectl.config import config_path
 from phonectl.sandbox.server import GraphEmulator
@@ -367,7 +367,7 @@ def test_no_token_byte_reaches_any_output(
 
 def test_settings_precedence_is_flag_env_file_default() -> None:
     remembered = {"tenant": "file.example", "cloud": "usgov", "client_id": "from-file"}
-    from_file = load_settings(Flags(), {}, remembered)
+    from_file = load_settings(Flags(), {}, remembered, warn=unexpected_warning)
     assert (from_file.tenant, from_file.cloud.value, from_file.client_id) == (
         "file.example",
         "usgov",
@@ -375,11 +375,13 @@ def test_settings_precedence_is_flag_env_file_default() -> None:
     )
     assert from_file.authority == "https://login.microsoftonline.us/file.example"
     env = {"PHONECTL_TENANT": "env.example", "PHONECTL_CLOUD": "china"}
-    from_env = load_settings(Flags(), env, remembered)
+    from_env = load_settings(Flags(), env, remembered, warn=unexpected_warning)
     assert (from_env.tenant, from_env.cloud.value) == ("env.example", "china")
-    from_flag = load_settings(Flags(tenant="flag.example"), env, remembered)
+    from_flag = load_settings(
+        Flags(tenant="flag.example"), env, remembered, warn=unexpected_warning
+    )
     assert from_flag.tenant == "flag.example"
-    assert load_settings(Flags(), {}, {}).tenant == "organizations"
+    assert load_settings(Flags(), {}, {}, warn=unexpected_warning).tenant == "organizations"
 
 
 def test_browser_login_uses_pkce_on_a_loopback_redirect(

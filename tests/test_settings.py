@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import Run, unexpected_warning
 
 from phonectl.auth import TokenSource, acquire_token
 from phonectl.choices import Cloud, OutputFormat
@@ -54,11 +54,14 @@ def test_unsafe_graph_url_is_refused(
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:2", "http://[::1]:3"])
 def test_plain_http_is_allowed_on_loopback(url: str) -> None:
-    assert load_settings(Flags(), {"PHONECTL_GRAPH_URL": url}).graph_url == url
+    assert (
+        load_settings(Flags(), {"PHONECTL_GRAPH_URL": url}, warn=unexpected_warning).graph_url
+        == url
+    )
 
 
 def test_defaults() -> None:
-    settings = load_settings(Flags(), {})
+    settings = load_settings(Flags(), {}, warn=unexpected_warning)
     assert settings.cloud is Cloud.global_
     assert settings.graph_beta_url == "https://graph.microsoft.com/beta"
     assert settings.output is OutputFormat.table
@@ -73,7 +76,7 @@ def test_environment_values_are_read_and_checked() -> None:
         "PHONECTL_OUTPUT": "JSON",
         "PHONECTL_ACCESS_TOKEN": "s3cr3t-t0ken",
     }
-    settings = load_settings(Flags(), env)
+    settings = load_settings(Flags(), env, warn=unexpected_warning)
     assert (settings.max_retries, settings.timeout) == (5, 2.5)
     assert settings.output is OutputFormat.json
     assert settings.access_token == "s3cr3t-t0ken"
@@ -84,7 +87,7 @@ def test_environment_values_are_read_and_checked() -> None:
     assert "s3cr3t-t0ken" not in repr(token) + repr([token]) + str(token)
     for bad in ({"PHONECTL_TIMEOUT": "0"}, {"PHONECTL_TIMEOUT": "-1"}, {"PHONECTL_CLOUD": "mars"}):
         with pytest.raises(InvalidInput):
-            load_settings(Flags(), bad)
+            load_settings(Flags(), bad, warn=unexpected_warning)
 
 
 @pytest.mark.parametrize("xdg", ["/srv/conf", "", "   "])

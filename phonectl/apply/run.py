@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from phonectl.apply.plan import NEW_PHONE_PREFIX, Change, Failure, Outcome, Plan, RowPlan, plan
+from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, plan
 from phonectl.apply.rows import Row
 from phonectl.errors import ExitCode, GraphError, Interrupted, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
@@ -87,7 +87,7 @@ def apply_rows(
     dry_run: bool,
     prune: bool = False,
     max_deletes: int | None = None,
-    before_writes: Callable[[Before], None] = lambda before: None,
+    before_writes: Callable[[Before], None] | None = None,
     on_settled: Callable[[int], None] = lambda rows: None,
 ) -> ApplyReport:
     """Bring Graph in line with the rows. `on_settled(n)`: n more rows are done (those that
@@ -103,7 +103,7 @@ def apply_rows(
             "nothing was written",
             hint="check the file (a missing column or user?), or raise --max-deletes",
         )
-    if not dry_run and the_plan.writes:
+    if before_writes is not None and not dry_run and the_plan.writes:
         touched = {w.user_key for w in the_plan.writes}
         before_writes(
             Before(
@@ -307,13 +307,12 @@ def _row_result(
         return _failed(row, planned.phone_id, planned.failure)
     if planned.write_key is None:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.unchanged)
-    adds = planned.write_key.startswith(NEW_PHONE_PREFIX)
     if dry_run:
         outcome = (
             Outcome.would_delete
             if planned.prunes
             else Outcome.would_add
-            if adds
+            if planned.adds
             else Outcome.would_update
         )
         return RowResult(row.line, row.user, planned.phone_id, outcome, planned.changes)
@@ -326,7 +325,7 @@ def _row_result(
         return _failed(row, planned.phone_id, failure_of(answer.error))
     if planned.prunes:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.deleted, planned.changes)
-    if not adds:
+    if not planned.adds:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.updated, planned.changes)
     new_id = answer.body.get("id") if isinstance(answer.body, dict) else None
     if answer.status not in {200, 201} or not isinstance(new_id, str):

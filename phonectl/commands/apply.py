@@ -3,6 +3,7 @@ write their phones as such a file."""
 
 import sys
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -142,7 +143,7 @@ def apply(
                 dry_run=dry_run,
                 prune=prune,
                 max_deletes=max_deletes if prune else None,
-                before_writes=(lambda before: _save_backup(backup, before)) if backup else _none,
+                before_writes=None if backup is None else partial(_save_backup, backup),
                 on_settled=advance,
             )
         except ApplyInterrupted as stop:
@@ -198,7 +199,7 @@ def export(
 
     from phonectl.apply.export import all_users as every_user
     from phonectl.apply.export import export_phones
-    from phonectl.apply.rows import format_for_output, phone_rows_text
+    from phonectl.apply.rows import decode, format_for_output, phone_rows_text
     from phonectl.files import write_private_file
     from phonectl.phones import SIGNED_IN, UserRef, check_identifier
 
@@ -228,16 +229,6 @@ def export(
         + (f"; {len(exported.failures)} users could not be read" if exported.failures else "")
     )
     return 1 if exported.failures else 0
-
-
-def decode(data: bytes, name: str, encoding: str | None) -> str:
-    from phonectl.apply.rows import decode as decode_rows
-
-    return decode_rows(data, name, encoding)
-
-
-def _none(before: "Before") -> None:
-    return None
 
 
 def _delimiter(given: str | None) -> str | None:

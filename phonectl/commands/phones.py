@@ -24,7 +24,7 @@ from phonectl.commands.options import (
     runtime,
 )
 from phonectl.errors import InvalidInput, PhonectlError
-from phonectl.phones import PhoneFields, UserRef, build_body, phones_path
+from phonectl.phones import PhoneFields, UserRef, build_body, field_flags, phones_path
 
 if TYPE_CHECKING:
     from phonectl.runtime import Runtime
@@ -128,10 +128,7 @@ def update(
     )
     body = build_body(fields)
     if not body:
-        raise InvalidInput(
-            "nothing to update: name at least one field (--type, --number, --display-name, "
-            "--allowed-audiences, --source-type, --searchable, --confidence, --verified, --clear)"
-        )
+        raise InvalidInput(f"nothing to update: name at least one field ({field_flags()})")
     rt = runtime(ctx)
     fmt = rt.output(output)
     updated = _send(rt, "PATCH", phones_path(UserRef(user), phone_id), body, dry_run, fmt)
