@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from phonectl.apply.plan import Failure
-from phonectl.apply.run import read_phones
+from phonectl.apply.run import read_phones, resolve_users
 from phonectl.graph import GraphClient
 from phonectl.phones import UserRef
 
@@ -34,21 +34,26 @@ def export_phones(
     users: Sequence[UserRef],
     on_read: Callable[[int], None] = lambda n: None,
 ) -> Exported:
-    """Each user's phones in the order the users were named (each user once)."""
-    owners = {_key(user): user for user in reversed(users)}
-    order = list(dict.fromkeys(_key(user) for user in users))
-    phones = read_phones(client, {key: owners[key] for key in order})
-    on_read(len(order))
+    """Each user's phones in the order the users were named, each user once: names are
+    resolved as apply resolves them (a principal name and the same user's id are one user)."""
+    keys, owners = resolve_users(client, users)
+    phones = read_phones(client, owners)
+    on_read(len(owners))
     entries: list[tuple[UserRef, dict[str, Any]]] = []
     failures: list[tuple[UserRef, Failure]] = []
-    for key in order:
+    done: set[str] = set()
+    for user in dict.fromkeys(users):
+        key = keys[user]
+        if isinstance(key, Failure):
+            failures.append((user, key))
+            continue
+        if key in done:
+            continue
+        done.add(key)
         found = phones[key]
         if isinstance(found, Failure):
             failures.append((owners[key], found))
         else:
             entries.extend((owners[key], phone) for phone in found)
-    return Exported(entries, failures, len(order))
-
-
-def _key(user: UserRef) -> str:
-    return "" if user.ref is None else user.ref.lower()
+    unresolved = sum(1 for key in keys.values() if isinstance(key, Failure))
+    return Exported(entries, failures, len(owners) + unresolved)

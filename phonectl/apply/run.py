@@ -146,9 +146,10 @@ def resolve_users(
         for user, answer in zip(to_resolve, client.send_batch(lookups), strict=True):
             keys[user] = _resolved_id(client, user, answer)
     owners: dict[str, UserRef] = {}
-    for user, key in keys.items():
+    for user in distinct:  # in file order: the first spelling addresses the user
+        key = keys[user]
         if not isinstance(key, Failure):
-            owners.setdefault(key, user)  # the file's first spelling addresses the user
+            owners.setdefault(key, user)
     return keys, owners
 
 
