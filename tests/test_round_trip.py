@@ -224,16 +224,29 @@ def test_backup_then_apply_the_backup_with_prune_undoes_a_bad_import(
 def test_a_429_on_one_batch_pauses_the_others(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
-    add_users(graph, 80, number="{n}")
-    graph.add_fault(Fault(status=429, retry_after="0.3", path_contains="$batch", after=4))
-    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+7 {n}" for n in range(80)]
+    # 160 rows: 8 write batches, 4 in flight at once. The first write batch to arrive is
+    # throttled for 0.3 s; every batch sent after that must wait it out too.
+    add_users(graph, 160, number="{n}")
+    graph.add_fault(Fault(status=429, retry_after="0.3", path_contains="$batch", after=8))
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+7 {n}" for n in range(160)]
     csv = tmp_path / "c.csv"
     csv.write_text("\n".join(lines))
     result = phonectl("apply", str(csv), "-o", "json", "--concurrency", "4")
     assert result.exit_code == 0, result.stderr
-    assert [r["line"] for r in result.json()] == list(range(2, 82))  # file order
-    batches = [c for c in graph_calls(graph) if c.decoded_path == "/beta/$batch"]
-    assert len(batches) == 4 + 4 + 1  # reads, writes, the throttled one again
+    assert [r["line"] for r in result.json()] == list(range(2, 162))  # file order
+    writes = [
+        c
+        for c in graph_calls(graph)
+        if c.decoded_path == "/beta/$batch" and c.body["requests"][0]["method"] == "PATCH"
+    ]
+    assert len(writes) == 8 + 1  # the throttled one again
+    writes.sort(key=lambda c: c.at)
+    gaps = [round(c.at - writes[0].at, 3) for c in writes]  # from the throttled arrival
+    # Only batches already on their way when the 429 came back (at most the other three in
+    # flight) arrive inside its 0.3 s; every one sent after it waits: without the shared
+    # pause all eight would arrive within milliseconds.
+    assert sum(1 for gap in gaps if gap < 0.25) <= 4, gaps
+    assert all(gap < 0.1 or gap >= 0.25 for gap in gaps), gaps
 
 
 # -- property: backup, then the backup with --prune, restores every touched user --------------

@@ -114,6 +114,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float = field(default_factory=time.monotonic)  # arrival, for tests of pacing
 
     @property
     def decoded_path(self) -> str:
