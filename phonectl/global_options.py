@@ -70,8 +70,10 @@ def _first_command_index(args: Sequence[str]) -> int | None:
     i = 0
     while i < len(args):
         token = args[i]
-        if token == "--" or not token.startswith("-"):
-            return i if token != "--" else None
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return i
         i += 1 + (GLOBAL_OPTIONS.get(token.split("=", 1)[0], False) and "=" not in token)
     return None
 

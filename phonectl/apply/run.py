@@ -205,11 +205,9 @@ def _send(
     """Send every write; answers by write key, filled in as Graph answers (an interrupt
     leaves them partly filled). Adds of unknown fate are settled by reading again."""
     writes = the_plan.writes
+    # A POST's phone_id is None: its path is the user's collection.
     requests = [
-        BatchRequest(w.method, phones_path(w.owner, w.phone_id), w.body or None)
-        if w.method != "POST"
-        else BatchRequest("POST", phones_path(w.owner), w.body)
-        for w in writes
+        BatchRequest(w.method, phones_path(w.owner, w.phone_id), w.body or None) for w in writes
     ]
     unknown: list[int] = []
 
