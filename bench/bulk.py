@@ -4,8 +4,9 @@
    same changes made by separate `phonectl update` processes;
 2. the same apply with Graph's latency modelled (0.3 s per $batch request, the emulator's
    delay fault): one batch at a time vs --concurrency 4, beside the ideal (rounds x 0.3 s);
-3. 50,000 rows over 5,000 users (--scale-users x --phones) against an in-memory emulator:
-   phonectl's CPU time and peak RSS, and json vs table output time.
+3. 50,000 rows over 5,000 users (--scale-users x --phones) against `phonectl sandbox serve`:
+   phonectl's CPU time and peak RSS, wall vs CPU, json vs table output time, and the
+   emulator's own time per write $batch beside the same at 1,000 rows.
 
     python bench/bulk.py [--users 100] [--phones 10] [--loop N] [--scale-users 5000]
 
@@ -16,19 +17,22 @@ what you report); by default all of them run, which takes a couple of minutes.
 
 import argparse
 import math
-import resource
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
 
 
 def seed(url: str, users: int, phones: int) -> list[tuple[str, str]]:
-    """Users with `phones` phones each; the (user, phone id) of every phone."""
+    """Users with `phones` phones each, added 500 users a call; the (user, phone id) of every
+    phone."""
     targets = []
+    chunk: list[dict[str, object]] = []
     for u in range(users):
         upn = f"bench{u}@contoso.com"
         items = []
@@ -44,17 +48,17 @@ def seed(url: str, users: int, phones: int) -> list[tuple[str, str]]:
                 }
             )
             targets.append((upn, phone_id))
-        control(
-            url,
-            "POST",
-            "users",
+        chunk.append(
             {
                 "id": f"00000000-0000-4000-8000-{u:012}",
                 "userPrincipalName": upn,
                 "displayName": f"Bench {u}",
                 "phones": items,
-            },
+            }
         )
+        if len(chunk) == 500 or u == users - 1:
+            control(url, "POST", "users", chunk)
+            chunk = []
     return targets
 
 
@@ -171,70 +175,84 @@ def main() -> None:
         scale(args.scale_users, args.phones)
 
 
-def scale(users: int, phones: int) -> None:
-    """apply of users x phones rows, every row changing, against an in-memory emulator in
-    this process (the file-backed one rewrites its whole state per write batch)."""
-    from phonectl.sandbox.server import GraphEmulator
-    from phonectl.sandbox.state import SandboxState
+@dataclass
+class Measured:
+    wall: float
+    cpu: float  # phonectl's own, user + system
+    peak_rss_mb: float  # phonectl's own
+    requests: int
+    batch_ms: float  # the emulator's time answering one write $batch, mean
 
-    emulator = GraphEmulator(SandboxState(None))
-    targets = []
-    for u in range(users):
-        upn = f"scale{u}@contoso.com"
-        items = [
-            {
-                "id": f"s-{u}-{p}",
-                "type": "other",
-                "number": "0",
-                "displayName": "before",
-                "allowedAudiences": "organization",
-            }
-            for p in range(phones)
-        ]
-        emulator.state.data["users"].append(
-            {
-                "id": f"00000000-0000-4000-9000-{u:012}",
-                "userPrincipalName": upn,
-                "displayName": f"Scale {u}",
-                "phones": items,
-            }
-        )
-        targets += [(upn, item["id"]) for item in items]
-    emulator.start_in_thread()
+
+def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> Measured:
+    """One `phonectl apply -o fmt`, with the CPU and peak RSS of that process alone."""
+    control(url, "DELETE", "requests")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [PHONECTL, "apply", str(csv_path), "-o", fmt],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"apply failed ({process.returncode}): {errors}")
+    seen = requests_seen(url)
+    writes = [
+        r["seconds"]
+        for r in seen
+        if any(item["method"] != "GET" for item in r["body"]["requests"])
+    ]
+    return Measured(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        requests=len(seen),
+        batch_ms=1000 * sum(writes) / len(writes),
+    )
+
+
+def sandbox_apply(users: int, phones: int, formats: list[str]) -> dict[str, Measured]:
+    """A fresh `phonectl sandbox serve` holding users x phones; an apply changing every row
+    in each format."""
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
-        env.update({"PHONECTL_GRAPH_URL": emulator.url, "PHONECTL_ACCESS_TOKEN": "bench"})
-        csv_path = Path(tmp) / "scale.csv"
-        timings = {}
-        for fmt in ("json", "table"):
-            write_rows(csv_path, targets, fmt)
-            emulator.requests.clear()
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.perf_counter()
-            done = subprocess.run(
-                [PHONECTL, "apply", str(csv_path), "-o", fmt],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-                check=False,
-            )
-            wall = time.perf_counter() - started
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            if done.returncode != 0:
-                sys.exit(f"apply failed ({done.returncode}): {done.stderr}")
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            timings[fmt] = (wall, cpu, after.ru_maxrss / 1024, len(emulator.requests))
-    emulator.shutdown()
+        with sandbox_server(env) as url:
+            env.update({"PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"})
+            targets = seed(url, users, phones)
+            csv_path = Path(tmp) / "scale.csv"
+            results = {}
+            for fmt in formats:
+                write_rows(csv_path, targets, fmt)
+                results[fmt] = measured_apply(url, env, csv_path, fmt)
+    return results
+
+
+def scale(users: int, phones: int) -> None:
+    """apply of users x phones rows, every row changing, against `phonectl sandbox serve`,
+    beside the same at 100 x 10 (the emulator's cost per write batch should not grow)."""
+    small = sandbox_apply(100, phones, ["json"])["json"]
+    big = sandbox_apply(users, phones, ["json", "table"])
     rows = users * phones
     print()
-    print(f"{rows} rows over {users} users, every row changing, in-memory emulator:")
-    for fmt, (wall, cpu, rss, requests) in timings.items():
+    print(f"{rows} rows over {users} users, every row changing, against sandbox serve:")
+    for fmt, m in big.items():
         print(
-            f"apply -o {fmt:5}: {wall:6.2f} s wall  {cpu:5.2f} s phonectl CPU  "
-            f"{requests} HTTP requests  peak RSS so far {rss:.0f} MB"
+            f"apply -o {fmt:5}: {m.wall:6.2f} s wall  {m.cpu:5.2f} s phonectl CPU  "
+            f"wall/CPU {m.wall / m.cpu:.2f}x  {m.requests} HTTP requests  "
+            f"peak RSS {m.peak_rss_mb:.0f} MB"
         )
-    print(f"table vs json: {timings['table'][0] / timings['json'][0]:.2f}x")
+    print(f"table vs json: {big['table'].wall / big['json'].wall:.2f}x")
+    print(
+        f"emulator per write $batch: {small.batch_ms:.2f} ms at {100 * phones} phones, "
+        f"{big['json'].batch_ms:.2f} ms at {rows}: "
+        f"{big['json'].batch_ms / small.batch_ms:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def login_host(
 @pytest.fixture
 def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
     """A Graph emulator on 127.0.0.1, with phonectl pointed at it through the environment."""
-    emulator = GraphEmulator(SandboxState(tmp_path / "graph-state.json"))
+    emulator = GraphEmulator(SandboxState(tmp_path / "graph-state.sqlite3"))
     emulator.start_in_thread()
     monkeypatch.setenv("PHONECTL_GRAPH_URL", emulator.url)
     monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", TEST_TOKEN)
@@ -87,7 +87,7 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmul
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
     """An emulator on its own (phonectl not pointed at it), two phones a page."""
-    server = GraphEmulator(SandboxState(tmp_path / "state.json"), page_size=2)
+    server = GraphEmulator(SandboxState(tmp_path / "state.sqlite3"), page_size=2)
     server.start_in_thread()
     yield server
     server.shutdown()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +40,20 @@ def only_call(graph: GraphEmulator) -> RecordedRequest:
     return calls[0]
 
 
-def phone_in_state(graph: GraphEmulator, phone_id: str, user_id: str = ME_ID) -> dict[str, Any]:
-    user = graph.state.find_user(user_id)
-    assert user is not None
-    return next(p for p in user["phones"] if p["id"] == phone_id)
+def phone_in_state(graph: GraphEmulator, phone_id: str, user: str = ME_ID) -> Mapping[str, Any]:
+    """One phone as the emulator holds it (a copy: `change_phone` changes it)."""
+    found = graph.state.find_user(user)
+    assert found is not None
+    phone = graph.state.phone(found["id"], phone_id)
+    assert phone is not None, phone_id
+    return phone
+
+
+def change_phone(graph: GraphEmulator, phone_id: str, user: str = ME_ID, **changes: Any) -> None:
+    """Set a phone's properties in the emulator directly, as no Graph client could."""
+    found = graph.state.find_user(user)
+    assert found is not None
+    graph.state.replace_phone(found["id"], {**phone_in_state(graph, phone_id, user), **changes})
 
 
 def run_on_terminal(
@@ -77,11 +87,12 @@ def run_on_terminal(
     return os.waitstatus_to_exitcode(status), screen
 
 
-def phones_of(graph: GraphEmulator, user: str) -> list[dict[str, Any]]:
-    """A user's phones as the emulator holds them (by id or principal name)."""
+def phones_of(graph: GraphEmulator, user: str) -> Sequence[Mapping[str, Any]]:
+    """A user's phones as the emulator holds them (by id or principal name): read-only, the
+    emulator's API (`change_phone`, `graph.state`) changes them."""
     found = graph.state.find_user(user)
     assert found is not None
-    return found["phones"]  # type: ignore[no-any-return]
+    return graph.state.phones(found["id"])
 
 
 def written_items(graph: GraphEmulator) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from support import (
     SECOND_USER_ID,
     Run,
     add_users,
+    change_phone,
     graph_calls,
     phones_of,
     run_on_terminal,
@@ -334,7 +335,8 @@ def test_audience_cells_take_several_values_and_compare_as_a_set(
     assert writes(graph)[0]["body"] == {"allowedAudiences": "organization,federatedOrganizations"}
     graph.requests.clear()
     # Graph may list the members in another order: still the same set, nothing to write.
-    phones_of(graph, ME_ID)[0]["allowedAudiences"] = "federatedOrganizations,organization"
+    first_phone = phones_of(graph, ME_ID)[0]["id"]
+    change_phone(graph, first_phone, allowedAudiences="federatedOrganizations,organization")
     second = phonectl("apply", csv, "-o", "json")
     assert [r["result"] for r in second.json()] == ["unchanged"]
     assert writes(graph) == []

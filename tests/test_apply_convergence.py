@@ -352,11 +352,12 @@ def test_after_apply_a_second_apply_writes_nothing_and_no_type_is_duplicated(
 ) -> None:
     graph.state.reset()
     for user in (ME_ID, SECOND_USER_ID):
-        phones_of(graph, user).clear()
+        for phone in phones_of(graph, user):
+            graph.state.delete_phone(user, phone["id"])
     template = {"allowedAudiences": "organization", "source": {"type": ["User"]}}
     for n, (user, phone_type, number) in enumerate(start):
-        phones_of(graph, user).append(
-            {**template, "id": f"s{n}", "type": phone_type, "number": f"+{number}"}
+        graph.state.add_phone(
+            user, {**template, "id": f"s{n}", "type": phone_type, "number": f"+{number}"}
         )
     lines = ["user,type,number,displayName"] + [
         f"{ref},{phone_type},+{number},{name}" for (ref, _), phone_type, number, name in rows

@@ -144,8 +144,8 @@ def test_unknown_phone_and_user_are_404(emulator: GraphEmulator) -> None:
     assert reply.json()["error"]["code"] == "Request_ResourceNotFound"
 
 
-def test_state_persists_across_restarts_in_an_atomically_written_file(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
+def test_state_persists_across_restarts_in_a_private_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "state.sqlite3"
     first = GraphEmulator(SandboxState(path))
     first.start_in_thread()
     try:
@@ -153,17 +153,19 @@ def test_state_persists_across_restarts_in_an_atomically_written_file(tmp_path: 
     finally:
         first.shutdown()
         first.server_close()
-    # No temp file left behind; the lock file stays, empty, as flock-style lock files do.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
+        first.state.close()
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"
+    for name in ("data", "data/state.sqlite3"):  # nobody else reads someone's sandbox
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
     again = SandboxState(path)
-    assert again.find_user(ME_ID)["phones"][0]["type"] == "radio"  # type: ignore[index]
+    assert again.phones(ME_ID)[0]["type"] == "radio"
     again.reset()
-    assert SandboxState(path).find_user(ME_ID)["phones"][0]["type"] == "other"  # type: ignore[index]
+    assert SandboxState(path).phones(ME_ID)[0]["type"] == "other"
 
 
 def test_two_emulators_on_one_file_never_lose_a_write(tmp_path: Path) -> None:
     # `phonectl sandbox serve` and a `phonectl --sandbox ...` process share the state file.
-    path = tmp_path / "state.json"
+    path = tmp_path / "state.sqlite3"
     first, second = GraphEmulator(SandboxState(path)), GraphEmulator(SandboxState(path))
     for server in (first, second):
         server.start_in_thread()
@@ -181,22 +183,42 @@ def test_two_emulators_on_one_file_never_lose_a_write(tmp_path: Path) -> None:
     numbers = {p["number"] for p in seen_by_first}
     assert {f"+1 555 010{n}" for n in range(4)} <= numbers
     assert next(p for p in seen_by_first if p["id"] == EXAMPLE_PHONE_ID)["type"] == "radio"
-    assert len(SandboxState(path).find_user(ME_ID)["phones"]) == 2 + 4  # type: ignore[index]
+    assert len(SandboxState(path).phones(ME_ID)) == 2 + 4
+
+
+def _foreign_sqlite(path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (text TEXT)")
+    db.commit()
+    db.close()
 
 
 @pytest.mark.parametrize(
-    "text", ["{broken", "[]", '{"version": 2}', '{"version": 1, "me": "x", "users": []}']
+    "content",
+    [
+        b"{broken",
+        b'{"version": 1, "me": "x", "users": []}',  # an older phonectl's JSON state
+        b"SQLite format 3\x00" + b"\xff" * 200,  # a torn database
+        "foreign",
+    ],
 )
-def test_a_damaged_state_file_is_refused_not_silently_replaced(tmp_path: Path, text: str) -> None:
+def test_a_damaged_or_foreign_state_file_is_refused_not_silently_replaced(
+    tmp_path: Path, content: bytes | str
+) -> None:
     from phonectl.errors import InvalidInput
 
-    path = tmp_path / "state.json"
-    path.write_text(text)
+    path = tmp_path / "state.sqlite3"
+    if content == "foreign":
+        _foreign_sqlite(path)
+    else:
+        path.write_bytes(content)  # type: ignore[arg-type]
+    before = path.read_bytes()
     with pytest.raises(InvalidInput, match="damaged or not phonectl's"):
         SandboxState(path)
-    assert path.read_text() == text  # someone's sandbox work is left as it was
-    state = SandboxState(path, load=False)
-    state.reset()
+    assert path.read_bytes() == before  # someone's work is left as it was
+    SandboxState(path, load=False).reset()
     assert SandboxState(path).find_user(ME_ID) is not None
 
 
@@ -281,3 +303,38 @@ def test_batch_items_can_be_throttled_on_their_own(emulator: GraphEmulator) -> N
 )
 def test_malformed_batch_is_400(emulator: GraphEmulator, payload: Any) -> None:
     assert call(emulator, "POST", "/beta/$batch", payload).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"id": "u1", "userPrincipalName": "a@b", "extra": 1}, "unknown user key 'extra'"),
+        ({"id": 5, "userPrincipalName": "a@b"}, "string id and userPrincipalName"),
+        ({"id": "u1", "userPrincipalName": "a@b", "displayName": ["x"]}, "displayName"),
+        ({"id": "u1", "userPrincipalName": "a@b", "phones": [{"number": "+1"}]}, "string id"),
+        ("just text", "a user is a JSON object"),
+        ({"id": ME_ID.upper(), "userPrincipalName": "again@b"}, "exists"),  # ids any case
+        (
+            [{"id": "new", "userPrincipalName": "new@b"}, {"id": "new", "userPrincipalName": "x"}],
+            "exists",
+        ),
+    ],
+)
+def test_the_control_api_refuses_a_bad_user_with_its_reason(
+    emulator: GraphEmulator, body: Any, reason: str
+) -> None:
+    reply = requests.post(f"{emulator.url}/_sandbox/users", json=body, timeout=5)
+    assert reply.status_code == 400
+    assert reason in reply.json()["error"]["message"]
+    users = call(emulator, "GET", "/beta/users").json()["value"]
+    assert len(users) == 2  # nothing half-added
+
+
+def test_the_control_api_adds_a_list_of_users_with_their_phones(emulator: GraphEmulator) -> None:
+    users = [
+        {"id": f"u{n}", "userPrincipalName": f"u{n}@contoso.com", "phones": [{"id": f"p{n}"}]}
+        for n in range(3)
+    ]
+    assert requests.post(f"{emulator.url}/_sandbox/users", json=users, timeout=5).ok
+    listed = call(emulator, "GET", "/beta/users/U2@contoso.com/profile/phones").json()["value"]
+    assert [p["id"] for p in listed] == ["p2"]

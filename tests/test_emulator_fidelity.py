@@ -205,7 +205,7 @@ def test_a_damaged_state_file_is_one_clear_line_with_the_way_out(tmp_path: Path)
     import subprocess
     import sys
 
-    state = Path(os.environ["XDG_DATA_HOME"]) / "phonectl" / "sandbox.json"
+    state = Path(os.environ["XDG_DATA_HOME"]) / "phonectl" / "sandbox.sqlite3"
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text('{"version": 1, "users": "nope"}')
     done = subprocess.run(
@@ -222,4 +222,12 @@ def test_a_damaged_state_file_is_one_clear_line_with_the_way_out(tmp_path: Path)
         [sys.executable, "-m", "phonectl", "sandbox", "reset"], capture_output=True, check=False
     )
     assert reset.returncode == 0
-    assert json.loads(state.read_text())["version"] == 1
+    assert state.read_bytes()[:16] == b"SQLite format 3\x00"
+    listed = subprocess.run(
+        [sys.executable, "-m", "phonectl", "--sandbox", "list", "-o", "tsv"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (listed.returncode, listed.stdout.count("\n")) == (0, 2), listed.stderr

@@ -10,6 +10,7 @@ from support import (
     Run,
     graph_calls,
     only_call,
+    phones_of,
     run_on_terminal,
 )
 
@@ -17,9 +18,7 @@ from phonectl.sandbox.server import GraphEmulator
 
 
 def _my_phone_ids(graph: GraphEmulator) -> list[str]:
-    user = graph.state.find_user(ME_ID)
-    assert user is not None
-    return [p["id"] for p in user["phones"]]
+    return [p["id"] for p in phones_of(graph, ME_ID)]
 
 
 def test_list_follows_every_page_and_returns_each_phone_once(
@@ -47,7 +46,8 @@ def test_list_of_another_user_in_tsv(graph: GraphEmulator, phonectl: Run) -> Non
 def test_list_table_and_empty_list(graph: GraphEmulator, phonectl: Run) -> None:
     result = phonectl("list")
     assert "Car Phone" in result.stdout and "Office" in result.stdout
-    graph.state.me()["phones"].clear()
+    for phone in phones_of(graph, ME_ID):
+        graph.state.delete_phone(ME_ID, phone["id"])
     empty = phonectl("list")
     assert (empty.exit_code, empty.stdout) == (0, "")
     assert "no phones" in empty.stderr

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from support import EXAMPLE_PHONE_ID, Run, phone_in_state, run_on_terminal
+from support import EXAMPLE_PHONE_ID, Run, change_phone, phone_in_state, run_on_terminal
 
 from phonectl.render import tsv_escape
 from phonectl.sandbox.server import GraphEmulator
@@ -34,7 +34,7 @@ def test_tsv_is_one_line_id_type_number_display_name_audience(
 
 
 def test_tsv_escapes_tabs_and_newlines_inside_values(graph: GraphEmulator, phonectl: Run) -> None:
-    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "a\tb\nc\\d"
+    change_phone(graph, EXAMPLE_PHONE_ID, displayName="a\tb\nc\\d")
     result = phonectl("get", EXAMPLE_PHONE_ID, "-o", "tsv")
     fields = result.stdout.rstrip("\n").split("\t")
     assert len(fields) == 5
@@ -69,7 +69,7 @@ def test_table_shows_the_phone_without_ansi_when_piped(graph: GraphEmulator, pho
 
 
 def test_table_cells_are_data_not_rich_markup(graph: GraphEmulator, phonectl: Run) -> None:
-    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "[bold]x[/bold] :phone:"
+    change_phone(graph, EXAMPLE_PHONE_ID, displayName="[bold]x[/bold] :phone:")
     assert "[bold]x[/bold] :phone:" in phonectl("get", EXAMPLE_PHONE_ID).stdout
 
 
@@ -124,8 +124,7 @@ def test_messages_go_to_stderr_and_results_to_stdout(graph: GraphEmulator) -> No
 def test_lists_and_flags_are_shown_as_values_not_python_reprs(
     graph: GraphEmulator, phonectl: Run, source: Any, audiences: Any, shown: str
 ) -> None:
-    phone = phone_in_state(graph, EXAMPLE_PHONE_ID)
-    phone["source"], phone["allowedAudiences"] = source, audiences
+    change_phone(graph, EXAMPLE_PHONE_ID, source=source, allowedAudiences=audiences)
     table = phonectl("get", EXAMPLE_PHONE_ID)
     assert table.exit_code == 0, table.stderr
     assert "[" not in table.stdout and "'" not in table.stdout
@@ -139,7 +138,7 @@ def test_lists_and_flags_are_shown_as_values_not_python_reprs(
 def test_tables_fit_the_terminal_and_never_cut_ids_or_numbers(
     graph: GraphEmulator, width: int
 ) -> None:
-    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "A rather long display name " * 3
+    change_phone(graph, EXAMPLE_PHONE_ID, displayName="A rather long display name " * 3)
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t", "COLUMNS": str(width)}
     code, screen = run_on_terminal(["list", "-o", "table"], {**env, "NO_COLOR": "1"})
     assert code == 0
@@ -159,7 +158,7 @@ def test_tables_fit_the_terminal_and_never_cut_ids_or_numbers(
 def test_one_phone_is_a_card_that_wraps_long_values_at_the_terminal(
     graph: GraphEmulator, width: int
 ) -> None:
-    phone_in_state(graph, EXAMPLE_PHONE_ID)["displayName"] = "word " * 30
+    change_phone(graph, EXAMPLE_PHONE_ID, displayName="word " * 30)
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t", "COLUMNS": str(width)}
     code, screen = run_on_terminal(["get", EXAMPLE_PHONE_ID], {**env, "NO_COLOR": "1"})
     assert code == 0

@@ -54,7 +54,7 @@ def test_sandbox_update_persists_until_reset() -> None:
     assert run("sandbox", "reset").returncode == 0
     assert run("--sandbox", "get", EXAMPLE_PHONE_ID, "-o", "tsv").stdout.split("\t")[1] == "other"
     data_home = Path(os.environ["XDG_DATA_HOME"])
-    assert (data_home / "phonectl" / "sandbox.json").is_file()
+    assert (data_home / "phonectl" / "sandbox.sqlite3").is_file()
 
 
 def test_concurrent_sandbox_processes_beside_sandbox_serve_lose_no_write() -> None:

@@ -15,6 +15,7 @@ from support import (
     SECOND_USER_ID,
     Run,
     add_users,
+    change_phone,
     graph_calls,
     phones_of,
     written_items,
@@ -37,8 +38,9 @@ def essentials(graph: GraphEmulator, user: str) -> list[tuple[Any, ...]]:
 def test_export_then_apply_writes_nothing(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path, out: str | None
 ) -> None:
-    phones_of(graph, ME_ID)[0]["allowedAudiences"] = "organization,federatedOrganizations"
-    phones_of(graph, ME_ID)[1]["displayName"] = None
+    first, second = (p["id"] for p in phones_of(graph, ME_ID))
+    change_phone(graph, first, allowedAudiences="organization,federatedOrganizations")
+    change_phone(graph, second, displayName=None)
     args = ["export", "--user", "AdeleV@contoso.com", "--user", ME_ID]
     if out:
         args += ["--out", str(tmp_path / out)]
@@ -192,7 +194,8 @@ def test_prune_past_max_deletes_is_refused_and_writes_nothing(
 def test_prune_never_deletes_for_a_user_whose_row_failed(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
-    phones_of(graph, ME_ID)[1]["type"] = "other"  # two "other" phones: a row is ambiguous
+    # two "other" phones: a row is ambiguous
+    change_phone(graph, phones_of(graph, ME_ID)[1]["id"], type="other")
     csv = tmp_path / "p.csv"
     csv.write_text("type,number\nother,+1\n")
     result = phonectl("apply", str(csv), "--prune", "-o", "json")

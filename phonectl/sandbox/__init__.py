@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def default_state_path() -> Path:
-    """The sandbox's state file in the user data dir."""
+    """The sandbox's state, a SQLite database in the user data dir."""
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("phonectl", appauthor=False)) / "sandbox.json"
+    return Path(platformdirs.user_data_dir("phonectl", appauthor=False)) / "sandbox.sqlite3"

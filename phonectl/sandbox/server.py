@@ -115,6 +115,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     at: float = field(default_factory=time.monotonic)  # arrival, for tests of pacing
+    seconds: float = 0.0  # spent answering it (benchmarks: the emulator's own cost)
 
     @property
     def decoded_path(self) -> str:
@@ -190,6 +191,10 @@ class GraphEmulator(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.state.close()
 
     @property
     def url(self) -> str:
@@ -312,10 +317,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith(CONTROL_PREFIX):
             self._send(self._control(path[len(CONTROL_PREFIX) :], _decode_body(raw)), request)
             return
-        self.server.record(
-            RecordedRequest(self.command, self.path, dict(self.headers), _decode_body(raw))
-        )
+        recorded = RecordedRequest(self.command, self.path, dict(self.headers), _decode_body(raw))
+        self.server.record(recorded)
+        started = time.perf_counter()
         reply = self.server.answer(request)
+        recorded.seconds = time.perf_counter() - started
         if reply is None:
             self.close_connection = True
             return
@@ -359,9 +365,13 @@ class _Handler(BaseHTTPRequestHandler):
             server.state.reset()
             return Reply(204)
         if what == "users" and self.command == "POST":
-            server.state.add_user(
-                body["id"], body["userPrincipalName"], body["displayName"], body.get("phones")
-            )
+            try:  # all or none
+                users = [_control_user(u) for u in (body if isinstance(body, list) else [body])]
+                with server.state.transaction():
+                    for user in users:
+                        server.state.add_user(*user)
+            except (ValueError, TypeError, KeyError) as exc:
+                return Reply(400, {"error": {"code": "badUser", "message": str(exc)}})
             return Reply(204)
         return Reply(404, {"error": {"code": "notFound", "message": "unknown control call"}})
 
@@ -429,18 +439,19 @@ class _Graph:
         """GET /users: every user, paged by $top and $skiptoken ($select honoured)."""
         if self.command != "GET":
             raise _method_not_allowed()
-        users = self.emulator.state.data["users"]
         top = _int_param(query, "$top", 100)
-        skip = _int_param(query, "$skiptoken", 0)
+        users, after = self.emulator.state.users(
+            after=_int_param(query, "$skiptoken", 0), limit=top
+        )
         page: dict[str, Any] = {
             "@odata.context": f"{GRAPH_ROOT}/$metadata#users",
-            "value": [_selected(u, query) for u in users[skip : skip + top]],
+            "value": [_selected(u, query) for u in users],
         }
-        if skip + top < len(users):
+        if after is not None:
             select = f"&$select={query['$select'][0]}" if "$select" in query else ""
             page["@odata.nextLink"] = (
                 f"http://{self.emulator.next_link_host or self.request.host}"
-                f"{path}?$top={top}&$skiptoken={skip + top}{select}"
+                f"{path}?$top={top}&$skiptoken={after}{select}"
             )
         return Reply(200, page)
 
@@ -530,17 +541,16 @@ class _Graph:
     def _collection(
         self, user: dict[str, Any], path: str, query: dict[str, list[str]], raw: bytes, body: Any
     ) -> Reply:
-        phones: list[dict[str, Any]] = user["phones"]
+        state = self.emulator.state
         if self.command == "GET":
-            return Reply(200, self._page(user, phones, path, query))
+            return Reply(200, self._page(user, state.phones(user["id"]), path, query))
         if self.command == "POST":
             fields = _writable_fields(raw, body)
             if not isinstance(fields.get("number"), str):  # the docs: number is required
                 raise GraphProblem(400, "BadRequest", "The property 'number' is required.")
             phone = self._new_phone(user)
             _apply(phone, fields)
-            phones.append(phone)
-            self.emulator.state.changed()
+            state.add_phone(user["id"], phone)
             location = f"http://{self.request.host}{path.rstrip('/')}/{phone['id']}"
             return Reply(201, _entity(user, phone), {"Location": location})
         raise _method_not_allowed()
@@ -587,8 +597,8 @@ class _Graph:
         return page
 
     def _item(self, user: dict[str, Any], phone_id: str, raw: bytes, body: Any) -> Reply:
-        phones: list[dict[str, Any]] = user["phones"]
-        phone = next((p for p in phones if p["id"] == phone_id), None)
+        state = self.emulator.state
+        phone = state.phone(user["id"], phone_id)
         if phone is None:
             raise GraphProblem(
                 404, "ResourceNotFound", f"Resource 'itemPhone' with id '{phone_id}' not found."
@@ -598,14 +608,12 @@ class _Graph:
         if self.command == "PATCH":
             fields = _writable_fields(raw, body)
             _apply(phone, fields)
-            me = self.emulator.state.me()
             phone["lastModifiedDateTime"] = _now()
-            phone["lastModifiedBy"] = _identity(me)
-            self.emulator.state.changed()
+            phone["lastModifiedBy"] = _identity(state.me())
+            state.replace_phone(user["id"], phone)
             return Reply(200, _entity(user, phone))
         if self.command == "DELETE":
-            phones.remove(phone)
-            self.emulator.state.changed()
+            state.delete_phone(user["id"], phone_id)
             return Reply(204)
         raise _method_not_allowed()
 
@@ -769,6 +777,27 @@ def _no_route(path: str) -> GraphProblem:
 
 def _method_not_allowed() -> GraphProblem:
     return GraphProblem(405, "Request_BadRequest", "The HTTP method is not allowed here.")
+
+
+def _control_user(body: Any) -> tuple[str, str, str | None, list[dict[str, Any]]]:
+    """A user for the control API's `POST /_emulator/users`, checked: id, userPrincipalName,
+    displayName and phones (objects with a string id), nothing else."""
+    if not isinstance(body, dict):
+        raise TypeError("a user is a JSON object")
+    unknown = set(body) - {"id", "userPrincipalName", "displayName", "phones"}
+    if unknown:
+        raise ValueError(f"unknown user key {sorted(unknown)[0]!r}")
+    user_id, upn, name = body.get("id"), body.get("userPrincipalName"), body.get("displayName")
+    phones = body.get("phones", [])
+    if not isinstance(user_id, str) or not user_id or not isinstance(upn, str) or not upn:
+        raise ValueError("a user needs a string id and userPrincipalName")
+    if name is not None and not isinstance(name, str):
+        raise ValueError("displayName must be a string or null")
+    if not isinstance(phones, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("id"), str) for p in phones
+    ):
+        raise ValueError("phones must be a list of objects with a string id")
+    return user_id, upn, name, phones
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int | None) -> Any:
