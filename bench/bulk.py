@@ -204,9 +204,7 @@ def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> M
         sys.exit(f"apply failed ({process.returncode}): {errors}")
     seen = requests_seen(url)
     writes = [
-        r["seconds"]
-        for r in seen
-        if any(item["method"] != "GET" for item in r["body"]["requests"])
+        r["seconds"] for r in seen if any(item["method"] != "GET" for item in r["body"]["requests"])
     ]
     return Measured(
         wall=wall,

@@ -188,7 +188,9 @@ class GraphClient:
     ) -> list[BatchResult]:
         """Send requests through POST /$batch, BATCH_LIMIT a batch; an item throttled on its
         own (429, or 424 for one not run) is retried after its own Retry-After. Every request
-        gets a result, in order; `on_result(index, result)` hears of each as it is final."""
+        gets a result, in order; or, with `on_result(index, result)`, each result goes there
+        as it is final and none is kept (at 50,000 writes, Graph's answers would be most of
+        phonectl's memory)."""
         results: list[BatchResult | None] = [None] * len(requests)
         pending = list(range(len(requests)))
         attempt = 0
@@ -207,8 +209,9 @@ class GraphClient:
                         wait = max(wait, retry_delay(retry_after, attempt))
                         self.pause(wait)
                         continue
-                    results[index] = outcome
-                    if on_result is not None:
+                    if on_result is None:
+                        results[index] = outcome
+                    else:
                         on_result(index, outcome)
             if throttled:
                 if wait > NOTICE_WAIT_ABOVE:

@@ -4,6 +4,7 @@ minimal PATCH body built from that table."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -264,15 +265,20 @@ class UserRef(NamedTuple):
     @property
     def path(self) -> str:
         """The user's path below /beta: /me or /users/{ref}, percent-encoded."""
-        if self.ref is None:
-            return "/me"
-        return "/users/" + path_segment(check_identifier(self.ref, "user"))
+        return _user_path(self.ref)
 
     def shown(self) -> str:
         return "" if self.ref is None else self.ref
 
 
 SIGNED_IN = UserRef()
+
+
+@functools.lru_cache(maxsize=1024)  # apply builds one path a write: 50,000 for 5,000 users
+def _user_path(ref: str | None) -> str:
+    if ref is None:
+        return "/me"
+    return "/users/" + path_segment(check_identifier(ref, "user"))
 
 
 def phones_path(user: UserRef, phone_id: str | None = None) -> str:

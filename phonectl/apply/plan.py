@@ -76,6 +76,8 @@ class Plan(NamedTuple):
 
 
 class _WriteDraft:
+    __slots__ = ("body", "key", "lines", "owner", "phone_id", "user_key")
+
     def __init__(self, key: str, owner: UserRef, user_key: str, phone_id: str | None) -> None:
         self.key, self.owner, self.user_key, self.phone_id = key, owner, user_key, phone_id
         self.body: dict[str, Any] = {}
@@ -96,11 +98,13 @@ def plan(
     `user_keys`: each user reference's resolved identity (or why it could not be resolved);
     `phones`: each identity's phones as Graph holds them (or why they could not be read);
     `owners`: the reference to address each identity's phones by."""
-    model: dict[str, list[dict[str, Any]]] = {
-        key: [dict(phone) for phone in found]
-        for key, found in phones.items()
-        if not isinstance(found, Failure)
+    # The model starts as Graph's phones themselves; a phone is copied when a row first
+    # changes it (`phones` must keep the values from before the run), so a file that
+    # touches few of many phones costs no copy of the rest.
+    model: dict[str, list[Mapping[str, Any]]] = {
+        key: list(found) for key, found in phones.items() if not isinstance(found, Failure)
     }
+    copied: set[int] = set()
     drafts: dict[str, _WriteDraft] = {}
     planned: list[RowPlan] = []
     for row in rows:
@@ -112,7 +116,7 @@ def plan(
         if isinstance(read, Failure):
             planned.append(RowPlan(row, user_key, None, row.phone_id, failure=read))
             continue
-        planned.append(_plan_row(row, user_key, model[user_key], drafts, owners[user_key]))
+        planned.append(_plan_row(row, user_key, model[user_key], copied, drafts, owners[user_key]))
     _drop_net_no_ops(drafts, phones)
     writes = [
         Write(
@@ -183,15 +187,16 @@ def _drop_net_no_ops(
     """A PATCH carries only what differs from Graph's value before the run: rows that set a
     property and later rows that set it back leave nothing to send (else such a file would
     write, and say "updated", on every run)."""
+    by_id: dict[str, dict[str, Mapping[str, Any]]] = {}
     for key, draft in list(drafts.items()):
         if draft.phone_id is None:
             continue
-        found = phones[draft.user_key]
-        before = (
-            next((p for p in found if str(p.get("id")) == draft.phone_id), None)
-            if not isinstance(found, Failure)
-            else None
-        )
+        if draft.user_key not in by_id:
+            found = phones[draft.user_key]
+            by_id[draft.user_key] = (
+                {} if isinstance(found, Failure) else {str(p.get("id")): p for p in found}
+            )
+        before = by_id[draft.user_key].get(draft.phone_id)
         if before is None:
             continue
         draft.body = {
@@ -206,18 +211,21 @@ def _drop_net_no_ops(
 def _plan_row(
     row: Row,
     user_key: str,
-    phones: list[dict[str, Any]],
+    phones: list[Mapping[str, Any]],
+    copied: set[int],
     drafts: dict[str, _WriteDraft],
     owner: UserRef,
 ) -> RowPlan:
-    target, problem = _target(row, phones)
+    found, problem = _target(row, phones)
     if problem is not None:
         return RowPlan(row, user_key, None, row.phone_id, failure=Failure(problem))
-    if target is None:  # add a phone: it joins the model, so later rows find it
+    if found is None:  # add a phone: it joins the model, so later rows find it
         key = f"{NEW_PHONE_PREFIX}{row.line}"
-        target = {"id": key}
-        phones.append(target)
+        found = {"id": key}
+        phones.append(found)
+        copied.add(id(found))
         drafts[key] = _WriteDraft(key, owner, user_key, None)
+    target = found
     key = str(target["id"])
     # Against the model: Graph's values, or what an earlier row of this run set.
     changes = tuple(
@@ -228,6 +236,11 @@ def _plan_row(
     existing_id = None if key.startswith(NEW_PHONE_PREFIX) else key
     if not changes:
         return RowPlan(row, user_key, None, existing_id)
+    if id(target) not in copied:  # first change to Graph's phone: the model gets a copy
+        index = next(n for n, p in enumerate(phones) if p is target)
+        target = phones[index] = dict(target)
+        copied.add(id(target))
+    assert isinstance(target, dict)
     draft = drafts.get(key) or drafts.setdefault(key, _WriteDraft(key, owner, user_key, key))
     for change in changes:
         target[change.field] = change.new
@@ -236,11 +249,16 @@ def _plan_row(
     return RowPlan(row, user_key, key, existing_id, changes)
 
 
-def _target(row: Row, phones: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+def _target(
+    row: Row, phones: Sequence[Mapping[str, Any]]
+) -> tuple[Mapping[str, Any] | None, str | None]:
     """The phone a row changes (None: add one), or why that cannot be decided."""
     if row.phone_id is not None:
-        wanted = row.phone_id.lower()
-        found = next((p for p in phones if str(p.get("id", "")).lower() == wanted), None)
+        # Ids as Graph wrote them (an export) match at once; any other case, one by one.
+        found = next((p for p in phones if p.get("id") == row.phone_id), None)
+        if found is None:
+            wanted = row.phone_id.lower()
+            found = next((p for p in phones if str(p.get("id", "")).lower() == wanted), None)
         if found is not None:
             return found, None
         if not row.fields.get("type"):

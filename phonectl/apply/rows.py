@@ -4,7 +4,7 @@ named before anything is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from phonectl.choices import FileFormat
@@ -101,9 +101,11 @@ def read_rows(
     else:
         raw_rows = _jsonl_values(text, errors, options)
     rows = []
-    for line, values in raw_rows:
+    # One UserRef per user, however many rows name it (50,000 rows are often 5,000 users).
+    users: dict[str, UserRef] = {}
+    for line, values in raw_rows:  # each raw row is checked, then dropped
         try:
-            rows.append(_checked_row(line, values, clear_empty=options.clear_empty))
+            rows.append(_checked_row(line, values, users, clear_empty=options.clear_empty))
         except InvalidInput as exc:
             errors.append((line, exc.message))
     if errors:
@@ -135,7 +137,7 @@ def sniff_delimiter(header: str) -> str:
 
 def _csv_values(
     text: str, errors: list[tuple[int, str]], options: ReadOptions
-) -> list[tuple[int, dict[str, Any]]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
     import csv
     import io
 
@@ -145,10 +147,10 @@ def _csv_values(
         header = next(reader)
     except StopIteration:
         errors.append((1, "the file is empty: it needs a header row"))
-        return []
+        return
     except csv.Error as exc:
         errors.append((1, str(exc)))
-        return []
+        return
     kept = [
         i for i, cell in enumerate(header) if cell.strip().lower() not in options.ignored_columns
     ]
@@ -162,15 +164,14 @@ def _csv_values(
                 f"with --ignore-column{hint})",
             )
         )
-        return []
+        return
     columns = [str(_canonical_column(header[i])) for i in kept]
     if len(set(columns)) != len(columns):
         errors.append((1, "a column appears twice in the header"))
-        return []
+        return
     if not set(columns) & set(FIELDS):
         errors.append((1, f"no column to change: name at least one of {', '.join(FIELDS)}"))
-        return []
-    values: list[tuple[int, dict[str, Any]]] = []
+        return
     try:
         for cells in reader:
             if not cells or all(not c.strip() for c in cells):
@@ -180,18 +181,16 @@ def _csv_values(
                     (reader.line_num, f"{len(cells)} cells, the header has {len(header)}")
                 )
                 continue
-            values.append((reader.line_num, {columns[n]: cells[i] for n, i in enumerate(kept)}))
+            yield reader.line_num, {columns[n]: cells[i] for n, i in enumerate(kept)}
     except csv.Error as exc:
         errors.append((reader.line_num, str(exc)))
-    return values
 
 
 def _jsonl_values(
     text: str, errors: list[tuple[int, str]], options: ReadOptions
-) -> list[tuple[int, dict[str, Any]]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
     import json
 
-    values: list[tuple[int, dict[str, Any]]] = []
     for line, source in enumerate(text.splitlines(), start=1):
         if not source.strip():
             continue
@@ -203,13 +202,14 @@ def _jsonl_values(
         except RecursionError:
             errors.append((line, "JSON nested beyond reason"))
             continue
-        _object_values(line, obj, errors, values, options, graph_keys=False)
-    return values
+        row = _object_values(line, obj, errors, options, graph_keys=False)
+        if row is not None:
+            yield line, row
 
 
 def _json_array_values(
     text: str, errors: list[tuple[int, str]], options: ReadOptions
-) -> list[tuple[int, dict[str, Any]]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """A JSON array of objects, as `phonectl list -o json` prints it: item n is 'line' n."""
     import json
 
@@ -217,31 +217,31 @@ def _json_array_values(
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         errors.append((exc.lineno, f"not valid JSON ({exc.msg})"))
-        return []
+        return
     except RecursionError:
         errors.append((1, "JSON nested beyond reason"))
-        return []
+        return
     if not isinstance(items, list):
         errors.append((1, "expected a JSON array of objects"))
-        return []
-    values: list[tuple[int, dict[str, Any]]] = []
+        return
     for n, obj in enumerate(items, start=1):
-        _object_values(n, obj, errors, values, options, graph_keys=True)
-    return values
+        row = _object_values(n, obj, errors, options, graph_keys=True)
+        if row is not None:
+            yield n, row
 
 
 def _object_values(
     line: int,
     obj: Any,
     errors: list[tuple[int, str]],
-    values: list[tuple[int, dict[str, Any]]],
     options: ReadOptions,
     *,
     graph_keys: bool,
-) -> None:
+) -> dict[str, Any] | None:
+    """The row's values by column; None (and an error) for a bad row."""
     if not isinstance(obj, dict):
         errors.append((line, "each row must be a JSON object"))
-        return
+        return None
     row: dict[str, Any] = {}
     for raw_key, value in obj.items():
         key = str(raw_key)
@@ -252,12 +252,12 @@ def _object_values(
         column = _canonical_column(key)
         if column is None:
             errors.append((line, f"unknown key {key!r} (keys: {', '.join(COLUMNS)})"))
-            return
+            return None
         if value is not None and not isinstance(value, str):
             errors.append((line, f"{column} must be a string or null, not {_json(value)}"))
-            return
+            return None
         row[column] = value
-    values.append((line, row))
+    return row
 
 
 def _json(value: Any) -> str:
@@ -266,7 +266,9 @@ def _json(value: Any) -> str:
     return json.dumps(value)[:40]
 
 
-def _checked_row(line: int, values: Mapping[str, Any], *, clear_empty: bool) -> Row:
+def _checked_row(
+    line: int, values: Mapping[str, Any], users: dict[str, UserRef], *, clear_empty: bool
+) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
     fields: dict[str, Any] = {}
     for prop in FILE_FIELDS:
@@ -283,9 +285,13 @@ def _checked_row(line: int, values: Mapping[str, Any], *, clear_empty: bool) -> 
     phone_id = present.get("id")
     if phone_id is None and not fields.get("type"):
         raise InvalidInput("a row needs an id, or a type to find the user's phone by")
+    if user is not None:
+        user = user.strip()
+        if user not in users:
+            users[user] = UserRef(check_identifier(user, "user"))
     return Row(
         line=line,
-        user=SIGNED_IN if user is None else UserRef(check_identifier(user.strip(), "user")),
+        user=SIGNED_IN if user is None else users[user],
         phone_id=None if phone_id is None else check_identifier(phone_id.strip(), "id"),
         fields=fields,
     )

@@ -8,6 +8,7 @@ still missing. An interrupt (Ctrl-C, SIGTERM) still reports every write already 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -111,6 +112,7 @@ def apply_rows(
                 {key: found for key in touched if isinstance(found := phones[key], list)},
             )
         )
+    del phones  # the plan has what the writes need; 50,000 phones need not wait for them
     if dry_run or not the_plan.writes:
         on_settled(len(rows))
         return _report(the_plan, {}, client, dry_run=dry_run, writes_sent=0)
@@ -159,6 +161,20 @@ def _kind(user: UserRef) -> str:
     return "id" if _GUID.fullmatch(user.ref) else "name"
 
 
+def _kept(phone: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what planning, backups and exports use: at 50,000 phones the rest (identities,
+    timestamps, sources) would be most of the memory. Enum-like values are shared."""
+    kept = {k: phone[k] for k in KEPT_PROPERTIES if k in phone}
+    for name in _SHARED_VALUES:
+        value = kept.get(name)
+        if isinstance(value, str):
+            kept[name] = sys.intern(value)
+    return kept
+
+
+_SHARED_VALUES = ("type", "allowedAudiences")
+
+
 def _resolved_id(client: GraphClient, user: UserRef, answer: BatchResult) -> str | Failure:
     if answer.error is not None:
         return failure_of(answer.error)
@@ -175,24 +191,33 @@ def read_phones(
     phones: dict[str, list[dict[str, Any]]] = {key: [] for key in owners}
     failures: dict[str, Failure] = {}
     pending = [(key, BatchRequest("GET", phones_path(user))) for key, user in owners.items()]
+    order = {key: n for n, key in enumerate(owners)}
     seen_links: set[str] = set()
-    while pending:
-        next_pages = []
-        answers = client.send_batch([request for _, request in pending])
-        for (key, request), answer in zip(pending, answers, strict=True):
+
+    def read_round(pending: list[tuple[str, BatchRequest]]) -> list[tuple[str, BatchRequest]]:
+        """One page of each pending user; the users' next pages."""
+        next_pages: list[tuple[str, BatchRequest]] = []
+
+        def take(index: int, answer: BatchResult) -> None:
+            # Each page is slimmed as it arrives, never held whole.
+            key, request = pending[index]
             try:
                 if answer.error is not None:
                     raise answer.error
                 items, next_link = collection_page(answer.body, request.url)
-                # Only what planning, backups and exports use: at 50,000 phones the rest
-                # (identities, timestamps, sources) would be most of the memory.
-                phones[key].extend({k: p[k] for k in KEPT_PROPERTIES if k in p} for p in items)
+                phones[key].extend(map(_kept, items))
                 if next_link:
                     client.check_next_link(next_link, seen_links)
                     next_pages.append((key, BatchRequest("GET", client.relative_url(next_link))))
             except PhonectlError as exc:
                 failures[key] = failure_of(exc)
-        pending = next_pages
+
+        client.send_batch([request for _, request in pending], on_result=take)
+        # Answers come in any order; pages are asked for in the order the users were named.
+        return sorted(next_pages, key=lambda page: order[page[0]])
+
+    while pending:
+        pending = read_round(pending)
     return {key: failures.get(key, phones[key]) for key in owners}
 
 
@@ -215,7 +240,7 @@ def _send(
         if writes[index].method == "POST" and _fate_unknown(answer):
             unknown.append(index)
             return
-        answers[writes[index].key] = _slim(answer)
+        answers[writes[index].key] = _slim(answer, writes[index].method)
         on_settled(len(writes[index].lines))
 
     client.send_batch(requests, on_result=settle)
@@ -247,9 +272,9 @@ def _send(
         client.send_batch([requests[i] for i in retry], on_result=settle_final)
 
 
-def _slim(answer: BatchResult) -> BatchResult:
-    """An answer as the result needs it: a new phone's id, never a whole phone."""
-    if isinstance(answer.body, dict) and "id" in answer.body:
+def _slim(answer: BatchResult, method: str) -> BatchResult:
+    """An answer as the result needs it: an added phone's id, never a whole phone."""
+    if method == "POST" and isinstance(answer.body, dict) and "id" in answer.body:
         return answer._replace(body={"id": answer.body["id"]})
     return answer._replace(body=None)
 
