@@ -84,8 +84,14 @@ def check_identifier(value: str, what: str) -> str:
     return value
 
 
+# What a path segment may hold as is (RFC 3986 unreserved, and @): GUIDs and most UPNs.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~@-]+")
+
+
 def path_segment(value: str) -> str:
     """Percent-encode one URL path segment so no value can change which resource is addressed."""
+    if _PLAIN_SEGMENT.fullmatch(value):
+        return value  # what quote() would return, at a tenth of its cost
     from urllib.parse import quote
 
     return quote(value, safe="@")

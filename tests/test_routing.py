@@ -98,6 +98,14 @@ def test_path_segments_are_percent_encoded() -> None:
     )
 
 
+@settings(max_examples=500)
+@given(value=st.text() | st.from_regex(r"[A-Za-z0-9_.~@-]{1,20}", fullmatch=True))
+def test_a_segment_left_as_is_is_exactly_what_quote_would_make_of_it(value: str) -> None:
+    from urllib.parse import quote
+
+    assert path_segment(value) == quote(value, safe="@")
+
+
 # Any printable text (no control characters, which phonectl refuses) as id and user.
 identifiers = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40

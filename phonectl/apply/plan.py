@@ -75,6 +75,40 @@ class Plan(NamedTuple):
     writes: tuple[Write, ...]
 
 
+class _UserModel:
+    """One user's phones as the rows so far leave them. It starts as Graph's phones
+    themselves; a phone is copied when a row first changes it (the caller's phones keep
+    the values from before the run), so untouched phones cost no copy."""
+
+    __slots__ = ("by_id", "copied", "phones")
+
+    def __init__(self, phones: Sequence[Mapping[str, Any]]) -> None:
+        self.phones: list[Mapping[str, Any]] = list(phones)
+        self.by_id: dict[str, Mapping[str, Any]] = {}
+        for phone in self.phones:  # the first of any repeated id, as a scan would find
+            if isinstance(phone.get("id"), str):
+                self.by_id.setdefault(phone["id"], phone)
+        self.copied: set[int] = set()
+
+    def add(self, phone: dict[str, Any]) -> dict[str, Any]:
+        self.phones.append(phone)
+        self.copied.add(id(phone))
+        return phone
+
+    def own(self, phone: Mapping[str, Any]) -> dict[str, Any]:
+        """The model's own, changeable copy of one of its phones."""
+        if id(phone) in self.copied:
+            assert isinstance(phone, dict)
+            return phone
+        index = next(n for n, p in enumerate(self.phones) if p is phone)
+        mine = self.phones[index] = dict(phone)
+        self.copied.add(id(mine))
+        phone_id = mine.get("id")
+        if isinstance(phone_id, str) and self.by_id.get(phone_id) is phone:
+            self.by_id[phone_id] = mine
+        return mine
+
+
 class _WriteDraft:
     __slots__ = ("body", "key", "lines", "owner", "phone_id", "user_key")
 
@@ -101,10 +135,9 @@ def plan(
     # The model starts as Graph's phones themselves; a phone is copied when a row first
     # changes it (`phones` must keep the values from before the run), so a file that
     # touches few of many phones costs no copy of the rest.
-    model: dict[str, list[Mapping[str, Any]]] = {
-        key: list(found) for key, found in phones.items() if not isinstance(found, Failure)
+    model: dict[str, _UserModel] = {
+        key: _UserModel(found) for key, found in phones.items() if not isinstance(found, Failure)
     }
-    copied: set[int] = set()
     drafts: dict[str, _WriteDraft] = {}
     planned: list[RowPlan] = []
     for row in rows:
@@ -116,7 +149,7 @@ def plan(
         if isinstance(read, Failure):
             planned.append(RowPlan(row, user_key, None, row.phone_id, failure=read))
             continue
-        planned.append(_plan_row(row, user_key, model[user_key], copied, drafts, owners[user_key]))
+        planned.append(_plan_row(row, user_key, model[user_key], drafts, owners[user_key]))
     _drop_net_no_ops(drafts, phones)
     writes = [
         Write(
@@ -211,19 +244,16 @@ def _drop_net_no_ops(
 def _plan_row(
     row: Row,
     user_key: str,
-    phones: list[Mapping[str, Any]],
-    copied: set[int],
+    model: _UserModel,
     drafts: dict[str, _WriteDraft],
     owner: UserRef,
 ) -> RowPlan:
-    found, problem = _target(row, phones)
+    found, problem = _target(row, model)
     if problem is not None:
         return RowPlan(row, user_key, None, row.phone_id, failure=Failure(problem))
     if found is None:  # add a phone: it joins the model, so later rows find it
         key = f"{NEW_PHONE_PREFIX}{row.line}"
-        found = {"id": key}
-        phones.append(found)
-        copied.add(id(found))
+        found = model.add({"id": key})
         drafts[key] = _WriteDraft(key, owner, user_key, None)
     target = found
     key = str(target["id"])
@@ -236,11 +266,7 @@ def _plan_row(
     existing_id = None if key.startswith(NEW_PHONE_PREFIX) else key
     if not changes:
         return RowPlan(row, user_key, None, existing_id)
-    if id(target) not in copied:  # first change to Graph's phone: the model gets a copy
-        index = next(n for n, p in enumerate(phones) if p is target)
-        target = phones[index] = dict(target)
-        copied.add(id(target))
-    assert isinstance(target, dict)
+    target = model.own(target)
     draft = drafts.get(key) or drafts.setdefault(key, _WriteDraft(key, owner, user_key, key))
     for change in changes:
         target[change.field] = change.new
@@ -249,13 +275,12 @@ def _plan_row(
     return RowPlan(row, user_key, key, existing_id, changes)
 
 
-def _target(
-    row: Row, phones: Sequence[Mapping[str, Any]]
-) -> tuple[Mapping[str, Any] | None, str | None]:
+def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str | None]:
     """The phone a row changes (None: add one), or why that cannot be decided."""
+    phones = model.phones
     if row.phone_id is not None:
         # Ids as Graph wrote them (an export) match at once; any other case, one by one.
-        found = next((p for p in phones if p.get("id") == row.phone_id), None)
+        found = model.by_id.get(row.phone_id)
         if found is None:
             wanted = row.phone_id.lower()
             found = next((p for p in phones if str(p.get("id", "")).lower() == wanted), None)

@@ -274,9 +274,10 @@ def _send(
 
 def _slim(answer: BatchResult, method: str) -> BatchResult:
     """An answer as the result needs it: an added phone's id, never a whole phone."""
-    if method == "POST" and isinstance(answer.body, dict) and "id" in answer.body:
-        return answer._replace(body={"id": answer.body["id"]})
-    return answer._replace(body=None)
+    status, body, error = answer  # built anew: NamedTuple._replace costs 7 us a call
+    if method == "POST" and isinstance(body, dict) and "id" in body:
+        return BatchResult(status, {"id": body["id"]}, error)
+    return BatchResult(status, None, error)
 
 
 def _fate_unknown(answer: BatchResult) -> bool:

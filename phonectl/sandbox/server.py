@@ -182,17 +182,20 @@ class GraphEmulator(ThreadingHTTPServer):
         # Tests: build @odata.nextLink on this host instead of the request's (a hostile answer).
         self.next_link_host: str | None = None
         self._control_lock = threading.Lock()
+        self._closed = False
         import random
 
         self.shuffler = random.Random(shuffle_seed)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (a timeout test, Ctrl-C) is not the emulator's problem.
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        # A client that gave up (a timeout test, Ctrl-C) is not the emulator's problem, nor
+        # is a request still being answered (a delay fault) when the emulator was stopped.
+        if isinstance(sys.exc_info()[1], ConnectionError) or self._closed:
             return
         super().handle_error(request, client_address)
 
     def server_close(self) -> None:
+        self._closed = True
         super().server_close()
         self.state.close()
 
