@@ -129,7 +129,8 @@ def _run(args: list[str]) -> int:
 
         group = typer.main.get_command(app)
         args = hoist_global_options(args, group)
-        result = group.main(args=args, prog_name="phonectl", standalone_mode=False)
+        returned = group.main(args=args, prog_name="phonectl", standalone_mode=False)
+        return _shown(returned)  # inside: writing the result can be interrupted, or fail
     except Interrupted as stop:
         return _interrupted(stop)
     except PhonectlError as exc:
@@ -168,7 +169,16 @@ def _run(args: list[str]) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _shown(returned: object) -> int:
+    """The one place a command's result is written out; its exit code."""
+    from phonectl import render
+    from phonectl.results import Shown
+
+    if isinstance(returned, Shown):
+        return int(render.show(returned.result, returned.fmt))
+    return int(returned) if isinstance(returned, int) else int(ExitCode.OK)
 
 
 def run() -> None:

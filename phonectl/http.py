@@ -110,9 +110,7 @@ class BoundedSession(requests.Session):
             else:
                 headers[name] = value
         prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method.upper(), url=url, headers=headers, auth=self.auth, **kwargs
-        )
+        prepared.prepare(method=method.upper(), url=url, headers=headers, auth=self.auth, **kwargs)
         proxies = {} if loopback else self._proxies_for(url)
         return self.send(prepared, proxies=proxies, **send_only)
 

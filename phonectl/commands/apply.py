@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from phonectl import render
-from phonectl.choices import FileFormat
+from phonectl.choices import FileFormat, OutputFormat
 from phonectl.commands.options import OutputOption, runtime
-from phonectl.errors import InvalidInput
+from phonectl.errors import ExitCode, Interrupted, InvalidInput
+from phonectl.results import ApplyResult, Said, Shown
 
 if TYPE_CHECKING:
     from phonectl.apply.run import Before
@@ -106,7 +107,7 @@ def apply(
         ),
     ] = 4,
     output: OutputOption = None,
-) -> int:
+) -> Shown:
     """Sync phones from a file: columns user, id, type, number, displayName, allowedAudiences.
 
     A row with an id updates that phone; without, the user's one phone of that type (added if
@@ -148,10 +149,9 @@ def apply(
             )
         except ApplyInterrupted as stop:
             # Every write already made is reported before the interrupt takes its course.
-            render.apply_report(stop.report, fmt)
-            raise stop.cause from None
-    render.apply_report(report, fmt)
-    return int(report.exit_code)
+            cause = stop.cause if isinstance(stop.cause, Interrupted) else Interrupted()
+            return Shown(ApplyResult(stop.report, cause), fmt)
+    return Shown(ApplyResult(report), fmt)
 
 
 def export(
@@ -189,7 +189,7 @@ def export(
         ),
     ] = None,
     format_: FormatOption = None,
-) -> int:
+) -> Shown:
     """Write users' phones as a file apply takes back: user,id,type,number,displayName,
     allowedAudiences (CSV, or JSON Lines). Applying it unchanged writes nothing.
 
@@ -221,14 +221,17 @@ def export(
         sys.stdout.flush()
     else:
         write_private_file(Path(out), text, "the export file")
-    for failed_user, failure in exported.failures:
-        render.warning(f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}")
-    render.notice(
+    summary = (
         f"export: {len(exported.entries)} phones of {exported.users - len(exported.failures)} "
         f"users in {client.requests_sent} HTTP requests"
         + (f"; {len(exported.failures)} users could not be read" if exported.failures else "")
     )
-    return 1 if exported.failures else 0
+    warnings = tuple(
+        f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}"
+        for failed_user, failure in exported.failures
+    )
+    code = ExitCode.FAILED if exported.failures else ExitCode.OK
+    return Shown(Said((summary,), warnings, code), OutputFormat.table)
 
 
 def _delimiter(given: str | None) -> str | None:

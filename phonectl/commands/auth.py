@@ -5,9 +5,10 @@ from typing import Annotated
 import typer
 
 from phonectl import render
+from phonectl.choices import OutputFormat
 from phonectl.commands.options import CloudOption, OutputOption, help_when_no_command, runtime
-from phonectl.errors import ExitCode
 from phonectl.global_options import EPILOG as GLOBAL_HELP
+from phonectl.results import AuthReport, Said, Shown
 
 app = typer.Typer(
     help="Sign in to Microsoft Graph, and see or forget the sign-in.",
@@ -61,7 +62,7 @@ def login(
             "a loopback redirect) instead of with a device code.",
         ),
     ] = False,
-) -> None:
+) -> Shown:
     """Sign in with a device code (or --browser); keeps the tokens in the OS keyring.
 
     Example: phonectl auth login --client-id <app id> --tenant contoso.onmicrosoft.com
@@ -75,22 +76,25 @@ def login(
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
     logged_in = sign_in(settings, store, notify=render.notice, warn=render.warning, browser=browser)
     signed_in = logged_in.signed_in
-    render.notice(
-        f"Signed in as {signed_in.username or 'the account'} (tenant {signed_in.tenant_id}); "
-        f"tokens kept in {store.location}."
-    )
     remembered = ", ".join(
         f"{key} {value}"
         for key, value in logged_in.remembered.items()
         if key in {"cloud", "tenant", "client_id", "authority_host", "graph_url", "token_cache"}
     )
-    render.notice(f"Remembered for later runs: {remembered}.")
-    for item in logged_in.not_remembered:
-        render.notice(f"Not remembered: {item}; later runs use the cloud's own host.")
+    said = (
+        f"Signed in as {signed_in.username or 'the account'} (tenant {signed_in.tenant_id}); "
+        f"tokens kept in {store.location}.",
+        f"Remembered for later runs: {remembered}.",
+        *(
+            f"Not remembered: {item}; later runs use the cloud's own host."
+            for item in logged_in.not_remembered
+        ),
+    )
+    return Shown(Said(said), OutputFormat.table)
 
 
 @app.command(epilog=GLOBAL_HELP)
-def status(ctx: typer.Context, output: OutputOption = None) -> int:
+def status(ctx: typer.Context, output: OutputOption = None) -> Shown:
     """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
 
     Exits 0 when a token can be had without a human (refreshing if needed), 3 when not.
@@ -101,12 +105,11 @@ def status(ctx: typer.Context, output: OutputOption = None) -> int:
 
     rt = runtime(ctx)
     report = auth_status(rt.settings, warn=render.warning)
-    render.auth_status(report, rt.output(output))
-    return int(ExitCode.SIGN_IN) if report.problem is not None else int(ExitCode.OK)
+    return Shown(AuthReport(report), rt.output(output))
 
 
 @app.command(epilog=GLOBAL_HELP)
-def logout(ctx: typer.Context) -> None:
+def logout(ctx: typer.Context) -> Shown:
     """Sign out: remove the account and its tokens from the cache.
 
     Example: phonectl auth logout
@@ -117,13 +120,13 @@ def logout(ctx: typer.Context) -> None:
     done = sign_out(rt.settings, warn=render.warning)
     who = f" of {done.username}" if done.username else ""
     if done.cache is None:
-        render.notice(
+        said = (
             f"Signed out{who}: there is no keyring here and no PHONECTL_TOKEN_CACHE, so no "
             "tokens were kept; nothing else to remove."
         )
     elif done.username:
-        render.notice(f"Signed out{who}; the token cache ({done.cache}) is empty.")
+        said = f"Signed out{who}; the token cache ({done.cache}) is empty."
     else:
-        render.notice(f"Not signed in; the token cache ({done.cache}) is empty.")
-    if rt.settings.access_token:
-        render.notice("PHONECTL_ACCESS_TOKEN is still set and will still be used.")
+        said = f"Not signed in; the token cache ({done.cache}) is empty."
+    still = ("PHONECTL_ACCESS_TOKEN is still set and will still be used.",)
+    return Shown(Said((said, *(still if rt.settings.access_token else ()))), OutputFormat.table)

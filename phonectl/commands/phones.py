@@ -25,21 +25,20 @@ from phonectl.commands.options import (
 )
 from phonectl.errors import InvalidInput, PhonectlError
 from phonectl.phones import PhoneFields, UserRef, build_body, field_flags, phones_path
+from phonectl.results import PhoneDeleted, PhoneList, PhoneShown, RequestPlanned, Shown
 
 if TYPE_CHECKING:
     from phonectl.runtime import Runtime
-from phonectl.choices import OutputFormat
 
 
-def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> None:
+def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> Shown:
     """List every phone of a user's profile (all pages).
 
     Example: phonectl list --user adelev@contoso.com -o tsv
     """
     rt = runtime(ctx)
     path = phones_path(UserRef(user))
-    fmt = rt.output(output)
-    render.phones(rt.client().get_all(path), fmt)
+    return Shown(PhoneList(rt.client().get_all(path)), rt.output(output))
 
 
 def get(
@@ -47,15 +46,14 @@ def get(
     phone_id: PhoneIdArgument,
     user: UserOption = None,
     output: OutputOption = None,
-) -> None:
+) -> Shown:
     """Show one phone of a user's profile.
 
     Example: phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f -o json
     """
     rt = runtime(ctx)
     path = phones_path(UserRef(user), phone_id)
-    fmt = rt.output(output)
-    render.phone(rt.client().request_object("GET", path), fmt)
+    return Shown(PhoneShown(rt.client().request_object("GET", path)), rt.output(output))
 
 
 def add(
@@ -71,7 +69,7 @@ def add(
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
-) -> None:
+) -> Shown:
     """Add a phone to a user's profile; prints the created phone.
 
     Example: phonectl add --number "+1 425 555 0100" --type mobile
@@ -89,10 +87,10 @@ def add(
         verified,
     )
     rt = runtime(ctx)
-    fmt = rt.output(output)
-    created = _send(rt, "POST", phones_path(UserRef(user)), build_body(fields), dry_run, fmt)
-    if created is not None:
-        render.phone(created, fmt)
+    return Shown(
+        _send(rt, "POST", phones_path(UserRef(user)), build_body(fields), dry_run),
+        rt.output(output),
+    )
 
 
 def update(
@@ -110,7 +108,7 @@ def update(
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
-) -> None:
+) -> Shown:
     """Change a phone: sends exactly the properties named on the command line.
 
     Example: phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
@@ -130,10 +128,8 @@ def update(
     if not body:
         raise InvalidInput(f"nothing to update: name at least one field ({field_flags()})")
     rt = runtime(ctx)
-    fmt = rt.output(output)
-    updated = _send(rt, "PATCH", phones_path(UserRef(user), phone_id), body, dry_run, fmt)
-    if updated is not None:
-        render.phone(updated, fmt)
+    path = phones_path(UserRef(user), phone_id)
+    return Shown(_send(rt, "PATCH", path, body, dry_run), rt.output(output))
 
 
 def delete(
@@ -143,7 +139,7 @@ def delete(
     yes: YesOption = False,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
-) -> None:
+) -> Shown:
     """Delete a phone from a user's profile (asks first, naming the phone, unless --yes).
 
     Example: phonectl delete 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --user adelev@contoso.com --yes
@@ -151,25 +147,21 @@ def delete(
     path = phones_path(UserRef(user), phone_id)
     owner = user or "the signed-in user"
     rt = runtime(ctx)
-    fmt = rt.output(output)
     if not (yes or dry_run):
         _confirm_delete(rt, path, phone_id, owner)
-    _send(rt, "DELETE", path, None, dry_run, fmt)
-    if not dry_run:
-        render.deleted(phone_id, user, fmt)
-        render.notice(f"deleted phone {phone_id} of {owner}")
+    result = _send(rt, "DELETE", path, None, dry_run)
+    return Shown(result or PhoneDeleted(phone_id, UserRef(user)), rt.output(output))
 
 
-def _send(
-    rt: "Runtime", method: str, path: str, body: Any, dry_run: bool, fmt: OutputFormat
-) -> Any:
-    """Send a write, or with --dry-run print it instead (then None: nothing to show)."""
+def _send(rt: "Runtime", method: str, path: str, body: Any, dry_run: bool) -> Any:
+    """Send a write: the phone Graph answers with (None for a DELETE); with --dry-run,
+    nothing is sent and the result is the request that would have been."""
     if dry_run:
-        render.planned_request(method, rt.graph_url() + path, body, fmt)
-        return None
+        return RequestPlanned(method, rt.graph_url() + path, body)
     if method == "DELETE":
-        return rt.client().request(method, path, body)
-    return rt.client().request_object(method, path, body)
+        rt.client().request(method, path, body)
+        return None
+    return PhoneShown(rt.client().request_object(method, path, body))
 
 
 def _confirm_delete(rt: "Runtime", path: str, phone_id: str, owner: str) -> None:

@@ -5,8 +5,10 @@ from typing import Annotated
 import typer
 
 from phonectl import render
+from phonectl.choices import OutputFormat
 from phonectl.commands.options import help_when_no_command
 from phonectl.global_options import EPILOG as GLOBAL_HELP
+from phonectl.results import Said, Shown
 
 app = typer.Typer(
     help="The built-in Graph emulator (what --sandbox talks to).",
@@ -62,7 +64,7 @@ def serve(
 
 
 @app.command(epilog=GLOBAL_HELP)
-def reset() -> None:
+def reset() -> Shown:
     """Restore the sandbox's seed data (the example phones and users).
 
     Example: phonectl sandbox reset
@@ -72,4 +74,4 @@ def reset() -> None:
 
     state_path = default_state_path()
     SandboxState(state_path, load=False).reset()
-    render.notice(f"sandbox reset to its seed data ({state_path})")
+    return Shown(Said((f"sandbox reset to its seed data ({state_path})",)), OutputFormat.table)

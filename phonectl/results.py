@@ -1,0 +1,446 @@
+"""What commands hand back: frozen results, each knowing its exit code, its JSON shape, its
+tsv lines, its view for people (a table, a card or lines of text) and its messages for
+stderr. render.show() turns any of them into any format; main() returns its exit code.
+
+No printing here, and nothing to import that `--help` would pay for (json, datetime load when
+a result is shown): a result is data and the shape of its output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from phonectl.choices import OutputFormat
+from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
+from phonectl.layout import Column
+from phonectl.phones import UserRef, audience_names, audience_text, source_types
+
+if TYPE_CHECKING:
+    from phonectl.apply.run import ApplyReport
+    from phonectl.apply.run import RowResult as ApplyRow
+    from phonectl.auth import AuthStatus
+
+
+class Shown(NamedTuple):
+    """What a command returns: its result and the format asked for; main() renders it."""
+
+    result: Result
+    fmt: OutputFormat
+
+
+# -- views: what a person sees on stdout --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows under headers, fitted to the terminal (layout.format_table)."""
+
+    columns: tuple[Column, ...]
+    rows: Iterable[Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Card:
+    """One object as label/value pairs (layout.format_card)."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Text as it is, a line each."""
+
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """Nothing on stdout; `message` (if any) says so on stderr."""
+
+    message: str | None = None
+
+
+View = Table | Card | Lines | Nothing
+
+
+class Result(Protocol):
+    """Anything a command returns for render.show()."""
+
+    @property
+    def exit_code(self) -> ExitCode: ...
+
+    def json(self) -> Any:
+        """The JSON value; a list or an iterator is written one element a line."""
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        """Rows of cells (escaped by the renderer), no header: for cut and awk."""
+
+    def view(self) -> View: ...
+
+    def notes(self) -> Sequence[str]:
+        """Lines for stderr after the result (a summary, what was done)."""
+
+    @property
+    def problem(self) -> PhonectlError | None:
+        """An error to report on stderr after the result (the result is still shown)."""
+
+
+class _Plain:
+    """Defaults: exit 0, no notes, no problem."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK
+
+    def notes(self) -> Sequence[str]:
+        return ()
+
+    @property
+    def problem(self) -> PhonectlError | None:
+        return None
+
+
+def shown(value: Any) -> str:
+    """A scalar from Graph as shown to a person: booleans as yes/no, absent as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+# -- phones ---------------------------------------------------------------------------------
+
+# ID and number are what a person copies and dials: never cut; the rest goes first.
+PHONE_COLUMNS = (
+    Column("ID", 0),
+    Column("Type", 1),
+    Column("Number", 0),
+    Column("Display name", 2, wraps=True),
+    Column("Audience", 3, wraps=True),
+    Column("Source", 4, wraps=True),
+    Column("Last modified", 5, wraps=True),
+)
+
+
+def _phone_tsv(item: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        item.get("id"),
+        item.get("type"),
+        item.get("number"),
+        item.get("displayName"),
+        audience_text(item),
+    )
+
+
+def _who_when(item: Mapping[str, Any], by_key: str, when_key: str) -> str:
+    by = item.get(by_key)
+    user = by.get("user") if isinstance(by, dict) else None
+    who = shown(user.get("displayName")) if isinstance(user, dict) else ""
+    when = shown(item.get(when_key))
+    if when:
+        when = when[:16].replace("T", " ") + " UTC"
+    return ", ".join(part for part in (who, when) if part)
+
+
+@dataclass(frozen=True)
+class PhoneList(_Plain):
+    """`list`: a user's itemPhones as Graph returned them."""
+
+    phones: Sequence[Mapping[str, Any]]
+
+    def json(self) -> Any:
+        return list(self.phones)
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        return map(_phone_tsv, self.phones)
+
+    def view(self) -> View:
+        if not self.phones:
+            return Nothing("no phones")
+        rows = (
+            (
+                shown(item.get("id")),
+                shown(item.get("type")),
+                shown(item.get("number")),
+                shown(item.get("displayName")),
+                ", ".join(audience_names(item.get("allowedAudiences"))),
+                ", ".join(source_types(item)),
+                _who_when(item, "lastModifiedBy", "lastModifiedDateTime"),
+            )
+            for item in self.phones
+        )
+        return Table(PHONE_COLUMNS, rows)
+
+
+@dataclass(frozen=True)
+class PhoneShown(_Plain):
+    """`get`, `add`, `update`: one itemPhone; json is Graph's object exactly as returned."""
+
+    phone: Mapping[str, Any]
+
+    def json(self) -> Any:
+        return self.phone
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        return [_phone_tsv(self.phone)]
+
+    def view(self) -> View:
+        item = self.phone
+        pairs = [
+            ("ID", shown(item.get("id"))),
+            ("Type", shown(item.get("type"))),
+            ("Number", shown(item.get("number"))),
+            ("Display name", shown(item.get("displayName"))),
+            ("Audience", ", ".join(audience_names(item.get("allowedAudiences")))),
+            ("Source", ", ".join(source_types(item))),
+        ]
+        if "isSearchable" in item:
+            pairs.append(("Searchable", shown(item.get("isSearchable"))))
+        inference = item.get("inference")
+        if isinstance(inference, dict) and inference:
+            parts = []
+            if inference.get("confidenceScore") is not None:
+                parts.append(f"confidence {shown(inference['confidenceScore'])}")
+            if inference.get("userHasVerifiedAccuracy") is not None:
+                parts.append(f"verified {shown(inference['userHasVerifiedAccuracy'])}")
+            pairs.append(("Inference", ", ".join(parts)))
+        pairs.append(("Created", _who_when(item, "createdBy", "createdDateTime")))
+        pairs.append(("Last modified", _who_when(item, "lastModifiedBy", "lastModifiedDateTime")))
+        return Card(tuple(pairs))
+
+
+@dataclass(frozen=True)
+class PhoneDeleted(_Plain):
+    """`delete`: which phone of whom; for people the message on stderr is the result."""
+
+    phone_id: str
+    user: UserRef
+
+    def json(self) -> Any:
+        return {"id": self.phone_id, "user": self.user.ref, "deleted": True}
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        return [(self.phone_id, "deleted")]
+
+    def view(self) -> View:
+        return Nothing()
+
+    def notes(self) -> Sequence[str]:
+        return (f"deleted phone {self.phone_id} of {self.user.ref or 'the signed-in user'}",)
+
+
+@dataclass(frozen=True)
+class RequestPlanned(_Plain):
+    """--dry-run of add/update/delete: the request that would have been sent."""
+
+    method: str
+    url: str
+    body: Any
+
+    def json(self) -> Any:
+        return {"method": self.method, "url": self.url, "body": self.body}
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        import json
+
+        body = "" if self.body is None else json.dumps(self.body, ensure_ascii=False)
+        return [(self.method, self.url, body)]
+
+    def view(self) -> View:
+        import json
+
+        lines = [f"{self.method} {self.url}"]
+        if self.body is not None:
+            lines += json.dumps(self.body, indent=2, ensure_ascii=False).splitlines()
+        return Lines(tuple(lines))
+
+    def notes(self) -> Sequence[str]:
+        return ("dry run: nothing was sent",)
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthReport(_Plain):
+    """`auth status`: the facts on stdout; exit 3 (and the problem on stderr) when no token
+    can be had without a person."""
+
+    status: AuthStatus
+
+    def _facts(self) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        status = self.status
+        expires = (
+            datetime.fromtimestamp(status.expires_on, UTC).isoformat(timespec="seconds")
+            if status.expires_on
+            else None
+        )
+        return {
+            "account": status.account,
+            "tenant": status.tenant,
+            "cloud": status.cloud,
+            "clientId": status.client_id,
+            "scopes": list(status.scopes),
+            "tokenSource": status.token_source,
+            "accessTokenExpires": expires,
+            "cache": status.cache,
+            "usable": status.problem is None,
+        }
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.status.problem is None else ExitCode.SIGN_IN
+
+    @property
+    def problem(self) -> PhonectlError | None:
+        if self.status.problem is None:
+            return None
+        return SignInRequired(
+            self.status.problem, hint=self.status.hint or "run 'phonectl auth login'"
+        )
+
+    def json(self) -> Any:
+        return {**self._facts(), "problem": self.status.problem}
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        for name, value in self._facts().items():
+            yield name, ",".join(value) if isinstance(value, list) else value
+
+    def view(self) -> View:
+        facts = self._facts()
+        width = max(len(name) for name in facts)
+        return Lines(
+            tuple(
+                f"{name:<{width}}  "
+                + ((", ".join(value) if isinstance(value, list) else shown(value)) or "-")
+                for name, value in facts.items()
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Said(_Plain):
+    """A command whose whole result is what it says on stderr (auth login and logout,
+    sandbox reset, export): nothing on stdout in any format."""
+
+    messages: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    code: ExitCode = ExitCode.OK
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.code
+
+    def json(self) -> Any:
+        return None  # nothing to print
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        return ()
+
+    def view(self) -> View:
+        return Nothing()
+
+    def notes(self) -> Sequence[str]:
+        return (*(f"warning: {w}" for w in self.warnings), *self.messages)
+
+
+# -- apply -------------------------------------------------------------------------------------
+
+APPLY_COLUMNS = (
+    Column("Line", 0),
+    Column("User", 3, wraps=True),
+    Column("Phone id", 0),
+    Column("Result", 0),
+    # What will change (or did), or why the row failed: the reason to look at all.
+    Column("Details", 1, wraps=True),
+)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """`apply`: one result per row (each change as old -> new), a summary on stderr; when
+    interrupted, every row settled before the interrupt, and its exit code (130, 143)."""
+
+    report: ApplyReport
+    interrupted: Interrupted | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted is not None:
+            return self.interrupted.exit_code
+        return self.report.exit_code
+
+    @property
+    def problem(self) -> PhonectlError | None:
+        return None
+
+    def json(self) -> Any:
+        return map(_apply_row_json, self.report.results)
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        for r in self.report.results:
+            yield r.line, r.user.shown(), r.phone_id, r.outcome.value, _changes(r), r.error
+
+    def view(self) -> View:
+        rows = (
+            (
+                str(r.line) if r.line else "-",
+                r.user.shown() or "(signed-in user)",
+                r.phone_id or "",
+                r.outcome.value,
+                r.error or _changes(r),
+            )
+            for r in self.report.results
+        )
+        return Table(APPLY_COLUMNS, rows)
+
+    def notes(self) -> Sequence[str]:
+        report = self.report
+        counts: dict[str, int] = {}
+        for r in report.results:
+            counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
+        from phonectl.apply.plan import Outcome
+
+        summary = ", ".join(f"{counts[o.value]} {o.value}" for o in Outcome if o.value in counts)
+        tail = " (dry run: nothing written)" if report.dry_run else ""
+        if not report.complete:
+            tail += "; interrupted: the rows not shown were not written"
+        notes = [
+            f"apply: {len(report.results)} rows: {summary or 'none'}; {report.writes_sent} "
+            f"writes in {report.requests_sent} HTTP requests{tail}"
+        ]
+        if self.interrupted is not None:
+            notes.append(self.interrupted.word)
+        return notes
+
+
+def _apply_row_json(r: ApplyRow) -> dict[str, Any]:
+    return {
+        "line": r.line,
+        "user": r.user.ref,
+        "id": r.phone_id,
+        "result": r.outcome.value,
+        "changed": [c.field for c in r.changes],
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in r.changes],
+        "error": r.error,
+    }
+
+
+def _changes(r: ApplyRow) -> str:
+    """Each change as `field: old -> new` (values as JSON, so '' and null differ); a new
+    phone's values as `field: new`, a deleted one's as `field: old`."""
+    import json
+
+    def value(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False)
+
+    kind = r.outcome.value
+    if kind in {"added", "would-add"}:
+        return ", ".join(f"{c.field}: {value(c.new)}" for c in r.changes)
+    if kind in {"deleted", "would-delete"}:
+        return "deletes " + ", ".join(f"{c.field}: {value(c.old)}" for c in r.changes)
+    return ", ".join(f"{c.field}: {value(c.old)} -> {value(c.new)}" for c in r.changes)
