@@ -34,7 +34,7 @@ def show(result: Result, fmt: OutputFormat) -> ExitCode:
         sys.stdout.flush()
     else:
         _write_view(result)
-    for note in result.notes():
+    for note in result.notes:
         notice(note)
     if result.problem is not None:
         error(result.problem)

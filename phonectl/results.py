@@ -8,7 +8,6 @@ a result is shown): a result is data and the shape of its output."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from phonectl.choices import OutputFormat
@@ -32,30 +31,26 @@ class Shown(NamedTuple):
 # -- views: what a person sees on stdout --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """Rows under headers, fitted to the terminal (layout.format_table)."""
 
     columns: tuple[Column, ...]
     rows: Iterable[Sequence[str]]
 
 
-@dataclass(frozen=True)
-class Card:
+class Card(NamedTuple):
     """One object as label/value pairs (layout.format_card)."""
 
     pairs: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class Lines:
+class Lines(NamedTuple):
     """Text as it is, a line each."""
 
     lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Nothing:
+class Nothing(NamedTuple):
     """Nothing on stdout; `message` (if any) says so on stderr."""
 
     message: str | None = None
@@ -78,27 +73,13 @@ class Result(Protocol):
 
     def view(self) -> View: ...
 
+    @property
     def notes(self) -> Sequence[str]:
         """Lines for stderr after the result (a summary, what was done)."""
 
     @property
     def problem(self) -> PhonectlError | None:
         """An error to report on stderr after the result (the result is still shown)."""
-
-
-class _Plain:
-    """Defaults: exit 0, no notes, no problem."""
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.OK
-
-    def notes(self) -> Sequence[str]:
-        return ()
-
-    @property
-    def problem(self) -> PhonectlError | None:
-        return None
 
 
 def shown(value: Any) -> str:
@@ -144,11 +125,13 @@ def _who_when(item: Mapping[str, Any], by_key: str, when_key: str) -> str:
     return ", ".join(part for part in (who, when) if part)
 
 
-@dataclass(frozen=True)
-class PhoneList(_Plain):
+class PhoneList(NamedTuple):
     """`list`: a user's itemPhones as Graph returned them."""
 
     phones: Sequence[Mapping[str, Any]]
+    exit_code: ExitCode = ExitCode.OK
+    notes: tuple[str, ...] = ()
+    problem: PhonectlError | None = None
 
     def json(self) -> Any:
         return list(self.phones)
@@ -174,11 +157,13 @@ class PhoneList(_Plain):
         return Table(PHONE_COLUMNS, rows)
 
 
-@dataclass(frozen=True)
-class PhoneShown(_Plain):
+class PhoneShown(NamedTuple):
     """`get`, `add`, `update`: one itemPhone; json is Graph's object exactly as returned."""
 
     phone: Mapping[str, Any]
+    exit_code: ExitCode = ExitCode.OK
+    notes: tuple[str, ...] = ()
+    problem: PhonectlError | None = None
 
     def json(self) -> Any:
         return self.phone
@@ -211,12 +196,13 @@ class PhoneShown(_Plain):
         return Card(tuple(pairs))
 
 
-@dataclass(frozen=True)
-class PhoneDeleted(_Plain):
+class PhoneDeleted(NamedTuple):
     """`delete`: which phone of whom; for people the message on stderr is the result."""
 
     phone_id: str
     user: UserRef
+    exit_code: ExitCode = ExitCode.OK
+    problem: PhonectlError | None = None
 
     def json(self) -> Any:
         return {"id": self.phone_id, "user": self.user.ref, "deleted": True}
@@ -227,17 +213,20 @@ class PhoneDeleted(_Plain):
     def view(self) -> View:
         return Nothing()
 
+    @property
     def notes(self) -> Sequence[str]:
         return (f"deleted phone {self.phone_id} of {self.user.ref or 'the signed-in user'}",)
 
 
-@dataclass(frozen=True)
-class RequestPlanned(_Plain):
+class RequestPlanned(NamedTuple):
     """--dry-run of add/update/delete: the request that would have been sent."""
 
     method: str
     url: str
     body: Any
+    exit_code: ExitCode = ExitCode.OK
+    notes: tuple[str, ...] = ("dry run: nothing was sent",)
+    problem: PhonectlError | None = None
 
     def json(self) -> Any:
         return {"method": self.method, "url": self.url, "body": self.body}
@@ -256,19 +245,16 @@ class RequestPlanned(_Plain):
             lines += json.dumps(self.body, indent=2, ensure_ascii=False).splitlines()
         return Lines(tuple(lines))
 
-    def notes(self) -> Sequence[str]:
-        return ("dry run: nothing was sent",)
-
 
 # -- auth -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AuthReport(_Plain):
+class AuthReport(NamedTuple):
     """`auth status`: the facts on stdout; exit 3 (and the problem on stderr) when no token
     can be had without a person."""
 
     status: AuthStatus
+    notes: tuple[str, ...] = ()
 
     def _facts(self) -> dict[str, Any]:
         from datetime import UTC, datetime
@@ -322,18 +308,14 @@ class AuthReport(_Plain):
         )
 
 
-@dataclass(frozen=True)
-class Said(_Plain):
+class Said(NamedTuple):
     """A command whose whole result is what it says on stderr (auth login and logout,
     sandbox reset, export): nothing on stdout in any format."""
 
     messages: tuple[str, ...]
     warnings: tuple[str, ...] = ()
-    code: ExitCode = ExitCode.OK
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return self.code
+    exit_code: ExitCode = ExitCode.OK
+    problem: PhonectlError | None = None
 
     def json(self) -> Any:
         return None  # nothing to print
@@ -344,6 +326,7 @@ class Said(_Plain):
     def view(self) -> View:
         return Nothing()
 
+    @property
     def notes(self) -> Sequence[str]:
         return (*(f"warning: {w}" for w in self.warnings), *self.messages)
 
@@ -360,8 +343,7 @@ APPLY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class ApplyResult:
+class ApplyResult(NamedTuple):
     """`apply`: one result per row (each change as old -> new), a summary on stderr; when
     interrupted, every row settled before the interrupt, and its exit code (130, 143)."""
 
@@ -374,9 +356,7 @@ class ApplyResult:
             return self.interrupted.exit_code
         return self.report.exit_code
 
-    @property
-    def problem(self) -> PhonectlError | None:
-        return None
+    problem: PhonectlError | None = None
 
     def json(self) -> Any:
         return map(_apply_row_json, self.report.results)
@@ -398,6 +378,7 @@ class ApplyResult:
         )
         return Table(APPLY_COLUMNS, rows)
 
+    @property
     def notes(self) -> Sequence[str]:
         report = self.report
         counts: dict[str, int] = {}
