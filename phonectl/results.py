@@ -8,17 +8,41 @@ a result is shown): a result is data and the shape of its output."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
 from phonectl.phones import UserRef, audience_names, audience_text, source_types
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this one
+    from typing import Protocol
+
     from phonectl.apply.run import ApplyReport
     from phonectl.apply.run import RowResult as ApplyRow
     from phonectl.auth import AuthStatus
+
+    class Result(Protocol):
+        """Anything a command returns for render.show()."""
+
+        @property
+        def exit_code(self) -> ExitCode: ...
+
+        def json(self) -> Any:
+            """The JSON value; a list or an iterator is written one element a line."""
+
+        def tsv(self) -> Iterable[Sequence[Any]]:
+            """Rows of cells (escaped by the renderer), no header: for cut and awk."""
+
+        def view(self) -> View: ...
+
+        @property
+        def notes(self) -> Sequence[str]:
+            """Lines for stderr after the result (a summary, what was done)."""
+
+        @property
+        def problem(self) -> PhonectlError | None:
+            """An error to report on stderr after the result (the result is still shown)."""
 
 
 class Shown(NamedTuple):
@@ -57,29 +81,6 @@ class Nothing(NamedTuple):
 
 
 View = Table | Card | Lines | Nothing
-
-
-class Result(Protocol):
-    """Anything a command returns for render.show()."""
-
-    @property
-    def exit_code(self) -> ExitCode: ...
-
-    def json(self) -> Any:
-        """The JSON value; a list or an iterator is written one element a line."""
-
-    def tsv(self) -> Iterable[Sequence[Any]]:
-        """Rows of cells (escaped by the renderer), no header: for cut and awk."""
-
-    def view(self) -> View: ...
-
-    @property
-    def notes(self) -> Sequence[str]:
-        """Lines for stderr after the result (a summary, what was done)."""
-
-    @property
-    def problem(self) -> PhonectlError | None:
-        """An error to report on stderr after the result (the result is still shown)."""
 
 
 def shown(value: Any) -> str:

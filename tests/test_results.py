@@ -4,7 +4,7 @@ its stderr notes and its exit code; and render.show() writing any result in any 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,10 +25,12 @@ from phonectl.results import (
     PhoneList,
     PhoneShown,
     RequestPlanned,
-    Result,
     Said,
     Table,
 )
+
+if TYPE_CHECKING:
+    from phonectl.results import Result
 
 PHONE = {
     "@odata.context": "https://graph.microsoft.com/beta/$metadata#users('x')/profile/phones/$entity",
