@@ -174,9 +174,8 @@ def _run(args: list[str]) -> int:
 def _shown(returned: object) -> int:
     """The one place a command's result is written out; its exit code."""
     from phonectl import render
-    from phonectl.results import Shown
 
-    if isinstance(returned, Shown):
+    if isinstance(returned, render.Shown):
         return int(render.show(returned.result, returned.fmt))
     return int(returned) if isinstance(returned, int) else int(ExitCode.OK)
 

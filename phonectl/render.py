@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, GraphError, PhonectlError
@@ -18,6 +18,14 @@ from phonectl.safe_output import escape_controls, escape_for_json
 if TYPE_CHECKING:
     from phonectl.layout import Column
     from phonectl.results import Result
+
+
+class Shown(NamedTuple):
+    """What a command returns: its result (results.py) and the format asked for; main()
+    renders it. Commands load their result types when they run, not for every --help."""
+
+    result: Result
+    fmt: OutputFormat
 
 
 def show(result: Result, fmt: OutputFormat) -> ExitCode:

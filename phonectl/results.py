@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
 from phonectl.phones import UserRef, audience_names, audience_text, source_types
@@ -43,13 +42,6 @@ if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this 
         @property
         def problem(self) -> PhonectlError | None:
             """An error to report on stderr after the result (the result is still shown)."""
-
-
-class Shown(NamedTuple):
-    """What a command returns: its result and the format asked for; main() renders it."""
-
-    result: Result
-    fmt: OutputFormat
 
 
 # -- views: what a person sees on stdout --------------------------------------------------

@@ -12,7 +12,6 @@ from phonectl import render
 from phonectl.choices import FileFormat, OutputFormat
 from phonectl.commands.options import OutputOption, runtime
 from phonectl.errors import ExitCode, Interrupted, InvalidInput
-from phonectl.results import ApplyResult, Said, Shown
 
 if TYPE_CHECKING:
     from phonectl.apply.run import Before
@@ -107,7 +106,7 @@ def apply(
         ),
     ] = 4,
     output: OutputOption = None,
-) -> Shown:
+) -> render.Shown:
     """Sync phones from a file: columns user, id, type, number, displayName, allowedAudiences.
 
     A row with an id updates that phone; without, the user's one phone of that type (added if
@@ -121,6 +120,7 @@ def apply(
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
     from phonectl.apply.rows import ReadOptions, decode, detect_format, read_rows
     from phonectl.apply.run import ApplyInterrupted, apply_rows
+    from phonectl.results import ApplyResult
 
     name = "stdin" if file == "-" else file
     text = decode(_read(file), name, encoding)
@@ -150,8 +150,8 @@ def apply(
         except ApplyInterrupted as stop:
             # Every write already made is reported before the interrupt takes its course.
             cause = stop.cause if isinstance(stop.cause, Interrupted) else Interrupted()
-            return Shown(ApplyResult(stop.report, cause), fmt)
-    return Shown(ApplyResult(report), fmt)
+            return render.Shown(ApplyResult(stop.report, cause), fmt)
+    return render.Shown(ApplyResult(report), fmt)
 
 
 def export(
@@ -189,7 +189,7 @@ def export(
         ),
     ] = None,
     format_: FormatOption = None,
-) -> Shown:
+) -> render.Shown:
     """Write users' phones as a file apply takes back: user,id,type,number,displayName,
     allowedAudiences (CSV, or JSON Lines). Applying it unchanged writes nothing.
 
@@ -202,6 +202,7 @@ def export(
     from phonectl.apply.rows import decode, format_for_output, phone_rows_text
     from phonectl.files import write_private_file
     from phonectl.phones import SIGNED_IN, UserRef, check_identifier
+    from phonectl.results import Said
 
     refs = [UserRef(check_identifier(u.strip(), "--user")) for u in user or ()]
     if users_file is not None:
@@ -231,7 +232,7 @@ def export(
         for failed_user, failure in exported.failures
     )
     code = ExitCode.FAILED if exported.failures else ExitCode.OK
-    return Shown(Said((summary,), warnings, code), OutputFormat.table)
+    return render.Shown(Said((summary,), warnings, code), OutputFormat.table)
 
 
 def _delimiter(given: str | None) -> str | None:

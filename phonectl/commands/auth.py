@@ -8,7 +8,6 @@ from phonectl import render
 from phonectl.choices import OutputFormat
 from phonectl.commands.options import CloudOption, OutputOption, help_when_no_command, runtime
 from phonectl.global_options import EPILOG as GLOBAL_HELP
-from phonectl.results import AuthReport, Said, Shown
 
 app = typer.Typer(
     help="Sign in to Microsoft Graph, and see or forget the sign-in.",
@@ -62,12 +61,13 @@ def login(
             "a loopback redirect) instead of with a device code.",
         ),
     ] = False,
-) -> Shown:
+) -> render.Shown:
     """Sign in with a device code (or --browser); keeps the tokens in the OS keyring.
 
     Example: phonectl auth login --client-id <app id> --tenant contoso.onmicrosoft.com
     """
     from phonectl.auth import login as sign_in
+    from phonectl.results import Said
     from phonectl.token_store import open_store
 
     settings = runtime(ctx).settings_with(
@@ -90,11 +90,11 @@ def login(
             for item in logged_in.not_remembered
         ),
     )
-    return Shown(Said(said), OutputFormat.table)
+    return render.Shown(Said(said), OutputFormat.table)
 
 
 @app.command(epilog=GLOBAL_HELP)
-def status(ctx: typer.Context, output: OutputOption = None) -> Shown:
+def status(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
     """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
 
     Exits 0 when a token can be had without a human (refreshing if needed), 3 when not.
@@ -102,19 +102,21 @@ def status(ctx: typer.Context, output: OutputOption = None) -> Shown:
     Example (a cron job's guard): phonectl auth status > /dev/null || exit 3
     """
     from phonectl.auth import status as auth_status
+    from phonectl.results import AuthReport
 
     rt = runtime(ctx)
     report = auth_status(rt.settings, warn=render.warning)
-    return Shown(AuthReport(report), rt.output(output))
+    return render.Shown(AuthReport(report), rt.output(output))
 
 
 @app.command(epilog=GLOBAL_HELP)
-def logout(ctx: typer.Context) -> Shown:
+def logout(ctx: typer.Context) -> render.Shown:
     """Sign out: remove the account and its tokens from the cache.
 
     Example: phonectl auth logout
     """
     from phonectl.auth import logout as sign_out
+    from phonectl.results import Said
 
     rt = runtime(ctx)
     done = sign_out(rt.settings, warn=render.warning)
@@ -129,4 +131,6 @@ def logout(ctx: typer.Context) -> Shown:
     else:
         said = f"Not signed in; the token cache ({done.cache}) is empty."
     still = ("PHONECTL_ACCESS_TOKEN is still set and will still be used.",)
-    return Shown(Said((said, *(still if rt.settings.access_token else ()))), OutputFormat.table)
+    return render.Shown(
+        Said((said, *(still if rt.settings.access_token else ()))), OutputFormat.table
+    )

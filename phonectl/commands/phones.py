@@ -25,20 +25,23 @@ from phonectl.commands.options import (
 )
 from phonectl.errors import InvalidInput, PhonectlError
 from phonectl.phones import PhoneFields, UserRef, build_body, field_flags, phones_path
-from phonectl.results import PhoneDeleted, PhoneList, PhoneShown, RequestPlanned, Shown
 
 if TYPE_CHECKING:
     from phonectl.runtime import Runtime
 
 
-def list_phones(ctx: typer.Context, user: UserOption = None, output: OutputOption = None) -> Shown:
+def list_phones(
+    ctx: typer.Context, user: UserOption = None, output: OutputOption = None
+) -> render.Shown:
     """List every phone of a user's profile (all pages).
 
     Example: phonectl list --user adelev@contoso.com -o tsv
     """
+    from phonectl.results import PhoneList
+
     rt = runtime(ctx)
     path = phones_path(UserRef(user))
-    return Shown(PhoneList(rt.client().get_all(path)), rt.output(output))
+    return render.Shown(PhoneList(rt.client().get_all(path)), rt.output(output))
 
 
 def get(
@@ -46,14 +49,16 @@ def get(
     phone_id: PhoneIdArgument,
     user: UserOption = None,
     output: OutputOption = None,
-) -> Shown:
+) -> render.Shown:
     """Show one phone of a user's profile.
 
     Example: phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f -o json
     """
+    from phonectl.results import PhoneShown
+
     rt = runtime(ctx)
     path = phones_path(UserRef(user), phone_id)
-    return Shown(PhoneShown(rt.client().request_object("GET", path)), rt.output(output))
+    return render.Shown(PhoneShown(rt.client().request_object("GET", path)), rt.output(output))
 
 
 def add(
@@ -69,7 +74,7 @@ def add(
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
-) -> Shown:
+) -> render.Shown:
     """Add a phone to a user's profile; prints the created phone.
 
     Example: phonectl add --number "+1 425 555 0100" --type mobile
@@ -87,7 +92,7 @@ def add(
         verified,
     )
     rt = runtime(ctx)
-    return Shown(
+    return render.Shown(
         _send(rt, "POST", phones_path(UserRef(user)), build_body(fields), dry_run),
         rt.output(output),
     )
@@ -108,7 +113,7 @@ def update(
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
-) -> Shown:
+) -> render.Shown:
     """Change a phone: sends exactly the properties named on the command line.
 
     Example: phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
@@ -129,7 +134,7 @@ def update(
         raise InvalidInput(f"nothing to update: name at least one field ({field_flags()})")
     rt = runtime(ctx)
     path = phones_path(UserRef(user), phone_id)
-    return Shown(_send(rt, "PATCH", path, body, dry_run), rt.output(output))
+    return render.Shown(_send(rt, "PATCH", path, body, dry_run), rt.output(output))
 
 
 def delete(
@@ -139,23 +144,27 @@ def delete(
     yes: YesOption = False,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
-) -> Shown:
+) -> render.Shown:
     """Delete a phone from a user's profile (asks first, naming the phone, unless --yes).
 
     Example: phonectl delete 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --user adelev@contoso.com --yes
     """
+    from phonectl.results import PhoneDeleted
+
     path = phones_path(UserRef(user), phone_id)
     owner = user or "the signed-in user"
     rt = runtime(ctx)
     if not (yes or dry_run):
         _confirm_delete(rt, path, phone_id, owner)
     result = _send(rt, "DELETE", path, None, dry_run)
-    return Shown(result or PhoneDeleted(phone_id, UserRef(user)), rt.output(output))
+    return render.Shown(result or PhoneDeleted(phone_id, UserRef(user)), rt.output(output))
 
 
 def _send(rt: "Runtime", method: str, path: str, body: Any, dry_run: bool) -> Any:
     """Send a write: the phone Graph answers with (None for a DELETE); with --dry-run,
     nothing is sent and the result is the request that would have been."""
+    from phonectl.results import PhoneShown, RequestPlanned
+
     if dry_run:
         return RequestPlanned(method, rt.graph_url() + path, body)
     if method == "DELETE":

@@ -8,7 +8,6 @@ from phonectl import render
 from phonectl.choices import OutputFormat
 from phonectl.commands.options import help_when_no_command
 from phonectl.global_options import EPILOG as GLOBAL_HELP
-from phonectl.results import Said, Shown
 
 app = typer.Typer(
     help="The built-in Graph emulator (what --sandbox talks to).",
@@ -64,14 +63,17 @@ def serve(
 
 
 @app.command(epilog=GLOBAL_HELP)
-def reset() -> Shown:
+def reset() -> render.Shown:
     """Restore the sandbox's seed data (the example phones and users).
 
     Example: phonectl sandbox reset
     """
+    from phonectl.results import Said
     from phonectl.sandbox import default_state_path
     from phonectl.sandbox.state import SandboxState
 
     state_path = default_state_path()
     SandboxState(state_path, load=False).reset()
-    return Shown(Said((f"sandbox reset to its seed data ({state_path})",)), OutputFormat.table)
+    return render.Shown(
+        Said((f"sandbox reset to its seed data ({state_path})",)), OutputFormat.table
+    )
