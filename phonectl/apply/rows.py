@@ -306,9 +306,12 @@ def format_for_output(path: str | None, given: FileFormat | None) -> FileFormat:
     return FileFormat.csv
 
 
-def phone_rows_text(entries: Sequence[tuple[UserRef, Mapping[str, Any]]], fmt: FileFormat) -> str:
+def phone_rows_text(
+    entries: Sequence[tuple[UserRef, Mapping[str, Any]]], fmt: FileFormat, *, header: bool = True
+) -> str:
     """Phones in the format apply reads (columns user, id and the file fields): reading it
-    back plans no write. The signed-in user's cell is empty (null in JSON Lines)."""
+    back plans no write. The signed-in user's cell is empty (null in JSON Lines). Without
+    `header`, rows to add to such a file."""
     import csv
     import io
     import json
@@ -335,7 +338,8 @@ def phone_rows_text(entries: Sequence[tuple[UserRef, Mapping[str, Any]]], fmt: F
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return out.getvalue()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    if header:
+        writer.writerow(COLUMNS)
     for user, phone in entries:
         writer.writerow(["" if v is None else v for v in cells(user, phone).values()])
     return out.getvalue()

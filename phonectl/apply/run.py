@@ -81,9 +81,20 @@ class Before(NamedTuple):
     phones: dict[str, list[dict[str, Any]]]
 
 
+# Users planned and written at a time: memory holds one round's phones and plan, not the
+# whole file's (at 50,000 rows over 5,000 users that was most of a 226 MB peak), and each
+# round still fills $batch requests (50 reads, 500 writes of 20).
+USERS_PER_ROUND = 1000
+
+
+class _Round(NamedTuple):
+    owners: dict[str, UserRef]
+    rows: list[Row]
+
+
 def apply_rows(
     client: GraphClient,
-    rows: Sequence[Row],
+    rows: list[Row],
     *,
     dry_run: bool,
     prune: bool = False,
@@ -91,39 +102,108 @@ def apply_rows(
     before_writes: Callable[[Before], None] | None = None,
     on_settled: Callable[[int], None] = lambda rows: None,
 ) -> ApplyReport:
-    """Bring Graph in line with the rows. `on_settled(n)`: n more rows are done (those that
-    need no write once the plan is made, then each write's rows as Graph answers it).
-    `before_writes` sees the touched users' phones before the first write (--backup)."""
+    """Bring Graph in line with the rows, USERS_PER_ROUND users at a time (a user's rows all
+    in one round, so each is planned as before against all its phones). `on_settled(n)`: n
+    more rows are done (those that need no write once planned, then each write's rows as
+    Graph answers it). `before_writes` sees the phones a round will change before its first
+    write (--backup). With `max_deletes`, deletes are counted over every round before the
+    first write. `rows` is emptied: each round's rows are let go once it is done (at 50,000
+    rows, 25 MB)."""
     user_keys, owners = resolve_users(client, [row.user for row in rows])
-    phones = read_phones(client, owners)
-    the_plan = plan(rows, user_keys, phones, owners, prune=prune)
-    deletes = sum(1 for w in the_plan.writes if w.method == "DELETE")
-    if max_deletes is not None and deletes > max_deletes:
+    rounds = _rounds(rows, user_keys, owners)
+    rows.clear()
+    rounds.reverse()  # taken from the end, each round is dropped once done
+    several = len(rounds) > 1
+    if max_deletes is not None and several:
+        # Reading twice is the price of refusing before anything is written.
+        deletes = sum(
+            _deletes(plan(r.rows, user_keys, read_phones(client, r.owners), r.owners, prune=prune))
+            for r in reversed(rounds)
+        )
+        _check_deletes(deletes, max_deletes)
+    done: list[RowResult] = []
+    pruned: list[RowResult] = []
+    writes_sent = 0
+
+    def report(complete: bool = True) -> ApplyReport:
+        results = sorted(done, key=lambda r: r.line) + pruned
+        return ApplyReport(tuple(results), writes_sent, client.requests_sent, dry_run, complete)
+
+    while rounds:
+        this_round = rounds.pop()
+        phones = read_phones(client, this_round.owners)
+        the_plan = plan(this_round.rows, user_keys, phones, this_round.owners, prune=prune)
+        if max_deletes is not None and not several:
+            _check_deletes(_deletes(the_plan), max_deletes)
+        if before_writes is not None and not dry_run and the_plan.writes:
+            touched = {w.user_key for w in the_plan.writes}
+            before_writes(
+                Before(
+                    {key: this_round.owners[key] for key in touched},
+                    {key: found for key in touched if isinstance(found := phones[key], list)},
+                )
+            )
+        del phones  # the plan has what the writes need
+        answers: dict[str, BatchResult | Failure] = {}
+        if dry_run or not the_plan.writes:
+            on_settled(len(this_round.rows))
+        else:
+            on_settled(sum(1 for r in the_plan.rows if r.write_key is None))
+            try:
+                _send(client, the_plan, answers, on_settled)
+            except (KeyboardInterrupt, Interrupted) as exc:
+                writes_sent += len(answers)
+                _collect(the_plan, answers, dry_run, done, pruned)
+                raise ApplyInterrupted(report(complete=False), exc) from None
+        writes_sent += len(answers)
+        _collect(the_plan, answers, dry_run, done, pruned)
+        del this_round, the_plan, answers  # before the next round's phones are read
+    return report()
+
+
+def _rounds(
+    rows: Sequence[Row], user_keys: Mapping[UserRef, str | Failure], owners: dict[str, UserRef]
+) -> list[_Round]:
+    """The users in file order, USERS_PER_ROUND a round, each with its rows in file order
+    (rows whose user could not be resolved go with the first round)."""
+    keys = list(owners)
+    rounds = [
+        _Round({k: owners[k] for k in keys[i : i + USERS_PER_ROUND]}, [])
+        for i in range(0, max(len(keys), 1), USERS_PER_ROUND)
+    ]
+    round_of = {key: n // USERS_PER_ROUND for n, key in enumerate(keys)}
+    for row in rows:
+        key = user_keys[row.user]
+        rounds[0 if isinstance(key, Failure) else round_of[key]].rows.append(row)
+    return rounds
+
+
+def _deletes(the_plan: Plan) -> int:
+    return sum(1 for w in the_plan.writes if w.method == "DELETE")
+
+
+def _check_deletes(deletes: int, max_deletes: int) -> None:
+    if deletes > max_deletes:
         raise InvalidInput(
             f"--prune would delete {deletes} phones, more than --max-deletes {max_deletes}; "
             "nothing was written",
             hint="check the file (a missing column or user?), or raise --max-deletes",
         )
-    if before_writes is not None and not dry_run and the_plan.writes:
-        touched = {w.user_key for w in the_plan.writes}
-        before_writes(
-            Before(
-                {key: owners[key] for key in touched},
-                {key: found for key in touched if isinstance(found := phones[key], list)},
-            )
-        )
-    del phones  # the plan has what the writes need; 50,000 phones need not wait for them
-    if dry_run or not the_plan.writes:
-        on_settled(len(rows))
-        return _report(the_plan, {}, client, dry_run=dry_run, writes_sent=0)
-    on_settled(sum(1 for r in the_plan.rows if r.write_key is None))
-    answers: dict[str, BatchResult | Failure] = {}
-    try:
-        _send(client, the_plan, answers, on_settled)
-    except (KeyboardInterrupt, Interrupted) as exc:
-        report = _report(the_plan, answers, client, dry_run=False, writes_sent=len(answers))
-        raise ApplyInterrupted(report._replace(complete=False), exc) from None
-    return _report(the_plan, answers, client, dry_run=False, writes_sent=len(answers))
+
+
+def _collect(
+    the_plan: Plan,
+    answers: Mapping[str, BatchResult | Failure],
+    dry_run: bool,
+    done: list[RowResult],
+    pruned: list[RowResult],
+) -> None:
+    """Each planned row's result (none for a row whose write was not answered: interrupted);
+    the file's rows and the phones --prune deletes kept apart (those are reported last)."""
+    for row_plan in the_plan.rows:
+        result = _row_result(row_plan, answers, dry_run)
+        if result is not None:
+            (pruned if row_plan.prunes else done).append(result)
 
 
 def resolve_users(
@@ -305,22 +385,6 @@ def _made_by(
         if all(phone.get(name) == value for name, value in body.items()):
             return phone
     return None
-
-
-def _report(
-    the_plan: Plan,
-    answers: Mapping[str, BatchResult | Failure],
-    client: GraphClient,
-    *,
-    dry_run: bool,
-    writes_sent: int,
-) -> ApplyReport:
-    results = []
-    for row_plan in the_plan.rows:
-        result = _row_result(row_plan, answers, dry_run)
-        if result is not None:
-            results.append(result)
-    return ApplyReport(tuple(results), writes_sent, client.requests_sent, dry_run)
 
 
 def _row_result(

@@ -3,7 +3,6 @@ write their phones as such a file."""
 
 import sys
 from contextlib import AbstractContextManager, nullcontext
-from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -131,12 +130,14 @@ def apply(
         clear_empty=clear_empty,
     )
     rows = read_rows(text, detect_format(file, text, format_), name, options)
+    del text  # a big file's text need not live through the run
+    total = len(rows)
     rt = runtime(ctx)
     fmt = rt.output(output)
     client = rt.client()
     client.concurrency = concurrency
     lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
-    with lock, render.progress(len(rows), "applying") as advance:
+    with lock, render.progress(total, "applying") as advance:
         try:
             report = apply_rows(
                 client,
@@ -144,7 +145,7 @@ def apply(
                 dry_run=dry_run,
                 prune=prune,
                 max_deletes=max_deletes if prune else None,
-                before_writes=None if backup is None else partial(_save_backup, backup),
+                before_writes=None if backup is None else _Backup(backup),
                 on_settled=advance,
             )
         except ApplyInterrupted as stop:
@@ -244,20 +245,33 @@ def _delimiter(given: str | None) -> str | None:
         raise InvalidInput(f"invalid --delimiter {given!r}: use comma, semicolon or tab") from None
 
 
-def _save_backup(path: str, before: "Before") -> None:
-    """The touched users' phones, as export writes them, before anything changes."""
-    from pathlib import Path
+class _Backup:
+    """--backup: the phones of the users each round of apply is about to change, as export
+    writes them. The first round replaces the file; later rounds add theirs, each time
+    written whole and atomically, so after every round the file restores everything
+    changed so far."""
 
-    from phonectl.apply.rows import format_for_output, phone_rows_text
-    from phonectl.files import write_private_file
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.users = 0
 
-    entries = [
-        (before.owners[key], phone) for key, phones in before.phones.items() for phone in phones
-    ]
-    write_private_file(
-        Path(path), phone_rows_text(entries, format_for_output(path, None)), "the backup file"
-    )
-    render.notice(f"backup of {len(before.phones)} users' phones written to {path}")
+    def __call__(self, before: "Before") -> None:
+        from pathlib import Path
+
+        from phonectl.apply.rows import format_for_output, phone_rows_text
+        from phonectl.files import read_regular_text, write_private_file
+
+        path = Path(self.path)
+        entries = [
+            (before.owners[key], phone) for key, phones in before.phones.items() for phone in phones
+        ]
+        first = self.users == 0
+        text = phone_rows_text(entries, format_for_output(self.path, None), header=first)
+        if not first:
+            text = (read_regular_text(path, "the backup file") or "") + text
+        write_private_file(path, text, "the backup file")
+        self.users += len(before.phones)
+        render.notice(f"backup of {self.users} users' phones written to {self.path}")
 
 
 def _one_apply_at_a_time(settings: "Settings", file: str) -> AbstractContextManager[None]:
