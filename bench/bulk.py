@@ -215,9 +215,11 @@ def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> M
     )
 
 
-def sandbox_apply(users: int, phones: int, formats: list[str]) -> dict[str, Measured]:
+def sandbox_apply(
+    users: int, phones: int, formats: list[str]
+) -> tuple[dict[str, Measured], tuple[float, int, int]]:
     """A fresh `phonectl sandbox serve` holding users x phones; an apply changing every row
-    in each format."""
+    in each format; then `export --all-users` (wall time, HTTP requests, phones written)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
         with sandbox_server(env) as url:
@@ -228,14 +230,28 @@ def sandbox_apply(users: int, phones: int, formats: list[str]) -> dict[str, Meas
             for fmt in formats:
                 write_rows(csv_path, targets, fmt)
                 results[fmt] = measured_apply(url, env, csv_path, fmt)
-    return results
+            control(url, "DELETE", "requests")
+            started = time.perf_counter()
+            out = Path(tmp) / "export.csv"
+            subprocess.run(
+                [PHONECTL, "export", "--all-users", "--out", str(out)],
+                env=env,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+            exported = (
+                time.perf_counter() - started,
+                len(requests_seen(url)),
+                len(out.read_text().splitlines()) - 1,
+            )
+    return results, exported
 
 
 def scale(users: int, phones: int) -> None:
     """apply of users x phones rows, every row changing, against `phonectl sandbox serve`,
     beside the same at 100 x 10 (the emulator's cost per write batch should not grow)."""
-    small = sandbox_apply(100, phones, ["json"])["json"]
-    big = sandbox_apply(users, phones, ["json", "table"])
+    small = sandbox_apply(100, phones, ["json"])[0]["json"]
+    big, (export_wall, export_requests, exported) = sandbox_apply(users, phones, ["json", "table"])
     rows = users * phones
     print()
     print(f"{rows} rows over {users} users, every row changing, against sandbox serve:")
@@ -246,6 +262,12 @@ def scale(users: int, phones: int) -> None:
             f"peak RSS {m.peak_rss_mb:.0f} MB"
         )
     print(f"table vs json: {big['table'].wall / big['json'].wall:.2f}x")
+    all_users = users + 2  # the sandbox's own two
+    budget = math.ceil(all_users / 20) + math.ceil(all_users / 100)
+    print(
+        f"export --all-users: {export_wall:.2f} s, {exported} phones of {all_users} users in "
+        f"{export_requests} HTTP requests (users/20 + pages of 100 users: {budget})"
+    )
     print(
         f"emulator per write $batch: {small.batch_ms:.2f} ms at {100 * phones} phones, "
         f"{big['json'].batch_ms:.2f} ms at {rows}: "

@@ -125,6 +125,15 @@ def add_users(
         graph.state.add_user(f"user-{n}", f"user{n}@contoso.com", f"User {n}", phones)
 
 
+def control_refusal(graph: GraphEmulator, what: str, body: Any) -> str:
+    """The emulator's control API refusing a call (400): its reason."""
+    import requests
+
+    reply = requests.post(f"{graph.url}/_sandbox/{what}", json=body, timeout=5)
+    assert reply.status_code == 400, reply.text
+    return str(reply.json()["error"]["message"])
+
+
 def unexpected_warning(message: str) -> None:
     """A `warn` for calls that must not warn: the test fails on one."""
     raise AssertionError(f"unexpected warning: {message}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID
+from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, control_refusal
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 from phonectl.sandbox.state import SandboxState
@@ -323,9 +323,7 @@ def test_malformed_batch_is_400(emulator: GraphEmulator, payload: Any) -> None:
 def test_the_control_api_refuses_a_bad_user_with_its_reason(
     emulator: GraphEmulator, body: Any, reason: str
 ) -> None:
-    reply = requests.post(f"{emulator.url}/_sandbox/users", json=body, timeout=5)
-    assert reply.status_code == 400
-    assert reason in reply.json()["error"]["message"]
+    assert reason in control_refusal(emulator, "users", body)
     users = call(emulator, "GET", "/beta/users").json()["value"]
     assert len(users) == 2  # nothing half-added
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import EXAMPLE_PHONE_ID, ME_ID
+from support import EXAMPLE_PHONE_ID, ME_ID, control_refusal
 from test_process import sandbox_serve
 
 from phonectl.sandbox.server import GraphEmulator
@@ -180,9 +180,7 @@ def test_malformed_batches_are_400(emulator: GraphEmulator, item: dict[str, Any]
 def test_the_fault_api_checks_what_it_is_given(
     emulator: GraphEmulator, fault: Any, reason: str
 ) -> None:
-    reply = requests.post(f"{emulator.url}/_sandbox/faults", json=fault, timeout=5)
-    assert reply.status_code == 400
-    assert reason in reply.json()["error"]["message"]
+    assert reason in control_refusal(emulator, "faults", fault)
     assert call(emulator, "GET", "/beta/me/profile/phones").status_code == 200  # unharmed
 
 
