@@ -183,6 +183,26 @@ def test_one_phone_named_through_user_id_and_upn_is_one_phone(
     assert [p["number"] for p in phones_of(graph, SECOND_USER_ID)] == ["+1 425 555 0002"]
 
 
+def test_a_batch_where_one_item_is_throttled_and_the_rest_not_run_is_retried_whole(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    # Graph's throttling docs: in a batch, the throttled request answers 429 and the
+    # requests it held back answer 424 Failed Dependency; neither was carried out.
+    add_users(graph, 5)
+    graph.add_fault(Fault(status=429, count=1, method="PATCH", retry_after="0.2"))
+    graph.add_fault(Fault(status=424, count=4, method="PATCH"))
+    lines = ["user,type,number"] + [f"user{n}@contoso.com,other,+34 {n}" for n in range(5)]
+    result = phonectl("apply", write(tmp_path, "x.csv", "\n".join(lines)), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [r["result"] for r in result.json()] == ["updated"] * 5
+    assert [len(items) for items in batch_items(graph)] == [5, 5, 5]  # reads, writes, retry
+    calls = [c for c in graph_calls(graph) if c.decoded_path == "/beta/$batch"]
+    assert calls[2].at - calls[1].at >= 0.2  # the 429's Retry-After, for all five
+    assert [p["number"] for n in range(5) for p in phones_of(graph, f"user-{n}")] == [
+        f"+34 {n}" for n in range(5)
+    ]
+
+
 def test_items_throttled_inside_a_batch_are_retried_on_their_own(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
