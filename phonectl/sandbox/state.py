@@ -247,6 +247,15 @@ class SandboxState:
             finally:
                 self._depth = 0
 
+    def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        """A read, under the lock: the connection is shared by the emulator's threads (and
+        a test's own), and a read must not interleave with another thread's transaction."""
+        with self._lock:
+            try:
+                return self.db.execute(sql, parameters).fetchall()
+            except sqlite3.DatabaseError:
+                raise self._damaged() from None
+
     def reset(self) -> None:
         """Back to the seed data, whatever the file held (damaged or foreign included)."""
         with self._lock:
@@ -267,33 +276,33 @@ class SandboxState:
     # -- users -------------------------------------------------------------------------------
 
     def me(self) -> dict[str, Any]:
-        row = self.db.execute(
+        rows = self._rows(
             "SELECT id, upn, display_name FROM users"
             " WHERE id_key = (SELECT lower(value) FROM meta WHERE key = 'me')"
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             raise self._damaged()
-        return _user(row)
+        return _user(rows[0])
 
     def find_user(self, ref: str) -> dict[str, Any] | None:
         """A user by id or userPrincipalName (case-insensitive, as Graph matches them)."""
         wanted = ref.lower()
-        row = self.db.execute(
+        rows = self._rows(
             "SELECT id, upn, display_name FROM users WHERE id_key = ?"
             " UNION ALL SELECT id, upn, display_name FROM users WHERE upn_key = ? LIMIT 1",
             (wanted, wanted),
-        ).fetchone()
-        return None if row is None else _user(row)
+        )
+        return _user(rows[0]) if rows else None
 
     def users(self, *, after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
         """Up to `limit` users in the order they were added, from position `after`; and the
         position to go on from, None at the end (a keyset cursor: no page rescans the rest)."""
         # Bounded: SQLite integers are 64-bit, a query option is any number of digits.
         after, limit = min(after, 2**62), min(limit, 2**31)
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT seq, id, upn, display_name FROM users WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit + 1),
-        ).fetchall()
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         return [_user(row[1:]) for row in rows], (rows[-1][0] if more else None)
@@ -317,16 +326,14 @@ class SandboxState:
 
     def phones(self, user_id: str) -> list[dict[str, Any]]:
         """A user's phones in the order they were added."""
-        rows = self.db.execute(
-            "SELECT body FROM phones WHERE user_id = ? ORDER BY seq", (user_id,)
-        ).fetchall()
+        rows = self._rows("SELECT body FROM phones WHERE user_id = ? ORDER BY seq", (user_id,))
         return [json.loads(body) for (body,) in rows]
 
     def phone(self, user_id: str, phone_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(
+        rows = self._rows(
             "SELECT body FROM phones WHERE user_id = ? AND id = ?", (user_id, phone_id)
-        ).fetchone()
-        return None if row is None else json.loads(row[0])
+        )
+        return json.loads(rows[0][0]) if rows else None
 
     def add_phone(self, user_id: str, phone: dict[str, Any]) -> None:
         with self.transaction():
