@@ -80,7 +80,7 @@ class _UserModel:
     themselves; a phone is copied when a row first changes it (the caller's phones keep
     the values from before the run), so untouched phones cost no copy."""
 
-    __slots__ = ("by_id", "copied", "phones")
+    __slots__ = ("by_id", "copied", "phones", "position")
 
     def __init__(self, phones: Sequence[Mapping[str, Any]]) -> None:
         self.phones: list[Mapping[str, Any]] = list(phones)
@@ -88,6 +88,8 @@ class _UserModel:
         for phone in self.phones:  # the first of any repeated id, as a scan would find
             if isinstance(phone.get("id"), str):
                 self.by_id.setdefault(phone["id"], phone)
+        # Where each Graph phone stands (by identity: all of them live as long as the plan).
+        self.position = {id(phone): n for n, phone in enumerate(self.phones)}
         self.copied: set[int] = set()
 
     def add(self, phone: dict[str, Any]) -> dict[str, Any]:
@@ -100,8 +102,7 @@ class _UserModel:
         if id(phone) in self.copied:
             assert isinstance(phone, dict)
             return phone
-        index = next(n for n, p in enumerate(self.phones) if p is phone)
-        mine = self.phones[index] = dict(phone)
+        mine = self.phones[self.position[id(phone)]] = dict(phone)
         self.copied.add(id(mine))
         phone_id = mine.get("id")
         if isinstance(phone_id, str) and self.by_id.get(phone_id) is phone:
