@@ -222,6 +222,35 @@ def test_a_damaged_or_foreign_state_file_is_refused_not_silently_replaced(
     assert SandboxState(path).find_user(ME_ID) is not None
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_state_path_that_is_not_a_file_is_one_line_never_a_hang(
+    tmp_path: Path, kind: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    state = tmp_path / "data" / "phonectl" / "sandbox.sqlite3"
+    state.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(state)  # SQLite reading it would wait for a writer for ever
+    else:
+        state.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl", "--sandbox", "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")},
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == (
+        f"error: the sandbox state file {state} is not a regular file"
+    )
+    assert "Traceback" not in done.stderr
+
+
 def test_faults_hit_only_matching_requests_and_only_count_times(emulator: GraphEmulator) -> None:
     emulator.add_fault(Fault(status=429, count=2, method="PATCH", retry_after="0.1"))
     path = f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}"

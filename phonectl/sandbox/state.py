@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -169,6 +170,7 @@ class SandboxState:
             db = self._connect(":memory:")
         else:
             ensure_private_dir(self.path.parent)
+            self._refuse_non_regular()
             try:
                 # Created private before SQLite sees it (its -wal and -shm copy the mode).
                 os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o600))
@@ -206,6 +208,23 @@ class SandboxState:
             db.close()
             raise
         return db
+
+    def _refuse_non_regular(self) -> None:
+        """SQLite would wait for ever reading a FIFO, and fail obscurely on a directory."""
+        assert self.path is not None
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot open the sandbox state file {self.path}: {exc.strerror}"
+            ) from None
+        if not stat.S_ISREG(mode):
+            raise InvalidInput(
+                f"the sandbox state file {self.path} is not a regular file",
+                hint="move it out of the way: phonectl then starts a new sandbox from the seed",
+            )
 
     @staticmethod
     def _connect(where: str) -> sqlite3.Connection:
