@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,9 +68,7 @@ def run_on_terminal(
 ) -> tuple[int, bytes]:
     """Run phonectl on a pseudo-terminal; its exit code and everything the terminal showed.
     With `prompt`, type `answer` once the screen shows it."""
-    import os
     import pty
-    import sys
 
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -85,6 +86,24 @@ def run_on_terminal(
             answered = True
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), screen
+
+
+def run_phonectl(
+    *args: str | bytes, env: Mapping[str, str] | None = None, timeout: float = 60, **kwargs: Any
+) -> subprocess.CompletedProcess[Any]:
+    """`python -m phonectl ARGS` as its own process: the environment plus `env`, stdin empty,
+    output captured as text (unless `kwargs` say otherwise), never waited on past `timeout`."""
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    if "stdout" not in kwargs and "stderr" not in kwargs:
+        kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    return subprocess.run(
+        [sys.executable, "-m", "phonectl", *args],
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )
 
 
 def phones_of(graph: GraphEmulator, user: str) -> Sequence[Mapping[str, Any]]:

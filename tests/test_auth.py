@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from conftest import select_keyring_backend
 from login_host import TENANT_ID, USERNAME, LoginHostFixture
-from support import EXAMPLE_PHONE_ID, Run, graph_calls, run_on_terminal, unexpected_warning
+from support import (
+    EXAMPLE_PHONE_ID,
+    Run,
+    graph_calls,
+    run_on_terminal,
+    run_phonectl,
+    unexpected_warning,
+)
 
 from phonectl.config import config_path
 from phonectl.sandbox.server import GraphEmulator
@@ -44,18 +51,6 @@ def login(phonectl: Run, *args: str) -> str:
     assert f"Signed in as {USERNAME} (tenant {TENANT_ID})" in result.stderr
     assert result.stdout == ""
     return result.stderr
-
-
-def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phonectl", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-        check=False,
-    )
 
 
 def test_login_then_a_warm_command_calls_only_graph_once(
@@ -121,7 +116,7 @@ def test_no_cache_and_no_terminal_exits_3_at_once_without_a_device_code(
     signed_out_graph: GraphEmulator, login_host: LoginHostFixture
 ) -> None:
     started = time.monotonic()
-    done = run_process(*UPDATE)
+    done = run_phonectl(*UPDATE)
     elapsed = time.monotonic() - started
     assert done.returncode == 3
     assert elapsed < 2
@@ -299,7 +294,7 @@ def test_a_hanging_keyring_times_out_with_a_clear_message(
     signed_out_graph: GraphEmulator, login_host: LoginHostFixture
 ) -> None:
     started = time.monotonic()
-    done = run_process(
+    done = run_phonectl(
         *UPDATE,
         env={
             "PYTHON_KEYRING_BACKEND": "keyring_backends.HangingKeyring",
@@ -389,7 +384,7 @@ def test_browser_login_uses_pkce_on_a_loopback_redirect(
 ) -> None:
     # A trailing & makes webbrowser start it in the background, as a real browser runs.
     browser = f"{sys.executable} {Path(__file__).parent / 'fake_browser.py'} %s &"
-    done = run_process("auth", "login", "--browser", env={"BROWSER": browser})
+    done = run_phonectl("auth", "login", "--browser", env={"BROWSER": browser})
     assert done.returncode == 0, done.stderr
     assert f"Signed in as {USERNAME}" in done.stderr
     host = login_host.host
@@ -398,7 +393,7 @@ def test_browser_login_uses_pkce_on_a_loopback_redirect(
     assert redeem.form["redirect_uri"].startswith("http://localhost:")
     assert redeem.form["code_verifier"]  # checked against the challenge by the host
     assert host.calls("/devicecode") == []
-    assert run_process(*UPDATE).returncode == 0
+    assert run_phonectl(*UPDATE).returncode == 0
 
 
 def test_a_command_at_a_terminal_signs_in_with_a_device_code(
@@ -410,7 +405,7 @@ def test_a_command_at_a_terminal_signs_in_with_a_device_code(
     assert b'"type": "mobile"' in screen
     assert len(login_host.host.calls("/devicecode")) == 1
     # The sign-in was remembered: the next run, without a terminal, needs no one.
-    assert run_process(*UPDATE).returncode == 0
+    assert run_phonectl(*UPDATE).returncode == 0
     assert len(login_host.host.calls("/devicecode")) == 1
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, control_refusal
+from support import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID, control_refusal, run_phonectl
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 from phonectl.sandbox.state import SandboxState
@@ -227,8 +227,6 @@ def test_a_state_path_that_is_not_a_file_is_one_line_never_a_hang(
     tmp_path: Path, kind: str
 ) -> None:
     import os
-    import subprocess
-    import sys
 
     state = tmp_path / "data" / "phonectl" / "sandbox.sqlite3"
     state.parent.mkdir(parents=True)
@@ -236,13 +234,8 @@ def test_a_state_path_that_is_not_a_file_is_one_line_never_a_hang(
         os.mkfifo(state)  # SQLite reading it would wait for a writer for ever
     else:
         state.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "phonectl", "--sandbox", "list"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")},
-        timeout=30,
-        check=False,
+    done = run_phonectl(
+        "--sandbox", "list", env={"XDG_DATA_HOME": str(tmp_path / "data")}, timeout=30
     )
     assert done.returncode == 2
     assert done.stderr.splitlines()[0] == (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import EXAMPLE_PHONE_ID, ME_ID, control_refusal
+from support import EXAMPLE_PHONE_ID, ME_ID, control_refusal, run_phonectl
 from test_process import sandbox_serve
 
 from phonectl.sandbox.server import GraphEmulator
@@ -200,32 +200,16 @@ def test_a_per_http_request_delay_applies_once_per_batch_not_per_item(
 
 def test_a_damaged_state_file_is_one_clear_line_with_the_way_out(tmp_path: Path) -> None:
     import os
-    import subprocess
-    import sys
 
     state = Path(os.environ["XDG_DATA_HOME"]) / "phonectl" / "sandbox.sqlite3"
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text('{"version": 1, "users": "nope"}')
-    done = subprocess.run(
-        [sys.executable, "-m", "phonectl", "--sandbox", "list"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    done = run_phonectl("--sandbox", "list")
     assert done.returncode == 2
     assert "is damaged or not phonectl's" in done.stderr
     assert "phonectl sandbox reset" in done.stderr and "Traceback" not in done.stderr
-    reset = subprocess.run(
-        [sys.executable, "-m", "phonectl", "sandbox", "reset"], capture_output=True, check=False
-    )
+    reset = run_phonectl("sandbox", "reset")
     assert reset.returncode == 0
     assert state.read_bytes()[:16] == b"SQLite format 3\x00"
-    listed = subprocess.run(
-        [sys.executable, "-m", "phonectl", "--sandbox", "list", "-o", "tsv"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    listed = run_phonectl("--sandbox", "list", "-o", "tsv")
     assert (listed.returncode, listed.stdout.count("\n")) == (0, 2), listed.stderr

@@ -12,20 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from support import EXAMPLE_PHONE_ID
+from support import EXAMPLE_PHONE_ID, run_phonectl
 
 from phonectl.sandbox.server import Fault, GraphEmulator
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phonectl", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-        check=False,
-    )
 
 
 @contextmanager
@@ -46,13 +35,16 @@ def sandbox_serve(*flags: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def test_sandbox_update_persists_until_reset() -> None:
-    done = run("--sandbox", "update", EXAMPLE_PHONE_ID, "--type", "mobile", "-o", "tsv")
+    done = run_phonectl("--sandbox", "update", EXAMPLE_PHONE_ID, "--type", "mobile", "-o", "tsv")
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"{EXAMPLE_PHONE_ID}\tmobile\t+7 499 342 22 13\tCar Phone\torganization\n"
-    again = run("get", EXAMPLE_PHONE_ID, "-o", "tsv", env={"PHONECTL_SANDBOX": "1"})
+    again = run_phonectl("get", EXAMPLE_PHONE_ID, "-o", "tsv", env={"PHONECTL_SANDBOX": "1"})
     assert again.stdout.split("\t")[1] == "mobile"
-    assert run("sandbox", "reset").returncode == 0
-    assert run("--sandbox", "get", EXAMPLE_PHONE_ID, "-o", "tsv").stdout.split("\t")[1] == "other"
+    assert run_phonectl("sandbox", "reset").returncode == 0
+    assert (
+        run_phonectl("--sandbox", "get", EXAMPLE_PHONE_ID, "-o", "tsv").stdout.split("\t")[1]
+        == "other"
+    )
     data_home = Path(os.environ["XDG_DATA_HOME"])
     assert (data_home / "phonectl" / "sandbox.sqlite3").is_file()
 
@@ -86,7 +78,7 @@ def test_concurrent_sandbox_processes_beside_sandbox_serve_lose_no_write() -> No
         for add in adds:
             _, stderr = add.communicate(timeout=60)
             assert add.returncode == 0, stderr
-    listed = run("--sandbox", "list", "-o", "tsv")
+    listed = run_phonectl("--sandbox", "list", "-o", "tsv")
     numbers = {line.split("\t")[2] for line in listed.stdout.splitlines()}
     assert {f"+1 555 01{n:02}" for n in range(6)} | {"+1 555 0199"} <= numbers
 
@@ -94,12 +86,12 @@ def test_concurrent_sandbox_processes_beside_sandbox_serve_lose_no_write() -> No
 def test_version_comes_from_package_metadata() -> None:
     from importlib.metadata import version
 
-    done = run("--version")
+    done = run_phonectl("--version")
     assert (done.returncode, done.stdout) == (0, f"phonectl {version('phonectl')}\n")
 
 
 def test_usage_error_has_no_traceback_and_exits_2() -> None:
-    done = run("update", EXAMPLE_PHONE_ID, "--confidence", "lots")
+    done = run_phonectl("update", EXAMPLE_PHONE_ID, "--confidence", "lots")
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
     assert "Traceback" not in done.stderr
@@ -161,7 +153,7 @@ def test_sandbox_serve_prints_its_url_and_answers_like_graph() -> None:
 
 
 def test_no_command_prints_the_help_as_is_on_stderr() -> None:
-    done = run("auth")
+    done = run_phonectl("auth")
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.startswith("Usage: phonectl auth [OPTIONS] COMMAND [ARGS]...")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from hostile_server import HostileGraph, Tripwire
-from support import EXAMPLE_PHONE_ID, Result, Run
+from support import EXAMPLE_PHONE_ID, Result, Run, run_phonectl
 
 from phonectl.sandbox.server import GraphEmulator
 
@@ -193,24 +193,10 @@ def test_graph_text_reaches_the_terminal_escaped(hostile: HostileGraph, phonectl
     assert all(line.startswith(("error: ", "  ", "hint: ")) for line in result.stderr.splitlines())
 
 
-def run_process(
-    args: list[str], env: dict[str, str], **kwargs: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "phonectl", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=HANG_GUARD_SECONDS,
-        check=False,
-        **kwargs,
-    )
-
-
 @pytest.mark.parametrize("mode", ["drip", "drip-headers", "hang"])
 def test_the_timeout_bounds_the_whole_request(hostile: HostileGraph, mode: str) -> None:
     hostile.mode = mode
-    done = run_process(["get", EXAMPLE_PHONE_ID], {"PHONECTL_TIMEOUT": "1"})
+    done = run_phonectl("get", EXAMPLE_PHONE_ID, env={"PHONECTL_TIMEOUT": "1"})
     assert done.returncode == 6, done.stderr
     assert "no answer within 1 s" in done.stderr
 
@@ -320,11 +306,11 @@ def test_a_fifo_where_a_file_belongs_is_refused_not_waited_on(
         config = Path(os.environ["XDG_CONFIG_HOME"]) / "phonectl"
         config.mkdir(parents=True)
         os.symlink(fifo, config / "config.json")
-        done = run_process(["update", EXAMPLE_PHONE_ID, "--type", "home", "--dry-run"], env)
+        done = run_phonectl("update", EXAMPLE_PHONE_ID, "--type", "home", "--dry-run", env=env)
         assert done.returncode == 2, done.stderr
     else:
         env |= {"PHONECTL_TOKEN_CACHE": str(fifo), "PHONECTL_ACCESS_TOKEN": ""}
-        done = run_process(["auth", "status"], env)
+        done = run_phonectl("auth", "status", env=env)
         assert done.returncode == 3, done.stderr
     assert "not a regular file" in done.stderr
 
@@ -435,17 +421,9 @@ def _write(path: Path, data: bytes) -> str:
 
 
 def test_apply_from_a_closed_stdin_is_a_usage_error(graph: GraphEmulator) -> None:
-    done = run_process(["apply", "-"], {}, stdin=subprocess.DEVNULL)
+    done = run_phonectl("apply", "-", timeout=HANG_GUARD_SECONDS)
     assert done.returncode == 2, done.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "phonectl", "apply", "-"],
-        capture_output=True,
-        text=True,
-        env=os.environ,
-        check=False,
-        timeout=HANG_GUARD_SECONDS,
-        preexec_fn=lambda: os.close(0),
-    )
+    done = run_phonectl("apply", "-", timeout=HANG_GUARD_SECONDS, preexec_fn=lambda: os.close(0))
     assert done.returncode == 2
     assert "stdin is closed" in done.stderr
 
