@@ -69,6 +69,23 @@ def read_regular_bytes(path: Path, what: str, *, max_bytes: int | None = None) -
         os.close(fd)
 
 
+def create_private_file(path: Path, what: str, *, hint: str | None = None) -> None:
+    """`path` as a regular file only its owner can read: created empty (mode 0600, in a
+    private directory) when missing, left as it is when there. A FIFO, device or directory
+    is refused, checked on the open descriptor without reading from it."""
+    ensure_private_dir(path.parent)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except IsADirectoryError:
+        raise NotARegularFile(f"{what} {path} is not a regular file", hint=hint) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{what} {path} is not a regular file", hint=hint)
+    finally:
+        os.close(fd)
+
+
 def refuse_non_regular(path: Path, what: str) -> None:
     """A path about to be replaced must be a regular file or nothing."""
     try:

@@ -8,9 +8,7 @@ and the database, not a hand-made lock, keeps `phonectl sandbox serve` and a `ph
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from phonectl.errors import InvalidInput
-from phonectl.files import ensure_private_dir
+from phonectl.files import create_private_file
 
 EXAMPLE_PHONE_ID = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
 ME_ID = "db789417-4ccb-41d1-a0a9-47b01a0b4fdf"
@@ -169,11 +167,14 @@ class SandboxState:
         if self.path is None:
             db = self._connect(":memory:")
         else:
-            ensure_private_dir(self.path.parent)
-            self._refuse_non_regular()
             try:
-                # Created private before SQLite sees it (its -wal and -shm copy the mode).
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o600))
+                # Created private before SQLite sees it (its -wal and -shm copy the mode);
+                # SQLite would wait for ever reading a FIFO, and fail obscurely on a directory.
+                create_private_file(
+                    self.path,
+                    "the sandbox state file",
+                    hint="move it out of the way: phonectl then starts a new sandbox from the seed",
+                )
                 db = self._connect(str(self.path))
             except sqlite3.DatabaseError:
                 raise self._damaged() from None
@@ -208,23 +209,6 @@ class SandboxState:
             db.close()
             raise
         return db
-
-    def _refuse_non_regular(self) -> None:
-        """SQLite would wait for ever reading a FIFO, and fail obscurely on a directory."""
-        assert self.path is not None
-        try:
-            mode = self.path.stat().st_mode
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise InvalidInput(
-                f"cannot open the sandbox state file {self.path}: {exc.strerror}"
-            ) from None
-        if not stat.S_ISREG(mode):
-            raise InvalidInput(
-                f"the sandbox state file {self.path} is not a regular file",
-                hint="move it out of the way: phonectl then starts a new sandbox from the seed",
-            )
 
     @staticmethod
     def _connect(where: str) -> sqlite3.Connection:
