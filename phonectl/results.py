@@ -7,9 +7,11 @@ a result is shown): a result is data and the shape of its output."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from phonectl.apply.plan import Outcome
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
 from phonectl.phones import UserRef, audience_names, audience_text, source_types
@@ -374,12 +376,8 @@ class ApplyResult(NamedTuple):
     @property
     def notes(self) -> Sequence[str]:
         report = self.report
-        counts: dict[str, int] = {}
-        for r in report.results:
-            counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
-        from phonectl.apply.plan import Outcome
-
-        summary = ", ".join(f"{counts[o.value]} {o.value}" for o in Outcome if o.value in counts)
+        counts = Counter(r.outcome for r in report.results)
+        summary = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
         tail = " (dry run: nothing written)" if report.dry_run else ""
         if not report.complete:
             tail += "; interrupted: the rows not shown were not written"
@@ -412,9 +410,8 @@ def _changes(r: ApplyRow) -> str:
     def value(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
 
-    kind = r.outcome.value
-    if kind in {"added", "would-add"}:
+    if r.outcome in {Outcome.added, Outcome.would_add}:
         return ", ".join(f"{c.field}: {value(c.new)}" for c in r.changes)
-    if kind in {"deleted", "would-delete"}:
+    if r.outcome in {Outcome.deleted, Outcome.would_delete}:
         return "deletes " + ", ".join(f"{c.field}: {value(c.old)}" for c in r.changes)
     return ", ".join(f"{c.field}: {value(c.old)} -> {value(c.new)}" for c in r.changes)

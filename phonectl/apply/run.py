@@ -60,7 +60,7 @@ class ApplyReport(NamedTuple):
 class ApplyInterrupted(BaseException):
     """Ctrl-C or SIGTERM during the writes; `report` holds every row settled before it."""
 
-    def __init__(self, report: ApplyReport, cause: BaseException) -> None:
+    def __init__(self, report: ApplyReport, cause: Interrupted) -> None:
         super().__init__("interrupted")
         self.report = report
         self.cause = cause
@@ -145,6 +145,7 @@ def apply_rows(
             )
         del phones  # the plan has what the writes need
         answers: dict[str, BatchResult | Failure] = {}
+        stop: Interrupted | None = None
         if dry_run or not the_plan.writes:
             on_settled(len(this_round.rows))
         else:
@@ -152,11 +153,11 @@ def apply_rows(
             try:
                 _send(client, the_plan, answers, on_settled)
             except (KeyboardInterrupt, Interrupted) as exc:
-                writes_sent += len(answers)
-                _collect(the_plan, answers, dry_run, done, pruned)
-                raise ApplyInterrupted(report(complete=False), exc) from None
+                stop = exc if isinstance(exc, Interrupted) else Interrupted()
         writes_sent += len(answers)
         _collect(the_plan, answers, dry_run, done, pruned)
+        if stop is not None:  # every write Graph answered is reported first
+            raise ApplyInterrupted(report(complete=False), stop)
         del this_round, the_plan, answers  # before the next round's phones are read
     return report()
 

@@ -10,7 +10,7 @@ import typer
 from phonectl import render
 from phonectl.choices import FileFormat, OutputFormat
 from phonectl.commands.options import OutputOption, runtime
-from phonectl.errors import ExitCode, Interrupted, InvalidInput
+from phonectl.errors import ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from phonectl.apply.run import Before
@@ -150,8 +150,7 @@ def apply(
             )
         except ApplyInterrupted as stop:
             # Every write already made is reported before the interrupt takes its course.
-            cause = stop.cause if isinstance(stop.cause, Interrupted) else Interrupted()
-            return render.Shown(ApplyResult(stop.report, cause), fmt)
+            return render.Shown(ApplyResult(stop.report, stop.cause), fmt)
     return render.Shown(ApplyResult(report), fmt)
 
 
