@@ -265,10 +265,6 @@ class UserRef(NamedTuple):
     ref: str | None = None
 
     @property
-    def is_signed_in(self) -> bool:
-        return self.ref is None
-
-    @property
     def path(self) -> str:
         """The user's path below /beta: /me or /users/{ref}, percent-encoded."""
         return _user_path(self.ref)
