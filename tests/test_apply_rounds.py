@@ -58,6 +58,18 @@ def _run(
     return result.exit_code, rows, _state(graph)
 
 
+def _phone_reads(graph: GraphEmulator) -> int:
+    """$batch requests that read users' phones (one per round and reading pass)."""
+    return sum(
+        any(
+            item["method"] == "GET" and item["url"].endswith("/profile/phones")
+            for item in call.body["requests"]
+        )
+        for call in graph.requests
+        if call.decoded_path == "/beta/$batch"
+    )
+
+
 @pytest.mark.parametrize("extra", [(), ("--prune", "--max-deletes", "100"), ("--dry-run",)])
 def test_rounds_of_two_users_do_what_one_round_does(
     graph: GraphEmulator,
@@ -66,9 +78,13 @@ def test_rounds_of_two_users_do_what_one_round_does(
     tmp_path: Path,
     extra: tuple[str, ...],
 ) -> None:
+    graph.requests.clear()
     one_round = _run(graph, phonectl, monkeypatch, tmp_path, 1000, *extra)
+    assert _phone_reads(graph) == 1
     graph.requests.clear()
     in_rounds = _run(graph, phonectl, monkeypatch, tmp_path, 2, *extra)
+    # Six users, two a round: three rounds (and with --max-deletes a first pass counting).
+    assert _phone_reads(graph) == 3 * (2 if "--max-deletes" in extra else 1)
     assert in_rounds == one_round
     code, rows, _ = in_rounds
     assert code == 1  # the row for nobody, and the radio with no number
@@ -111,6 +127,7 @@ def test_a_backup_taken_round_by_round_restores_every_user(
     assert _state(graph) != before
     assert backup.read_text().count("user,id,type") == 1  # one header, whatever the rounds
     assert "backup of 6 users' phones" in changed.stderr
+    assert changed.stderr.count("backup of ") == 3  # added to round by round
     restored = phonectl("apply", str(backup), "--prune", "--max-deletes", "100")
     assert restored.exit_code == 0, restored.stderr
     assert _state(graph) == before
