@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from phonectl.apply.plan import Outcome
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
 from phonectl.phones import UserRef, audience_names, audience_text, source_types
@@ -375,6 +374,8 @@ class ApplyResult(NamedTuple):
 
     @property
     def notes(self) -> Sequence[str]:
+        from phonectl.apply.plan import Outcome
+
         report = self.report
         counts = Counter(r.outcome for r in report.results)
         summary = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
@@ -410,8 +411,9 @@ def _changes(r: ApplyRow) -> str:
     def value(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
 
-    if r.outcome in {Outcome.added, Outcome.would_add}:
+    # Outcome is a str enum: its values spare `update` and `list` importing apply's modules.
+    if r.outcome in ("added", "would-add"):
         return ", ".join(f"{c.field}: {value(c.new)}" for c in r.changes)
-    if r.outcome in {Outcome.deleted, Outcome.would_delete}:
+    if r.outcome in ("deleted", "would-delete"):
         return "deletes " + ", ".join(f"{c.field}: {value(c.old)}" for c in r.changes)
     return ", ".join(f"{c.field}: {value(c.old)} -> {value(c.new)}" for c in r.changes)

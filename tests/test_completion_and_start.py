@@ -134,9 +134,12 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
 
-def imported_heavy(args: list[str], env: dict[str, str] | None = None) -> list[str]:
+def imported_heavy(
+    args: list[str], env: dict[str, str] | None = None, watched: tuple[str, ...] = HEAVY + RUN_ONLY
+) -> list[str]:
+    """The modules of `watched` (and their submodules) that `phonectl ARGS` loaded."""
     done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY + RUN_ONLY!r}\n{PROBE}", *args],
+        [sys.executable, "-c", f"HEAVY = {watched!r}\n{PROBE}", *args],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -176,6 +179,31 @@ def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
     heavy = imported_heavy(["get", "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"], env)
     assert {"requests", "phonectl.settings"} <= set(heavy)
+
+
+# What only bulk work, sign-in, the token cache or the emulator needs: a one-phone command
+# run with a token from the environment pays for none of them.
+NOT_FOR_ONE_PHONE = ("phonectl.apply", "phonectl.sandbox", "sqlite3", "rich", "msal", "keyring")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["update", "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f", "--type", "mobile"],
+        ["get", "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f", "-o", "json"],
+        ["list"],
+    ],
+)
+def test_one_phone_commands_load_nothing_bulk_work_needs(
+    graph: GraphEmulator, args: list[str], tmp_path: Path
+) -> None:
+    env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
+    assert imported_heavy(args, env, NOT_FOR_ONE_PHONE) == []
+    # The same probe on apply sees the bulk modules it loads.
+    rows = tmp_path / "rows.csv"
+    rows.write_text("user,type,number\n,mobile,+1 555 0100\n")
+    loaded = imported_heavy(["apply", str(rows), "--dry-run"], env, NOT_FOR_ONE_PHONE)
+    assert {"phonectl.apply.plan", "phonectl.apply.rows"} <= set(loaded)
 
 
 @pytest.mark.parametrize(
