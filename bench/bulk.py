@@ -5,8 +5,10 @@
 2. the same apply with Graph's latency modelled (0.3 s per $batch request, the emulator's
    delay fault): one batch at a time vs --concurrency 4, beside the ideal (rounds x 0.3 s);
 3. 50,000 rows over 5,000 users (--scale-users x --phones) against `phonectl sandbox serve`:
-   phonectl's CPU time and peak RSS, wall vs CPU, json vs table output time, and the
-   emulator's own time per write $batch beside the same at 1,000 rows.
+   phonectl's CPU time and peak RSS, wall vs CPU, json vs table output time, the floor
+   (bench/floor_client.py: bare requests and urllib3 clients sending the same requests and
+   decoding the same answers), and the emulator's own time per write $batch beside the same
+   at 1,000 rows.
 
     python bench/bulk.py [--users 100] [--phones 10] [--loop N] [--scale-users 5000]
 
@@ -23,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
 
@@ -197,22 +200,25 @@ with open(sys.argv[1], "w") as out:
 """
 
 
-def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> Measured:
-    """One `phonectl apply -o fmt`, with the CPU and peak RSS of that process alone."""
+def measured_run(cmd: list[str], env: dict[str, str], report: Path) -> dict[str, Any]:
+    """Runs cmd through MEASURE: its exit code, CPU time and peak RSS, and its stderr's end."""
     import json
 
+    subprocess.run([sys.executable, "-c", MEASURE, str(report), *cmd], env=env, check=True)
+    measured: dict[str, Any] = json.loads(report.read_text())
+    if measured["code"] != 0:
+        sys.exit(f"{cmd[:2]} failed ({measured['code']}): {measured['errors']}")
+    return measured
+
+
+def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> Measured:
+    """One `phonectl apply -o fmt`, with the CPU and peak RSS of that process alone."""
     control(url, "DELETE", "requests")
-    report = csv_path.with_suffix(".measured.json")
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", MEASURE, str(report), PHONECTL, "apply", str(csv_path), "-o", fmt],
-        env=env,
-        check=True,
+    measured = measured_run(
+        [PHONECTL, "apply", str(csv_path), "-o", fmt], env, csv_path.with_suffix(".measured.json")
     )
     wall = time.perf_counter() - started
-    measured = json.loads(report.read_text())
-    if measured["code"] != 0:
-        sys.exit(f"apply failed ({measured['code']}): {measured['errors']}")
     seen = requests_seen(url)
     writes = [
         r["seconds"] for r in seen if any(item["method"] != "GET" for item in r["body"]["requests"])
@@ -226,21 +232,40 @@ def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> M
     )
 
 
+def floor_cpu(url: str, env: dict[str, str], csv_path: Path, kind: str) -> float:
+    """CPU time of bench/floor_client.py (a bare `kind` client) sending the $batch requests
+    the last apply sent, in the same order: what the HTTP and JSON work alone costs."""
+    import json
+
+    batches = csv_path.with_suffix(".batches.json")
+    batches.write_text(json.dumps([r["body"] for r in requests_seen(url)]))
+    client = str(Path(__file__).with_name("floor_client.py"))
+    cmd = [sys.executable, client, kind, url, str(batches), str(csv_path)]
+    return float(measured_run(cmd, env, csv_path.with_suffix(".floor.json"))["cpu"])
+
+
+FLOORS = ("requests", "urllib3")
+
+
 def sandbox_apply(
     users: int, phones: int, formats: list[str]
-) -> tuple[dict[str, Measured], tuple[float, int, int]]:
+) -> tuple[dict[str, Measured], dict[str, float], tuple[float, int, int]]:
     """A fresh `phonectl sandbox serve` holding users x phones; an apply changing every row
-    in each format; then `export --all-users` (wall time, HTTP requests, phones written)."""
+    in each format (after the json one, the floors: bare clients sending its requests);
+    then `export --all-users` (wall time, HTTP requests, phones written)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
         with sandbox_server(env) as url:
             env.update({"PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"})
             targets = seed(url, users, phones)
             results = {}
+            floors: dict[str, float] = {}
             for fmt in formats:
                 csv_path = Path(tmp) / f"scale-{fmt}.csv"
                 write_rows(csv_path, targets, fmt)
                 results[fmt] = measured_apply(url, env, csv_path, fmt)
+                if fmt == "json":
+                    floors = {kind: floor_cpu(url, env, csv_path, kind) for kind in FLOORS}
             control(url, "DELETE", "requests")
             started = time.perf_counter()
             out = Path(tmp) / "export.csv"
@@ -255,14 +280,16 @@ def sandbox_apply(
                 len(requests_seen(url)),
                 len(out.read_text().splitlines()) - 1,
             )
-    return results, exported
+    return results, floors, exported
 
 
 def scale(users: int, phones: int) -> None:
     """apply of users x phones rows, every row changing, against `phonectl sandbox serve`,
     beside the same at 100 x 10 (the emulator's cost per write batch should not grow)."""
     small = sandbox_apply(100, phones, ["json"])[0]["json"]
-    big, (export_wall, export_requests, exported) = sandbox_apply(users, phones, ["json", "table"])
+    big, floors, (export_wall, export_requests, exported) = sandbox_apply(
+        users, phones, ["json", "table"]
+    )
     rows = users * phones
     print()
     print(f"{rows} rows over {users} users, every row changing, against sandbox serve:")
@@ -273,6 +300,11 @@ def scale(users: int, phones: int) -> None:
             f"peak RSS {m.peak_rss_mb:.0f} MB"
         )
     print(f"table vs json: {big['table'].wall / big['json'].wall:.2f}x")
+    for kind, cpu in floors.items():
+        print(
+            f"floor, a bare {kind} client sending the same requests: {cpu:5.2f} s CPU; "
+            f"phonectl (json) {big['json'].cpu / cpu:.2f}x"
+        )
     all_users = users + 2  # the sandbox's own two
     budget = math.ceil(all_users / 20) + math.ceil(all_users / 100)
     print(

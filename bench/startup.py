@@ -4,7 +4,9 @@
 
 Each pair is run interleaved (A, B, A, B, ...) after a warm-up, and the medians compared;
 it prints ratios, not verdicts. The warm update runs against `phonectl sandbox serve`
-with PHONECTL_ACCESS_TOKEN set, beside a bare requests script sending the same PATCH.
+with PHONECTL_ACCESS_TOKEN set, beside a bare requests script sending the same PATCH, and
+that script beside merely importing requests and typer (the floor of any Typer command
+that sends a request).
 """
 
 from __future__ import annotations
@@ -111,6 +113,15 @@ def main() -> None:
                     update_env,
                     runs,
                 )
+            # The floor of any phonectl command that calls Graph: Typer parses (the design)
+            # and requests sends; importing the two, with no call at all, against the script.
+            compare(
+                "python -c 'import requests, typer'  vs  bare requests PATCH",
+                [PY, "-c", "import requests, typer"],
+                [PY, "-c", BARE_PATCH, f"{url}/beta/me/profile/phones/{PHONE}"],
+                update_env,
+                runs,
+            )
             print(f"\nHTTP requests made by one warm update: {one_call}")
 
 
