@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -50,6 +52,21 @@ def ca_bundle() -> str | bool:
     return True
 
 
+class _Worker:
+    """A thread that sends requests one after another, so that the caller can stop waiting
+    at its deadline. Reused: a thread started per request cost ~0.3 ms of CPU, a second over
+    a 50,000-row apply's 2,750 requests. A worker whose caller stopped waiting is never
+    reused; it ends when its request does (the socket's own timeout bounds that)."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="http", daemon=True).start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            job()
+
+
 class BoundedSession(requests.Session):
     def __init__(self, *, timeout: float, user_agent: str) -> None:
         super().__init__()
@@ -57,6 +74,8 @@ class BoundedSession(requests.Session):
         self.headers["User-Agent"] = user_agent
         self._ca_bundle = ca_bundle()
         self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._idle_workers: list[_Worker] = []
+        self._workers_lock = threading.Lock()
 
     def request(  # type: ignore[override]
         self, method: str, url: str, *args: Any, **kwargs: Any
@@ -69,6 +88,7 @@ class BoundedSession(requests.Session):
         kwargs.setdefault("verify", self._ca_bundle)
         loopback = _judged_loopback(url)
         outcome: list[requests.Response | BaseException] = []
+        finished = threading.Event()
 
         def send() -> None:
             try:
@@ -79,16 +99,30 @@ class BoundedSession(requests.Session):
                 outcome.append(self._deadline_exceeded())
             except BaseException as exc:  # handed to the caller's thread
                 outcome.append(exc)
+            finally:
+                finished.set()
 
-        worker = threading.Thread(target=send, name="http", daemon=True)
-        worker.start()
-        worker.join(self.timeout)
-        if not outcome:
+        worker = self._idle_worker()
+        worker.jobs.put(send)
+        in_time = False
+        try:
+            in_time = finished.wait(self.timeout)
+        finally:
+            if in_time:
+                with self._workers_lock:
+                    self._idle_workers.append(worker)
+            else:  # deadline or interrupt: the worker ends when its request does
+                worker.jobs.put(None)
+        if not in_time:
             raise self._deadline_exceeded()
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def _idle_worker(self) -> _Worker:
+        with self._workers_lock:
+            return self._idle_workers.pop() if self._idle_workers else _Worker()
 
     def _deadline_exceeded(self) -> DeadlineExceeded:
         return DeadlineExceeded(f"no answer within {self.timeout:g} s (headers and body)")

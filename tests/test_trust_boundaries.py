@@ -201,6 +201,51 @@ def test_the_timeout_bounds_the_whole_request(hostile: HostileGraph, mode: str) 
     assert "no answer within 1 s" in done.stderr
 
 
+def _http_workers() -> int:
+    import threading
+
+    return sum(1 for thread in threading.enumerate() if thread.name == "http")
+
+
+def test_requests_share_one_worker_and_one_past_its_deadline_is_left_behind(
+    graph: GraphEmulator, hostile: HostileGraph
+) -> None:
+    import threading
+    import time
+
+    from phonectl.http import BoundedSession, DeadlineExceeded
+    from phonectl.sandbox.server import Fault
+
+    before = _http_workers()
+    session = BoundedSession(timeout=0.5, user_agent="test")
+    session.headers["Authorization"] = "Bearer test"
+    phones = graph.url + "/beta/me/profile/phones"
+    for _ in range(20):
+        assert session.request("GET", phones).status_code == 200
+    assert _http_workers() == before + 1
+
+    hostile.mode = "drip"  # a byte every 0.25 s: the socket never times out, the deadline does
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        session.request("GET", hostile.url + "/beta/me/profile/phones")
+    assert time.monotonic() - started < 2
+    # The worker still reading the drip is not handed the next request: a fresh one is.
+    assert session.request("GET", phones).status_code == 200
+    assert _http_workers() == before + 2
+    # Two senders at once (each answer takes 0.3 s): the idle worker and one more;
+    # afterwards both are reused.
+    graph.add_fault(Fault(status=None, delay=0.3, count=2))
+    senders = [threading.Thread(target=session.request, args=("GET", phones)) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(HANG_GUARD_SECONDS)
+    assert _http_workers() == before + 3
+    for _ in range(10):
+        assert session.request("GET", phones).status_code == 200
+    assert _http_workers() == before + 3
+
+
 # Runs phonectl and reports that process's own peak RSS. From a small process in between:
 # a child forked straight from pytest (hundreds of MiB by now) carries pytest's size into
 # its own peak (Linux counts the memory it had before exec).
