@@ -252,12 +252,48 @@ def test_a_429_on_one_batch_pauses_the_others(
     assert all(gap < 0.1 or gap >= 0.25 for gap in gaps), gaps
 
 
+def three_phones_of_one_type(graph: GraphEmulator, user: str) -> tuple[str, ...]:
+    """Gives the user three mobile phones beside the seed's; their ids."""
+    template = {"allowedAudiences": "organization", "source": {"type": ["User"]}}
+    ids = ("mobile-one", "mobile-two", "mobile-three")
+    for n, phone_id in enumerate(ids):
+        phone = {**template, "id": phone_id, "type": "mobile", "number": f"+1 555 010{n}"}
+        graph.state.add_phone(user, phone)
+    return ids
+
+
+def test_pruned_phones_come_back_from_the_backup_beside_others_of_their_type(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    kept = three_phones_of_one_type(graph, ME_ID)[0]
+    before = essentials(graph, ME_ID)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"user,id,number\n,{kept},+1 555 0199\n")
+    backup = tmp_path / "backup.csv"
+    done = phonectl("apply", str(bad), "--prune", "--backup", str(backup))
+    assert done.exit_code == 0, done.stderr
+    assert [p["id"] for p in phones_of(graph, ME_ID)] == [kept]
+    # The backup's rows for the pruned phones name ids that are gone; each is added again,
+    # not written over the mobile phone that has a row of its own, nor over one another.
+    undo = phonectl("apply", str(backup), "--prune", "-o", "json")
+    assert undo.exit_code == 0, undo.stderr
+    assert essentials(graph, ME_ID) == before
+    results = [r["result"] for r in undo.json()]
+    # The kept phone's number back, and the two mobiles and the seed's two phones re-added.
+    assert sorted(results) == ["added"] * 4 + ["updated"]
+
+
 # -- property: backup, then the backup with --prune, restores every touched user --------------
 
 TYPES = ["home", "mobile", "pager", "radio"]
+# Phones added to the seed's before the run: types repeat, so a user may have several of one.
+start_phones = st.lists(
+    st.tuples(st.sampled_from([ME_ID, SECOND_USER_ID]), st.sampled_from(TYPES)), max_size=4
+)
 bad_rows = st.lists(
     st.tuples(
         st.sampled_from(["", "adelev@contoso.com"]),
+        st.sampled_from(["", "s0", "s1", "s2"]),  # the id of a start phone, maybe another's
         st.sampled_from(TYPES),
         st.sampled_from(["+1", "+2", "+3"]),
         st.sampled_from(["", "A", "B"]),
@@ -268,28 +304,36 @@ bad_rows = st.lists(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(rows=bad_rows, prune=st.booleans())
+@given(start=start_phones, rows=bad_rows, prune=st.booleans())
 def test_apply_with_backup_then_the_backup_with_prune_restores_every_touched_user(
     graph: GraphEmulator,
     phonectl: Run,
     tmp_path: Path,
-    rows: list[tuple[str, str, str, str]],
+    start: list[tuple[str, str]],
+    rows: list[tuple[str, str, str, str, str]],
     prune: bool,
 ) -> None:
     graph.state.reset()
+    template = {"allowedAudiences": "organization", "source": {"type": ["User"]}}
+    for n, (user, phone_type) in enumerate(start):
+        graph.state.add_phone(
+            user, {**template, "id": f"s{n}", "type": phone_type, "number": f"+9 {n}"}
+        )
     before = {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)}
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "user,type,number,displayName\n" + "".join(f"{u},{t},{n},{d}\n" for u, t, n, d in rows)
+        "user,id,type,number,displayName\n"
+        + "".join(f"{u},{i},{t},{n},{d}\n" for u, i, t, n, d in rows)
     )
     backup = tmp_path / "backup.jsonl"
     backup.unlink(missing_ok=True)
     args = ["apply", str(bad), "--backup", str(backup)] + (["--prune"] if prune else [])
     assert phonectl(*args).exit_code in (0, 1)
     if backup.exists():
-        assert phonectl("apply", str(backup), "--prune").exit_code == 0
+        undo = phonectl("apply", str(backup), "--prune")
+        assert undo.exit_code == 0, undo.stderr
     assert {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)} == before
 
 

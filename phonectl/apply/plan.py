@@ -80,7 +80,7 @@ class _UserModel:
     themselves; a phone is copied when a row first changes it (the caller's phones keep
     the values from before the run), so untouched phones cost no copy."""
 
-    __slots__ = ("by_id", "copied", "phones", "position")
+    __slots__ = ("by_id", "copied", "named", "phones", "position")
 
     def __init__(self, phones: Sequence[Mapping[str, Any]]) -> None:
         self.phones: list[Mapping[str, Any]] = list(phones)
@@ -91,6 +91,8 @@ class _UserModel:
         # Where each Graph phone stands (by identity: all of them live as long as the plan).
         self.position = {id(phone): n for n, phone in enumerate(self.phones)}
         self.copied: set[int] = set()
+        # The ids (lowercased) the file's rows name: those phones are spoken for.
+        self.named: set[str] = set()
 
     def add(self, phone: dict[str, Any]) -> dict[str, Any]:
         self.phones.append(phone)
@@ -139,6 +141,10 @@ def plan(
     model: dict[str, _UserModel] = {
         key: _UserModel(found) for key, found in phones.items() if not isinstance(found, Failure)
     }
+    for row in rows:
+        user_key = user_keys[row.user]
+        if row.phone_id is not None and isinstance(user_key, str) and user_key in model:
+            model[user_key].named.add(row.phone_id.lower())
     drafts: dict[str, _WriteDraft] = {}
     planned: list[RowPlan] = []
     for row in rows:
@@ -290,9 +296,19 @@ def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str 
         if not row.fields.get("type"):
             return None, f"the user has no phone with id {row.phone_id}"
         # The phone is gone (deleted since an export or a backup was taken): the row still
-        # says what the user's phone of that type should be, so it is matched by type.
-    phone_type = row.fields["type"]
-    same_type = [p for p in phones if p.get("type") == phone_type]
+        # says what the user's phone of that type should be, so it is matched by type, but
+        # only to a phone nothing else speaks for: none that a row names by id, none that
+        # an earlier row adds. A backup's rows for pruned phones must not land on the phone
+        # of the same type that has a row of its own, nor on each other: each is added again.
+        phone_type = row.fields["type"]
+        same_type = [
+            p
+            for p in phones
+            if p.get("type") == phone_type and not _spoken_for(str(p.get("id", "")), model)
+        ]
+    else:
+        phone_type = row.fields["type"]
+        same_type = [p for p in phones if p.get("type") == phone_type]
     if len(same_type) > 1:
         return None, f"ambiguous: the user has {len(same_type)} {phone_type} phones; give the id"
     if same_type:
@@ -300,3 +316,7 @@ def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str 
     if "number" not in row.fields:
         return None, f"the user has no {phone_type} phone, and the row has no number to add one"
     return None, None
+
+
+def _spoken_for(phone_id: str, model: _UserModel) -> bool:
+    return phone_id.startswith(NEW_PHONE_PREFIX) or phone_id.lower() in model.named
