@@ -18,6 +18,7 @@ what you report); by default all of them run, which takes a couple of minutes.
 """
 
 import argparse
+import json
 import math
 import subprocess
 import sys
@@ -202,8 +203,6 @@ with open(sys.argv[1], "w") as out:
 
 def measured_run(cmd: list[str], env: dict[str, str], report: Path) -> dict[str, Any]:
     """Runs cmd through MEASURE: its exit code, CPU time and peak RSS, and its stderr's end."""
-    import json
-
     subprocess.run([sys.executable, "-c", MEASURE, str(report), *cmd], env=env, check=True)
     measured: dict[str, Any] = json.loads(report.read_text())
     if measured["code"] != 0:
@@ -232,13 +231,9 @@ def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> M
     )
 
 
-def floor_cpu(url: str, env: dict[str, str], csv_path: Path, kind: str) -> float:
-    """CPU time of bench/floor_client.py (a bare `kind` client) sending the $batch requests
-    the last apply sent, in the same order: what the HTTP and JSON work alone costs."""
-    import json
-
-    batches = csv_path.with_suffix(".batches.json")
-    batches.write_text(json.dumps([r["body"] for r in requests_seen(url)]))
+def floor_cpu(url: str, env: dict[str, str], csv_path: Path, batches: Path, kind: str) -> float:
+    """CPU time of bench/floor_client.py (a bare `kind` client) sending `batches` (the $batch
+    requests an apply sent, in its order): what the HTTP and JSON work alone costs."""
     client = str(Path(__file__).with_name("floor_client.py"))
     cmd = [sys.executable, client, kind, url, str(batches), str(csv_path)]
     return float(measured_run(cmd, env, csv_path.with_suffix(".floor.json"))["cpu"])
@@ -264,8 +259,10 @@ def sandbox_apply(
                 csv_path = Path(tmp) / f"scale-{fmt}.csv"
                 write_rows(csv_path, targets, fmt)
                 results[fmt] = measured_apply(url, env, csv_path, fmt)
-                if fmt == "json":
-                    floors = {kind: floor_cpu(url, env, csv_path, kind) for kind in FLOORS}
+                if fmt == "json":  # the requests it sent, before the floors send them again
+                    batches = csv_path.with_suffix(".batches.json")
+                    batches.write_text(json.dumps([r["body"] for r in requests_seen(url)]))
+                    floors = {kind: floor_cpu(url, env, csv_path, batches, kind) for kind in FLOORS}
             control(url, "DELETE", "requests")
             started = time.perf_counter()
             out = Path(tmp) / "export.csv"
