@@ -151,6 +151,30 @@ def test_rows_that_cannot_be_planned_fail_alone(
     assert other["result"] == "updated"
 
 
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        # No row names either of user0's two "other" phones: which one was meant?
+        ("user0@contoso.com,gone,other,+1", "no phone with id gone, and 2 other other phones"),
+        # Rows name both of user1's: none is left to match, nor a number to add it again.
+        ("user1@contoso.com,gone,other,", "no phone with id gone, and the row has no number"),
+    ],
+)
+def test_a_row_whose_id_is_gone_fails_when_its_type_cannot_decide(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path, line: str, error: str
+) -> None:
+    add_users(graph, 2, phones_each=2)
+    lines = f"user,id,type,number\n{line}\n" + "".join(
+        f"user1@contoso.com,u1-p{p},other,+7 {p}\n" for p in range(2)
+    )
+    result = phonectl("apply", write(tmp_path, "x.csv", lines), "-o", "json")
+    assert result.exit_code == 1
+    failed, *others = result.json()
+    assert failed["result"] == "failed" and error in failed["error"], failed
+    assert [r["result"] for r in others] == ["updated", "updated"]
+    assert sorted(w["url"].rsplit("/", 1)[1] for w in writes(graph)) == ["u1-p0", "u1-p1"]
+
+
 def test_two_rows_for_one_phone_are_one_write_and_the_last_row_wins(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:

@@ -306,6 +306,11 @@ def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str 
             for p in phones
             if p.get("type") == phone_type and not _spoken_for(str(p.get("id", "")), model)
         ]
+        gone = f"the user has no phone with id {row.phone_id}"
+        if len(same_type) > 1:
+            return None, f"{gone}, and {len(same_type)} other {phone_type} phones it could be"
+        if not same_type and "number" not in row.fields:
+            return None, f"{gone}, and the row has no number to add it again"
     else:
         phone_type = row.fields["type"]
         same_type = [p for p in phones if p.get("type") == phone_type]
