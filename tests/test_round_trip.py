@@ -281,6 +281,13 @@ def test_pruned_phones_come_back_from_the_backup_beside_others_of_their_type(
     results = [r["result"] for r in undo.json()]
     # The kept phone's number back, and the two mobiles and the seed's two phones re-added.
     assert sorted(results) == ["added"] * 4 + ["updated"]
+    # Once more: the gone ids now find the re-added phones (two mobiles, one a row each,
+    # by their values), and nothing is written.
+    graph.requests.clear()
+    again = phonectl("apply", str(backup), "--prune", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    assert {r["result"] for r in again.json()} == {"unchanged"}
+    assert written_items(graph) == []
 
 
 # -- property: backup, then the backup with --prune, restores every touched user --------------
@@ -334,6 +341,11 @@ def test_apply_with_backup_then_the_backup_with_prune_restores_every_touched_use
     if backup.exists():
         undo = phonectl("apply", str(backup), "--prune")
         assert undo.exit_code == 0, undo.stderr
+        # Applied again, the restore has nothing left to do.
+        graph.requests.clear()
+        again = phonectl("apply", str(backup), "--prune")
+        assert again.exit_code == 0, again.stderr
+        assert written_items(graph) == []
     assert {u: essentials(graph, u) for u in (ME_ID, SECOND_USER_ID)} == before
 
 

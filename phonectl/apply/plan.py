@@ -306,11 +306,16 @@ def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str 
             for p in phones
             if p.get("type") == phone_type and not _spoken_for(str(p.get("id", "")), model)
         ]
+        if len(same_type) > 1:
+            # Run again after such rows added their phones, each finds its own by its values.
+            same_type = [p for p in same_type if _has_values(p, row.fields)][:1] or same_type
         gone = f"the user has no phone with id {row.phone_id}"
         if len(same_type) > 1:
             return None, f"{gone}, and {len(same_type)} other {phone_type} phones it could be"
         if not same_type and "number" not in row.fields:
             return None, f"{gone}, and the row has no number to add it again"
+        if same_type:  # now spoken for: another gone id of this type must not land on it
+            model.named.add(str(same_type[0].get("id", "")).lower())
     else:
         phone_type = row.fields["type"]
         same_type = [p for p in phones if p.get("type") == phone_type]
@@ -325,3 +330,7 @@ def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str 
 
 def _spoken_for(phone_id: str, model: _UserModel) -> bool:
     return phone_id.startswith(NEW_PHONE_PREFIX) or phone_id.lower() in model.named
+
+
+def _has_values(phone: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    return all(FIELD_BY_NAME[name].same(phone.get(name), value) for name, value in fields.items())
