@@ -122,6 +122,9 @@ class GraphClient:
         self._session.auth = _BearerAuth(token_provider)
         self._session.headers["Accept"] = "application/json"
 
+    def close(self) -> None:
+        self._session.close()
+
     def request(
         self, method: str, path_or_url: str, body: Any = None, *, idempotent: bool | None = None
     ) -> Any:

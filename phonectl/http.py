@@ -16,6 +16,7 @@ import functools
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,11 @@ class _Worker:
             job()
 
 
+def _stop_workers(idle: list[_Worker]) -> None:
+    while idle:
+        idle.pop().jobs.put(None)
+
+
 class BoundedSession(requests.Session):
     def __init__(self, *, timeout: float, user_agent: str) -> None:
         super().__init__()
@@ -76,6 +82,14 @@ class BoundedSession(requests.Session):
         self._proxy_cache: dict[str, dict[str, str]] = {}
         self._idle_workers: list[_Worker] = []
         self._workers_lock = threading.Lock()
+        # A session dropped without close() still lets its idle workers go.
+        weakref.finalize(self, _stop_workers, self._idle_workers)
+
+    def close(self) -> None:
+        """Close the connections and end the idle workers (a busy one ends with its request)."""
+        with self._workers_lock:
+            _stop_workers(self._idle_workers)
+        super().close()
 
     def request(  # type: ignore[override]
         self, method: str, url: str, *args: Any, **kwargs: Any

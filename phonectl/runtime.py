@@ -80,6 +80,9 @@ class Runtime:
         return self._emulator.url
 
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         if self._emulator is not None:
             self._emulator.shutdown()
             self._emulator.server_close()

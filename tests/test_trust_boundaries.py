@@ -244,6 +244,26 @@ def test_requests_share_one_worker_and_one_past_its_deadline_is_left_behind(
     for _ in range(10):
         assert session.request("GET", phones).status_code == 200
     assert _http_workers() == before + 3
+    # Closed, the session ends its two idle workers (the one reading the drip ends with it).
+    session.close()
+    deadline = time.monotonic() + HANG_GUARD_SECONDS
+    while _http_workers() > before + 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _http_workers() <= before + 1
+
+
+def test_a_command_lets_its_workers_go_when_it_ends(graph: GraphEmulator, phonectl: Run) -> None:
+    import time
+
+    phonectl("list")
+    before = _http_workers()
+    for _ in range(10):
+        assert phonectl("list").exit_code == 0
+    # Each run's session ends its idle worker when the command closes it.
+    deadline = time.monotonic() + HANG_GUARD_SECONDS
+    while _http_workers() > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _http_workers() <= before
 
 
 # Runs phonectl and reports that process's own peak RSS. From a small process in between:
