@@ -7,12 +7,18 @@ it prints ratios, not verdicts. The warm update runs against `phonectl sandbox s
 with PHONECTL_ACCESS_TOKEN set, beside a bare requests script sending the same PATCH; then
 what importing Typer costs on top of requests, as a share of that script's time (what any
 Typer command that sends a request pays before it does anything).
+
+    python bench/startup.py --instructions
+
+also counts, with valgrind, the instructions the warm update and its floors execute: a
+measure the machine's noise does not move (times here moved by 20% between runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -63,10 +69,52 @@ def compare(
     return ca, cb
 
 
+def instructions(cmd: list[str], env: dict[str, str]) -> int:
+    """Instructions one run executes, counted by valgrind (callgrind): unlike time, the same
+    from run to run on a noisy machine (hash seed fixed)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        env={**env, "PYTHONHASHSEED": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        sys.exit(f"no instruction count from valgrind: {done.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def count_instructions(url: str, update_env: dict[str, str], env: dict[str, str]) -> None:
+    """The warm update and the floors in instructions, as ratios to the bare script."""
+    bare = [PY, "-c", BARE_PATCH, f"{url}/beta/me/profile/phones/{PHONE}"]
+    counted = {
+        "bare requests PATCH": instructions(bare, update_env),
+        "python -c 'import requests'": instructions([PY, "-c", "import requests"], env),
+        "python -c 'import requests, typer'": instructions(
+            [PY, "-c", "import requests, typer"], env
+        ),
+    }
+    for output in ("json", "table"):
+        update = [PY, PHONECTL, "update", PHONE, "--type", "mobile", "-o", output]
+        counted[f"warm update -o {output}"] = instructions(update, update_env)
+    base = counted["bare requests PATCH"]
+    print("\ninstructions (valgrind callgrind), ratio to the bare requests script:")
+    for name, count in counted.items():
+        print(f"{name:<52} {count / 1e6:8.1f} M  {count / base:4.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the warm update's instructions and its floors' with valgrind",
+    )
+    args = parser.parse_args()
+    runs = args.runs
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
         print(f"python {sys.version.split()[0]}, {runs} runs each, medians\n")
@@ -135,6 +183,8 @@ def main() -> None:
                 f"{typer_ms / bare_ms:.2f}x of the bare script's {bare_ms:.1f} ms"
             )
             print(f"\nHTTP requests made by one warm update: {one_call}")
+            if args.instructions:
+                count_instructions(url, update_env, env)
 
 
 if __name__ == "__main__":
