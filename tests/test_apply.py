@@ -23,6 +23,9 @@ from support import (
 from phonectl.sandbox.server import Fault, GraphEmulator
 
 ADELE_MOBILE = "b2c4e6a8-1d3f-4b5c-8e7a-9f0d1c2b3a4e"
+OFFICE_PHONE_ID = (
+    "5f3b2a17-8c4e-4d7a-9b1c-2e6f0a9d8c31"  # the seed's second phone of the signed-in user
+)
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
@@ -384,3 +387,18 @@ def test_audience_cells_take_several_values_and_compare_as_a_set(
     second = phonectl("apply", csv, "-o", "json")
     assert [r["result"] for r in second.json()] == ["unchanged"]
     assert writes(graph) == []
+
+
+def test_a_phone_id_in_another_letter_case_is_the_same_phone(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    csv = write(tmp_path, "x.csv", f"id,number\n{EXAMPLE_PHONE_ID.upper()},+1 555 0100\n")
+    result = phonectl("apply", csv, "--prune", "--max-deletes", "5", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    updated, *deleted = result.json()
+    assert (updated["id"], updated["result"]) == (EXAMPLE_PHONE_ID, "updated")
+    # Matched, so not pruned: only the user's other phone (the seed's office one) goes.
+    assert [(r["id"], r["result"]) for r in deleted] == [(OFFICE_PHONE_ID, "deleted")]
+    assert [p["number"] for p in phones_of(graph, ME_ID) if p["id"] == EXAMPLE_PHONE_ID] == [
+        "+1 555 0100"
+    ]

@@ -75,23 +75,32 @@ class Plan(NamedTuple):
     writes: tuple[Write, ...]
 
 
+def id_key(phone_id: Any) -> str:
+    """How a phone is looked up by id: ids match whatever their letter case (an id typed by
+    hand, or from a tool that lowercases, is the same phone)."""
+    return str(phone_id or "").lower()
+
+
 class _UserModel:
     """One user's phones as the rows so far leave them. It starts as Graph's phones
     themselves; a phone is copied when a row first changes it (the caller's phones keep
     the values from before the run), so untouched phones cost no copy."""
 
-    __slots__ = ("by_id", "copied", "named", "phones", "position")
+    __slots__ = ("before", "by_id", "copied", "named", "phones", "position")
 
     def __init__(self, phones: Sequence[Mapping[str, Any]]) -> None:
         self.phones: list[Mapping[str, Any]] = list(phones)
-        self.by_id: dict[str, Mapping[str, Any]] = {}
-        for phone in self.phones:  # the first of any repeated id, as a scan would find
-            if isinstance(phone.get("id"), str):
-                self.by_id.setdefault(phone["id"], phone)
+        # Graph's phones by id_key (the first of any repeated id), as they were before the
+        # run; by_id follows the model's copies.
+        self.before: dict[str, Mapping[str, Any]] = {}
+        for phone in self.phones:
+            if key := id_key(phone.get("id")):
+                self.before.setdefault(key, phone)
+        self.by_id = dict(self.before)
         # Where each Graph phone stands (by identity: all of them live as long as the plan).
         self.position = {id(phone): n for n, phone in enumerate(self.phones)}
         self.copied: set[int] = set()
-        # The ids (lowercased) the file's rows name: those phones are spoken for.
+        # The id_keys of the phones spoken for: named by a row, or matched for a gone id.
         self.named: set[str] = set()
 
     def add(self, phone: dict[str, Any]) -> dict[str, Any]:
@@ -106,9 +115,9 @@ class _UserModel:
             return phone
         mine = self.phones[self.position[id(phone)]] = dict(phone)
         self.copied.add(id(mine))
-        phone_id = mine.get("id")
-        if isinstance(phone_id, str) and self.by_id.get(phone_id) is phone:
-            self.by_id[phone_id] = mine
+        key = id_key(mine.get("id"))
+        if self.by_id.get(key) is phone:
+            self.by_id[key] = mine
         return mine
 
 
@@ -144,7 +153,7 @@ def plan(
     for row in rows:
         user_key = user_keys[row.user]
         if row.phone_id is not None and isinstance(user_key, str) and user_key in model:
-            model[user_key].named.add(row.phone_id.lower())
+            model[user_key].named.add(id_key(row.phone_id))
     drafts: dict[str, _WriteDraft] = {}
     planned: list[RowPlan] = []
     for row in rows:
@@ -157,7 +166,7 @@ def plan(
             planned.append(RowPlan(row, user_key, None, row.phone_id, failure=read))
             continue
         planned.append(_plan_row(row, user_key, model[user_key], drafts, owners[user_key]))
-    _drop_net_no_ops(drafts, phones)
+    _drop_net_no_ops(drafts, model)
     writes = [
         Write(
             d.key,
@@ -200,7 +209,7 @@ def _unmatched(
 ) -> list[RowPlan]:
     """The phones of the file's users that no row matched. A user with a failed row keeps
     every phone: an ambiguous row must not get both of its candidates deleted."""
-    matched = {str(p.phone_id).lower() for p in planned if p.phone_id is not None}
+    matched = {id_key(p.phone_id) for p in planned if p.phone_id is not None}
     unsure = {p.user_key for p in planned if p.failure is not None}
     pruned = []
     for user_key, found in phones.items():
@@ -208,7 +217,7 @@ def _unmatched(
             continue
         for phone in found:
             phone_id = str(phone.get("id", ""))
-            if phone_id and phone_id.lower() not in matched:
+            if phone_id and id_key(phone_id) not in matched:
                 before = tuple(
                     Change(name, phone.get(name), None)
                     for name in ("type", "number")
@@ -221,22 +230,14 @@ def _unmatched(
     return pruned
 
 
-def _drop_net_no_ops(
-    drafts: dict[str, _WriteDraft], phones: Mapping[str, Sequence[Mapping[str, Any]] | Failure]
-) -> None:
+def _drop_net_no_ops(drafts: dict[str, _WriteDraft], model: Mapping[str, _UserModel]) -> None:
     """A PATCH carries only what differs from Graph's value before the run: rows that set a
     property and later rows that set it back leave nothing to send (else such a file would
     write, and say "updated", on every run)."""
-    by_id: dict[str, dict[str, Mapping[str, Any]]] = {}
     for key, draft in list(drafts.items()):
         if draft.phone_id is None:
             continue
-        if draft.user_key not in by_id:
-            found = phones[draft.user_key]
-            by_id[draft.user_key] = (
-                {} if isinstance(found, Failure) else {str(p.get("id")): p for p in found}
-            )
-        before = by_id[draft.user_key].get(draft.phone_id)
+        before = model[draft.user_key].before.get(id_key(draft.phone_id))
         if before is None:
             continue
         draft.body = {
@@ -284,41 +285,15 @@ def _plan_row(
 
 def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str | None]:
     """The phone a row changes (None: add one), or why that cannot be decided."""
-    phones = model.phones
     if row.phone_id is not None:
-        # Ids as Graph wrote them (an export) match at once; any other case, one by one.
-        found = model.by_id.get(row.phone_id)
-        if found is None:
-            wanted = row.phone_id.lower()
-            found = next((p for p in phones if str(p.get("id", "")).lower() == wanted), None)
+        found = model.by_id.get(id_key(row.phone_id))
         if found is not None:
             return found, None
         if not row.fields.get("type"):
             return None, f"the user has no phone with id {row.phone_id}"
-        # The phone is gone (deleted since an export or a backup was taken): the row still
-        # says what the user's phone of that type should be, so it is matched by type, but
-        # only to a phone nothing else speaks for: none that a row names by id, none that
-        # an earlier row adds. A backup's rows for pruned phones must not land on the phone
-        # of the same type that has a row of its own, nor on each other: each is added again.
-        phone_type = row.fields["type"]
-        same_type = [
-            p
-            for p in phones
-            if p.get("type") == phone_type and not _spoken_for(str(p.get("id", "")), model)
-        ]
-        if len(same_type) > 1:
-            # Run again after such rows added their phones, each finds its own by its values.
-            same_type = [p for p in same_type if _has_values(p, row.fields)][:1] or same_type
-        gone = f"the user has no phone with id {row.phone_id}"
-        if len(same_type) > 1:
-            return None, f"{gone}, and {len(same_type)} other {phone_type} phones it could be"
-        if not same_type and "number" not in row.fields:
-            return None, f"{gone}, and the row has no number to add it again"
-        if same_type:  # now spoken for: another gone id of this type must not land on it
-            model.named.add(str(same_type[0].get("id", "")).lower())
-    else:
-        phone_type = row.fields["type"]
-        same_type = [p for p in phones if p.get("type") == phone_type]
+        return _instead_of_gone(row, model)
+    phone_type = row.fields["type"]
+    same_type = [p for p in model.phones if p.get("type") == phone_type]
     if len(same_type) > 1:
         return None, f"ambiguous: the user has {len(same_type)} {phone_type} phones; give the id"
     if same_type:
@@ -328,8 +303,32 @@ def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str 
     return None, None
 
 
-def _spoken_for(phone_id: str, model: _UserModel) -> bool:
-    return phone_id.startswith(NEW_PHONE_PREFIX) or phone_id.lower() in model.named
+def _instead_of_gone(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str | None]:
+    """For a row whose phone is gone (deleted since an export or a backup was taken): the
+    row still says what the user's phone of its type should be, so it is matched by type,
+    but only to a phone nothing else speaks for: none a row names by id, none an earlier
+    row adds or matched this way. A backup's rows for pruned phones must not land on the
+    phone of the same type that has a row of its own, nor on each other: each is added
+    again. Run again, each finds the phone it added by its values."""
+    phone_type = row.fields["type"]
+    free = [
+        p
+        for p in model.phones
+        if p.get("type") == phone_type
+        and not str(p.get("id", "")).startswith(NEW_PHONE_PREFIX)
+        and id_key(p.get("id")) not in model.named
+    ]
+    if len(free) > 1:
+        free = [p for p in free if _has_values(p, row.fields)][:1] or free
+    gone = f"the user has no phone with id {row.phone_id}"
+    if len(free) > 1:
+        return None, f"{gone}, and {len(free)} other {phone_type} phones it could be"
+    if free:
+        model.named.add(id_key(free[0].get("id")))
+        return free[0], None
+    if "number" not in row.fields:
+        return None, f"{gone}, and the row has no number to add it again"
+    return None, None
 
 
 def _has_values(phone: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:

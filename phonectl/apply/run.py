@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, plan
+from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, id_key, plan
 from phonectl.apply.rows import Row
 from phonectl.errors import ExitCode, GraphError, Interrupted, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
@@ -367,11 +367,7 @@ def _fate_unknown(answer: BatchResult) -> bool:
 
 
 def _known_ids(the_plan: Plan, user_key: str) -> set[str]:
-    return {
-        str(r.phone_id).lower()
-        for r in the_plan.rows
-        if r.user_key == user_key and r.phone_id is not None
-    }
+    return {id_key(r.phone_id) for r in the_plan.rows if r.user_key == user_key and r.phone_id}
 
 
 def _made_by(
@@ -381,7 +377,7 @@ def _made_by(
     if isinstance(phones, Failure):
         return None
     for phone in phones:
-        if str(phone.get("id", "")).lower() in known:
+        if id_key(phone.get("id")) in known:
             continue
         if all(phone.get(name) == value for name, value in body.items()):
             return phone
