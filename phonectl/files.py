@@ -78,12 +78,14 @@ def create_private_file(path: Path, what: str, *, hint: str | None = None) -> No
     try:
         fd = os.open(path, flags, 0o600)
     except IsADirectoryError:
-        raise NotARegularFile(f"{what} {path} is not a regular file", hint=hint) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotARegularFile(f"{what} {path} is not a regular file", hint=hint)
-    finally:
-        os.close(fd)
+        regular = False
+    else:
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
+    if not regular:
+        raise NotARegularFile(f"{what} {path} is not a regular file", hint=hint)
 
 
 def refuse_non_regular(path: Path, what: str) -> None:

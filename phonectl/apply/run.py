@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -110,15 +111,14 @@ def apply_rows(
     first write. `rows` is emptied: each round's rows are let go once it is done (at 50,000
     rows, 25 MB)."""
     user_keys, owners = resolve_users(client, [row.user for row in rows])
-    rounds = _rounds(rows, user_keys, owners)
+    rounds = deque(_rounds(rows, user_keys, owners))  # each round is dropped once done
     rows.clear()
-    rounds.reverse()  # taken from the end, each round is dropped once done
     several = len(rounds) > 1
     if max_deletes is not None and several:
         # Reading twice is the price of refusing before anything is written.
         deletes = sum(
             _deletes(plan(r.rows, user_keys, read_phones(client, r.owners), r.owners, prune=prune))
-            for r in reversed(rounds)
+            for r in rounds
         )
         _check_deletes(deletes, max_deletes)
     done: list[RowResult] = []
@@ -130,7 +130,7 @@ def apply_rows(
         return ApplyReport(tuple(results), writes_sent, client.requests_sent, dry_run, complete)
 
     while rounds:
-        this_round = rounds.pop()
+        this_round = rounds.popleft()
         phones = read_phones(client, this_round.owners)
         the_plan = plan(this_round.rows, user_keys, phones, this_round.owners, prune=prune)
         if max_deletes is not None and not several:
