@@ -98,28 +98,52 @@ def _utc(timestamp: int) -> str:
 
 
 def acquire_token(
-    settings: Settings, *, warn: Say, notify: Say, interactive: bool | None = None
+    settings: Settings,
+    *,
+    warn: Say,
+    notify: Say,
+    interactive: bool | None = None,
+    debug: Say | None = None,
 ) -> Token:
     """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
     if settings.sandbox:
         return Token(Secret(SANDBOX_TOKEN), TokenSource.sandbox)
     if settings.access_token is not None:
         return env_token(settings)
+    check_graph_root(settings)
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
     token = cached_access_token(settings, read_cache(store, warn))
     if token is not None:
         return token
     if settings.account and settings.client_id:
-        token = _refresh(settings, store, warn)
+        token = _refresh(settings, store, warn, debug=debug)
         if token is not None:
             return token
     at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
     if at_terminal if interactive is None else interactive:
-        return login(settings, store, notify=notify, warn=warn).signed_in.token
+        return login(settings, store, notify=notify, warn=warn, debug=debug).signed_in.token
     why = "not signed in, or the sign-in has expired"
     if interactive is None:  # a command that would have signed in, had someone been there
         why += ", and no one is at a terminal to sign in"
     raise SignInRequired(why, hint="run 'phonectl auth login' (or set PHONECTL_ACCESS_TOKEN)")
+
+
+def check_graph_root(settings: Settings) -> None:
+    """A signed-in account's tokens go only to the Graph root they were obtained for: a
+    PHONECTL_GRAPH_URL pointing elsewhere (a `sandbox serve`, a proxy, a typo) must bring its
+    own token, or that server would collect the account's."""
+    bound = (settings.account or {}).get("graph_url")
+    if bound and _root(bound) != _root(settings.graph_url):
+        raise SignInRequired(
+            f"the sign-in of {settings.account_name} is for Graph at {bound}, not at "
+            f"{settings.graph_url}: its tokens are never sent anywhere else",
+            hint="set PHONECTL_ACCESS_TOKEN to a token for that server, or unset "
+            "PHONECTL_GRAPH_URL",
+        )
+
+
+def _root(url: str) -> str:
+    return url.rstrip("/").removesuffix("/beta").lower()
 
 
 def read_cache(store: TokenStore, warn: Say) -> str | None:
@@ -178,18 +202,13 @@ def _issued_for(settings: Settings, entry: dict[str, Any]) -> int | None:
         return None
     granted = {t.lower().rsplit("/", 1)[-1] for t in entry["target"].split()}
     login_host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
-    # The tenant the token was issued in: the configured one, or (for the multi-tenant
-    # 'organizations'/'common') the signed-in account's own.
-    tenants = {settings.tenant.lower()}
-    if settings.tenant.lower() in {"organizations", "common"} and account.get("tenant_id"):
-        tenants.add(account["tenant_id"].lower())
     usable = (
         entry["client_id"] == settings.client_id
         # A login host that sends neither client_info nor an id token leaves the account id
         # empty: an empty id still names the one signed-in account.
         and (entry.get("home_account_id") or "") == (account.get("home_account_id") or "")
         and entry["environment"].lower() == login_host
-        and entry["realm"].lower() in tenants
+        and entry["realm"].lower() in token_realms(settings)
         and {scope.lower() for scope in settings.scopes} <= granted
         and time.time() + EXPIRY_MARGIN_SECONDS < expires_on <= LATEST_EXPIRY
         and is_plausible_bearer_token(entry["secret"])
@@ -197,15 +216,55 @@ def _issued_for(settings: Settings, entry: dict[str, Any]) -> int | None:
     return expires_on if usable else None
 
 
-def _refresh(settings: Settings, store: TokenStore, warn: Say) -> Token | None:
-    """Redeem the cached refresh token, under the lock so two processes never both rotate it."""
+def token_realms(settings: Settings) -> set[str]:
+    """The tenants ("realms") a cached token may be filed under for the tenant as configured.
+
+    MSAL files a token under the tenant in the path of the token endpoint that issued it.
+    Entra's discovery answers a domain (contoso.onmicrosoft.com) or a GUID with endpoints
+    under the directory's GUID, and `organizations`/`common` with endpoints under that name
+    (https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc). So the account's
+    directory GUID stands for the configured tenant when that is the spelling the account
+    signed in with, the GUID itself, or a multi-tenant name; never for another domain."""
+    account = settings.account or {}
+    asked = settings.tenant.lower()
+    realms = {asked}
+    directory = (account.get("tenant_id") or "").lower()
+    signed_in_with = (account.get("tenant") or "").lower()
+    if directory and asked in {"organizations", "common", directory, signed_in_with}:
+        realms.add(directory)
+    return realms
+
+
+def refresh_rejected(
+    settings: Settings, rejected: str, *, warn: Say, debug: Say | None = None
+) -> Token | None:
+    """A new access token after Graph refused `rejected` (401): one forced refresh with the
+    cached refresh token; None when there is none to use."""
+    if settings.sandbox or settings.access_token is not None or not settings.account:
+        return None
+    if not settings.client_id:
+        return None
+    store = open_store(settings.token_cache_path, settings.keyring_timeout)
+    return _refresh(settings, store, warn, debug=debug, rejected=rejected)
+
+
+def _refresh(
+    settings: Settings,
+    store: TokenStore,
+    warn: Say,
+    *,
+    debug: Say | None = None,
+    rejected: str | None = None,
+) -> Token | None:
+    """Redeem the cached refresh token, under the lock so two processes never both rotate it.
+    With `rejected` (an access token Graph refused), the cache's copy of it is not used."""
     with cache_lock(_lock_wait(settings)):
         blob = read_cache(store, warn)  # another process may have refreshed while we waited
         token = cached_access_token(settings, blob)
-        if token is not None or blob is None:
+        if (token is not None and token.value != rejected) or blob is None:
             return token
         cache = _msal_cache(blob)
-        app = _msal_app(settings, cache)
+        app = _msal_app(settings, cache, debug)
         home_account_id = (settings.account or {}).get("home_account_id")
         with _login_host_errors():
             account = next(
@@ -214,7 +273,9 @@ def _refresh(settings: Settings, store: TokenStore, warn: Say) -> Token | None:
             )
             if account is None:
                 return None
-            result = app.acquire_token_silent_with_error(list(settings.scopes), account=account)
+            result = app.acquire_token_silent_with_error(
+                list(settings.scopes), account=account, force_refresh=rejected is not None
+            )
         if not result or not isinstance(result.get("access_token"), str):
             return None
         add_secret(result["access_token"])
@@ -246,14 +307,19 @@ def _lock_wait(settings: Settings) -> float:
 
 
 def sign_in(
-    settings: Settings, store: TokenStore, *, notify: Say, browser: bool = False
+    settings: Settings,
+    store: TokenStore,
+    *,
+    notify: Say,
+    browser: bool = False,
+    debug: Say | None = None,
 ) -> SignedIn:
     """Sign in a person (device code on stderr, or the browser) and keep the tokens.
 
     No lock is held while the person signs in (up to 15 minutes): other processes, and the
     cron guard 'auth status', carry on; the lock is taken only to write the cache."""
     cache = _msal_cache(None)
-    app = _msal_app(settings, cache)
+    app = _msal_app(settings, cache, debug)
     scopes = list(settings.scopes)
     with _login_host_errors():
         if browser:
@@ -295,14 +361,20 @@ class LoggedIn(NamedTuple):
 
 
 def login(
-    settings: Settings, store: TokenStore, *, notify: Say, warn: Say, browser: bool = False
+    settings: Settings,
+    store: TokenStore,
+    *,
+    notify: Say,
+    warn: Say,
+    browser: bool = False,
+    debug: Say | None = None,
 ) -> LoggedIn:
     """Sign in, then remember the settings used so later runs (and cron) need no flags.
 
     A loopback Graph or login URL (a `sandbox serve` left in PHONECTL_GRAPH_URL) is never
     remembered: once that server stops, any local user could listen there and collect the
     tokens of later runs."""
-    signed_in = sign_in(settings, store, notify=notify, browser=browser)
+    signed_in = sign_in(settings, store, notify=notify, browser=browser, debug=debug)
     remembered: dict[str, Any] = {
         "cloud": settings.cloud.value,
         "tenant": settings.tenant,
@@ -312,6 +384,10 @@ def login(
             "home_account_id": signed_in.home_account_id,
             "username": signed_in.username,
             "tenant_id": signed_in.tenant_id,
+            # What the tokens were obtained for: the tenant as typed (its directory is
+            # tenant_id) and the Graph root they may be sent to.
+            "tenant": settings.tenant,
+            "graph_url": settings.graph_url,
         },
     }
     hosts = CLOUD_HOSTS[settings.cloud]
@@ -372,7 +448,7 @@ class AuthStatus(NamedTuple):
     hint: str | None = None
 
 
-def status(settings: Settings, *, warn: Say) -> AuthStatus:
+def status(settings: Settings, *, warn: Say, debug: Say | None = None) -> AuthStatus:
     """Try for a token without a human (refreshing if needed) and say how it went."""
     account = settings.account or {}
     token: Token | None = None
@@ -380,7 +456,7 @@ def status(settings: Settings, *, warn: Say) -> AuthStatus:
     hint: str | None = None
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
-        token = acquire_token(settings, warn=warn, notify=warn, interactive=False)
+        token = acquire_token(settings, warn=warn, notify=warn, interactive=False, debug=debug)
     except PhonectlError as exc:
         problem, hint = exc.message, exc.hint
     return AuthStatus(
@@ -429,7 +505,7 @@ def _msal_cache(blob: str | None) -> Any:
     return cache
 
 
-def _msal_app(settings: Settings, cache: Any) -> Any:
+def _msal_app(settings: Settings, cache: Any, debug: Say | None = None) -> Any:
     import msal
 
     if not settings.client_id:
@@ -451,7 +527,7 @@ def _msal_app(settings: Settings, cache: Any) -> Any:
             # Every login-host call ends within PHONECTL_TIMEOUT, follows no redirect and
             # says who is calling.
             http_client=BoundedSession(
-                timeout=settings.timeout, user_agent=f"phonectl/{__version__}"
+                timeout=settings.timeout, user_agent=f"phonectl/{__version__}", debug=debug
             ),
         )
 

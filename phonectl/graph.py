@@ -14,30 +14,46 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from phonectl.errors import TRANSIENT_STATUSES, GraphError, PhonectlError
+from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError, PhonectlError
 
 if TYPE_CHECKING:
     import requests
 
 TokenProvider = Callable[[], str]
+# Called with the token Graph refused (401): True when another token is now in use.
+OnUnauthorized = Callable[[str], bool]
 Notify = Callable[[str], None]
 
-MAX_SINGLE_WAIT = 60.0
 BATCH_LIMIT = 20
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BACKOFF_BASE = 0.5
+# Our own backoff (no Retry-After) grows to this and no further.
+MAX_BACKOFF = 60.0
 NOTICE_WAIT_ABOVE = 2.0
 
 
 def retry_delay(retry_after: str | None, attempt: int) -> float:
     """Seconds to wait before retry number `attempt` (0-based): the server's Retry-After
-    (seconds, fractional allowed, or an HTTP date) or else exponential backoff with jitter;
-    never more than MAX_SINGLE_WAIT."""
+    (seconds, fractional allowed, or an HTTP date) in full, since a retry sooner than Graph
+    asked prolongs the throttling (https://learn.microsoft.com/graph/throttling); else
+    exponential backoff with jitter."""
     server_wait = parse_retry_after(retry_after) if retry_after else None
     if server_wait is None:
-        backoff = BACKOFF_BASE * 2**attempt
+        backoff = min(BACKOFF_BASE * 2 ** min(attempt, 30), MAX_BACKOFF)
         server_wait = random.uniform(backoff / 2, backoff)
-    return min(server_wait, MAX_SINGLE_WAIT)
+    return server_wait
+
+
+def wait_too_long(status: int, wait: float, max_wait: float, what: str) -> NetworkError:
+    """Graph asked for a wait longer than PHONECTL_MAX_WAIT: say when to try again (exit 6)."""
+    from datetime import datetime, timedelta
+
+    until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return NetworkError(
+        f"{what}: Graph answered {status} and asked to wait {wait:.0f} s, longer than "
+        f"PHONECTL_MAX_WAIT ({max_wait:g} s); not retried",
+        hint=f"try again after {until}, or raise PHONECTL_MAX_WAIT",
+    )
 
 
 def parse_retry_after(value: str) -> float | None:
@@ -100,8 +116,10 @@ class GraphClient:
         user_agent: str,
         timeout: float = 30.0,
         max_retries: int = 3,
+        max_wait: float = 300.0,
         notify: Notify | None = None,
         debug: Notify | None = None,
+        on_unauthorized: OnUnauthorized | None = None,
     ) -> None:
         from phonectl.http import BoundedSession
         from phonectl.urls import parse_service_url
@@ -110,14 +128,15 @@ class GraphClient:
         self._origin = parse_service_url(base_url, "PHONECTL_GRAPH_URL").origin
         self._timeout = timeout
         self._max_retries = max_retries
+        self._max_wait = max_wait
+        self._on_unauthorized = on_unauthorized
         self._notify = notify or (lambda message: None)
-        self._debug = debug
         self.requests_sent = 0
         # Batches in flight at once (apply --concurrency); a 429 anywhere pauses them all.
         self.concurrency = 1
         self._pause_until = 0.0
         self._lock = threading.Lock()
-        self._session = BoundedSession(timeout=timeout, user_agent=user_agent)
+        self._session = BoundedSession(timeout=timeout, user_agent=user_agent, debug=debug)
         # As the session's auth, the bearer token also spares requests its ~/.netrc lookup.
         self._session.auth = _BearerAuth(token_provider)
         self._session.headers["Accept"] = "application/json"
@@ -131,11 +150,20 @@ class GraphClient:
         """Send one Graph call (retrying transient failures); its JSON body, or None (204)."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         attempt = 0
+        refreshed = False
         while True:
             response = self._send_once(method, url, body)
             status = response.status_code
+            if status == 401 and not refreshed and self._on_unauthorized is not None:
+                # Not processed, so safe to send again, POST included: once, with a new token.
+                refreshed = True
+                rejected = _bearer_token(response)
+                if rejected and self._on_unauthorized(rejected):
+                    continue
             if attempt < self._max_retries and may_retry(method, status, idempotent=idempotent):
                 wait = retry_delay(response.headers.get("Retry-After"), attempt)
+                if wait > self._max_wait:
+                    raise wait_too_long(status, wait, self._max_wait, f"{method} {url}")
                 if wait > NOTICE_WAIT_ABOVE:
                     self._notify(f"Graph answered {status}; retrying in {wait:.0f} s")
                 if status == 429:
@@ -202,16 +230,28 @@ class GraphClient:
             wait = 0.0
             chunks = [pending[i : i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
             for answered in self._send_chunks(requests, chunks):
-                for index, outcome, retry_after in answered:
+                for index, answer, retry_after in answered:
+                    outcome = answer
                     item_status = outcome.status
                     item_retryable = item_status in BATCH_ITEM_RETRY_STATUSES or may_retry(
                         requests[index].method, item_status
                     )
                     if attempt < self._max_retries and item_retryable:
-                        throttled.append(index)
-                        wait = max(wait, retry_delay(retry_after, attempt))
-                        self.pause(wait)
-                        continue
+                        item_wait = retry_delay(retry_after, attempt)
+                        if item_wait <= self._max_wait:
+                            throttled.append(index)
+                            wait = max(wait, item_wait)
+                            self.pause(wait)
+                            continue
+                        request = requests[index]
+                        outcome = outcome._replace(
+                            error=wait_too_long(
+                                item_status,
+                                item_wait,
+                                self._max_wait,
+                                f"{request.method} {self.base_url}{request.url}",
+                            )
+                        )
                     if on_result is None:
                         results[index] = outcome
                     else:
@@ -337,21 +377,19 @@ class GraphClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self._wait_for_pause()
-        started = time.perf_counter()
         with self._lock:
             self.requests_sent += 1
         try:
             response = self._session.request(method, url, data=data, headers=headers)
         except requests.RequestException as exc:
             raise network_error(exc, f"{method} {url}", "Graph") from None
-        if self._debug is not None:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            self._debug(
-                f"{method} {url} -> {response.status_code} in {elapsed_ms:.0f} ms "
-                f"(request-id {response.headers.get('request-id', '-')}, "
-                f"client-request-id {headers['client-request-id']}, Authorization: [redacted])"
-            )
         return response
+
+
+def _bearer_token(response: requests.Response) -> str:
+    """The bearer token a request carried (the one a 401 refused)."""
+    sent = response.request.headers.get("Authorization", "") if response.request else ""
+    return sent.removeprefix("Bearer ") if sent.startswith("Bearer ") else ""
 
 
 class _BearerAuth:

@@ -7,7 +7,8 @@ http_client): a requests.Session whose every request
 - never follows a redirect (the caller sees the 3xx),
 - never goes through a proxy to a loopback host (so `--sandbox` works behind a proxy and a
   loopback token never reaches one),
-- carries `User-Agent: phonectl/<version>`.
+- carries `User-Agent: phonectl/<version>`,
+- is logged, with `--debug`, as one line: the login host's calls as much as Graph's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import functools
 import os
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -74,9 +76,12 @@ def _stop_workers(idle: list[_Worker]) -> None:
 
 
 class BoundedSession(requests.Session):
-    def __init__(self, *, timeout: float, user_agent: str) -> None:
+    def __init__(
+        self, *, timeout: float, user_agent: str, debug: Callable[[str], None] | None = None
+    ) -> None:
         super().__init__()
         self.timeout = timeout
+        self._debug = debug
         self.headers["User-Agent"] = user_agent
         self._ca_bundle = ca_bundle()
         self._proxy_cache: dict[str, dict[str, str]] = {}
@@ -116,6 +121,7 @@ class BoundedSession(requests.Session):
             finally:
                 finished.set()
 
+        started = time.perf_counter()
         worker = self._idle_worker()
         worker.jobs.put(send)
         in_time = False
@@ -127,12 +133,44 @@ class BoundedSession(requests.Session):
                     self._idle_workers.append(worker)
             else:  # deadline or interrupt: the worker ends when its request does
                 worker.jobs.put(None)
-        if not in_time:
-            raise self._deadline_exceeded()
-        result = outcome[0]
+        result: requests.Response | BaseException = (
+            outcome[0] if in_time else self._deadline_exceeded()
+        )
+        if self._debug is not None:
+            self._log(method, url, kwargs.get("headers"), result, started)
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def _log(
+        self,
+        method: str,
+        url: str,
+        sent_headers: Any,
+        result: requests.Response | BaseException,
+        started: float,
+    ) -> None:
+        """One line per request, whoever it went to (secrets go through the stream's
+        redaction like every other line; userinfo is masked here)."""
+        assert self._debug is not None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        where = f"{method.upper()} {mask_userinfo(url)}"
+        if isinstance(result, BaseException):
+            reason = root_cause(result) if isinstance(result, Exception) else type(result).__name__
+            self._debug(f"{where} -> failed after {elapsed_ms:.0f} ms: {reason}")
+            return
+        ids = [
+            f"{name} {result.headers[name]}"
+            for name in ("request-id", "x-ms-request-id")
+            if name in result.headers
+        ]
+        client_request_id = (sent_headers or {}).get("client-request-id")
+        if client_request_id:
+            ids.append(f"client-request-id {client_request_id}")
+        if self.auth is not None:
+            ids.append("Authorization: [redacted]")
+        detail = f" ({', '.join(ids)})" if ids else ""
+        self._debug(f"{where} -> {result.status_code} in {elapsed_ms:.0f} ms{detail}")
 
     def _idle_worker(self) -> _Worker:
         with self._workers_lock:

@@ -12,6 +12,41 @@ if TYPE_CHECKING:
     from phonectl.sandbox.server import GraphEmulator
 
 
+class _Bearer:
+    """The token Graph calls carry, and the one refresh a 401 earns: when Graph refuses the
+    token (revoked, or expired during a long apply) and a refresh token is at hand, one
+    forced refresh; batches in flight that were refused the same token share it."""
+
+    def __init__(self, settings: Settings, token: str) -> None:
+        import threading
+
+        self._settings = settings
+        self._token = token
+        self._refreshed = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        return self._token
+
+    def refresh(self, rejected: str) -> bool:
+        """True when a token other than `rejected` is now in use (retry once with it)."""
+        from phonectl import render
+        from phonectl.auth import refresh_rejected
+
+        with self._lock:
+            if self._token != rejected:
+                return True
+            if self._refreshed:
+                return False
+            self._refreshed = True
+            debug = render.debug if self._settings.debug else None
+            token = refresh_rejected(self._settings, rejected, warn=render.warning, debug=debug)
+            if token is None or token.value == rejected:
+                return False
+            self._token = token.value
+            return True
+
+
 class Runtime:
     def __init__(self, flags: Flags) -> None:
         self._flags = flags
@@ -57,15 +92,19 @@ class Runtime:
 
             settings = self.settings
             base_url = self.graph_url()
-            token = acquire_token(settings, warn=render.warning, notify=render.notice)
+            debug = render.debug if settings.debug else None
+            token = acquire_token(settings, warn=render.warning, notify=render.notice, debug=debug)
+            bearer = _Bearer(settings, token.value)
             self._client = GraphClient(
                 base_url,
-                lambda: token.value,
+                bearer,
                 user_agent=f"phonectl/{__version__}",
                 timeout=settings.timeout,
                 max_retries=settings.max_retries,
+                max_wait=settings.max_wait,
                 notify=render.notice,
-                debug=render.debug if settings.debug else None,
+                debug=debug,
+                on_unauthorized=bearer.refresh,
             )
         return self._client
 

@@ -43,10 +43,16 @@ class Settings(NamedTuple):
     token_cache_path: Path | None
     keyring_timeout: float
     account: dict[str, str] | None
+    max_wait: float = 300.0
 
     @property
     def graph_beta_url(self) -> str:
         return self.graph_url + "/beta"
+
+    @property
+    def account_name(self) -> str:
+        """The signed-in account as a person reads it."""
+        return (self.account or {}).get("username") or "the remembered account"
 
     @property
     def authority(self) -> str:
@@ -130,6 +136,7 @@ def _env_choice(env: Mapping[str, str], name: str, enum: type[Enum]) -> str | No
 # Bounds that keep a typo from turning into a hang or a crash (1e300 seconds, 10**9 retries).
 MAX_TIMEOUT_SECONDS = 3600.0
 MAX_RETRIES = 20
+MAX_WAIT_SECONDS = 86400.0
 
 
 def load_settings(
@@ -175,6 +182,8 @@ def load_settings(
     keyring_timeout = _env_number(
         env, "PHONECTL_KEYRING_TIMEOUT", float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False
     )
+    # The longest Retry-After phonectl waits out; Graph may ask for longer (a day at most).
+    max_wait = _env_number(env, "PHONECTL_MAX_WAIT", float, low=0, high=MAX_WAIT_SECONDS)
     token_cache = env_text(env, "PHONECTL_TOKEN_CACHE") or remembered.get("token_cache")
     # --scope adds to the default (CONTRACT: "adds scopes"); login remembers the result.
     scopes = (
@@ -182,7 +191,7 @@ def load_settings(
         if flags.scopes
         else tuple(remembered.get("scopes") or ()) or DEFAULT_SCOPES
     )
-    account = remembered.get("account")
+    account = _remembered_account(remembered)
     access_token = env.get("PHONECTL_ACCESS_TOKEN", "")
     return Settings(
         cloud=cloud,
@@ -205,8 +214,23 @@ def load_settings(
         scopes=scopes,
         token_cache_path=Path(token_cache).expanduser() if token_cache else None,
         keyring_timeout=3.0 if keyring_timeout is None else float(keyring_timeout),
-        account=account if isinstance(account, dict) else None,
+        account=account,
+        max_wait=300.0 if max_wait is None else float(max_wait),
     )
+
+
+def _remembered_account(remembered: Mapping[str, Any]) -> dict[str, str] | None:
+    """The signed-in account, with the tenant spelling and Graph root its tokens were obtained
+    for. A config written before those were kept takes them from the login's own settings."""
+    account = remembered.get("account")
+    if not isinstance(account, dict):
+        return None
+    cloud = _as_cloud(remembered.get("cloud")) or Cloud.global_
+    return {
+        "tenant": str(remembered.get("tenant") or DEFAULT_TENANT),
+        "graph_url": str(remembered.get("graph_url") or CLOUD_HOSTS[cloud].graph),
+        **{key: value for key, value in account.items() if isinstance(value, str)},
+    }
 
 
 def _as_cloud(value: Any) -> Cloud | None:

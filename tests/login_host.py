@@ -1,6 +1,10 @@
-"""A local HTTPS login host that answers as Microsoft Entra ID does, well enough for the real
-MSAL: OIDC discovery, the device-code endpoint, and the token endpoint (device_code,
-refresh_token and authorization_code grants). Certificates come from a trustme CA."""
+"""A local HTTPS login host that answers as Microsoft Entra ID publishes, well enough for the
+real MSAL: OIDC discovery, the device-code endpoint, and the token endpoint (device_code,
+refresh_token and authorization_code grants). Certificates come from a trustme CA.
+
+It follows Microsoft, not phonectl: a tenant asked for by domain is answered under its GUID
+(as Entra's discovery does), refusals carry AADSTS `error_codes`, and it counts every call so
+tests can see what phonectl really asked. Each behaviour names the page it follows."""
 
 from __future__ import annotations
 
@@ -22,6 +26,22 @@ from urllib.parse import parse_qs, urlsplit
 import trustme
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TENANT_DOMAIN = "contoso.onmicrosoft.com"
+# A second directory, for tests that sign in to two tenants.
+OTHER_TENANT_ID = "0b1d5b7e-3f0a-4c1e-9d2b-6a7c8e9f0a1b"
+OTHER_TENANT_DOMAIN = "fabrikam.onmicrosoft.com"
+# Every name Entra knows a directory by (its GUID, its verified domains) -> its GUID.
+# https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri
+TENANTS = {
+    TENANT_ID: TENANT_ID,
+    TENANT_DOMAIN: TENANT_ID,
+    "contoso.com": TENANT_ID,
+    OTHER_TENANT_ID: OTHER_TENANT_ID,
+    OTHER_TENANT_DOMAIN: OTHER_TENANT_ID,
+}
+# The multi-tenant names: their discovery keeps the name in the endpoints and puts the
+# `{tenantid}` template in the issuer (same page, "issuer" and the /common example).
+MULTI_TENANT_NAMES = frozenset({"organizations", "common", "consumers"})
 USER_OID = "5f1c9a52-6a8e-4bd4-9c1e-3d7c2a6e8b10"
 USERNAME = "innocenty.popov@contoso.com"
 
@@ -47,6 +67,42 @@ class LoginHostBehaviour:
     pending_polls: int = 0
     token_delay: float = 0.0
     send_account_info: bool = True  # id_token and client_info in token responses
+    slow_down_polls: int = 0  # device-flow polls answered `slow_down` (after the pending ones)
+    refresh_refusal: str = "expired"  # how a dead refresh token is refused: expired, revoked
+
+
+def entra_error(error: str, code: int, description: str) -> dict[str, Any]:
+    """A refusal as Entra's token and discovery endpoints write it: `error`,
+    `error_description` starting with the AADSTS code, `error_codes`, `timestamp`,
+    `trace_id`, `correlation_id`, `error_uri`.
+    https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#error-response-1
+    https://learn.microsoft.com/entra/identity-platform/reference-error-codes"""
+    return {
+        "error": error,
+        "error_description": f"AADSTS{code}: {description} Trace ID: {uuid.uuid4()} "
+        f"Correlation ID: {uuid.uuid4()} Timestamp: {time.strftime('%Y-%m-%d %H:%M:%SZ')}",
+        "error_codes": [code],
+        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"),
+        "trace_id": str(uuid.uuid4()),
+        "correlation_id": str(uuid.uuid4()),
+        "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+    }
+
+
+# Refresh-token refusals (invalid_grant), by cause.
+# https://learn.microsoft.com/entra/identity-platform/reference-error-codes#aadsts-error-codes
+REFRESH_REFUSALS = {
+    "expired": (
+        700082,
+        "The refresh token has expired due to inactivity. The token was issued on "
+        "2026-01-01 and was inactive for 90.00:00:00.",
+    ),
+    "revoked": (
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is "
+        "needed. The user might have changed or reset their password.",
+    ),
+}
 
 
 class FakeLoginHost(ThreadingHTTPServer):
@@ -75,6 +131,7 @@ class FakeLoginHost(ThreadingHTTPServer):
         self.device_scopes: dict[str, str] = {}
         self.lock = threading.Lock()
         self._pending_left = 0
+        self._slow_down_left = 0
 
     @property
     def url(self) -> str:
@@ -88,7 +145,13 @@ class FakeLoginHost(ThreadingHTTPServer):
             and (grant_type is None or s.form.get("grant_type") == grant_type)
         ]
 
-    def tokens(self, client_id: str, scope: str, nonce: str | None = None) -> dict[str, Any]:
+    def token_requests(self) -> list[Seen]:
+        """Every call to a token endpoint (any grant)."""
+        return self.calls("/oauth2/v2.0/token")
+
+    def tokens(
+        self, client_id: str, scope: str, nonce: str | None = None, tenant_id: str = TENANT_ID
+    ) -> dict[str, Any]:
         with self.lock:
             access_token = f"at-{uuid.uuid4()}"
             refresh_token = f"rt-{uuid.uuid4()}"
@@ -97,7 +160,7 @@ class FakeLoginHost(ThreadingHTTPServer):
         now = int(time.time())
         claims = {
             "aud": client_id,
-            "iss": f"{self.url}/{TENANT_ID}/v2.0",
+            "iss": f"{self.url}/{tenant_id}/v2.0",
             "iat": now,
             "nbf": now,
             "exp": now + 3600,
@@ -105,7 +168,7 @@ class FakeLoginHost(ThreadingHTTPServer):
             "oid": USER_OID,
             "preferred_username": USERNAME,
             "sub": "sub-" + USER_OID,
-            "tid": TENANT_ID,
+            "tid": tenant_id,
             "ver": "2.0",
         }
         if nonce:
@@ -135,13 +198,18 @@ class FakeLoginHost(ThreadingHTTPServer):
 
     def start_pending(self) -> None:
         self._pending_left = self.behaviour.pending_polls
+        self._slow_down_left = self.behaviour.slow_down_polls
 
-    def take_pending(self) -> bool:
+    def take_pending(self) -> str | None:
+        """The device-flow error this poll gets before the person is done, if any."""
         with self.lock:
             if self._pending_left > 0:
                 self._pending_left -= 1
-                return True
-            return False
+                return "authorization_pending"
+            if self._slow_down_left > 0:
+                self._slow_down_left -= 1
+                return "slow_down"
+            return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -156,19 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.seen.append(Seen("GET", parts.path, {}, self.headers.get("User-Agent", "")))
         segments = parts.path.strip("/").split("/")
         if parts.path.endswith("/v2.0/.well-known/openid-configuration"):
-            base = f"{self.server.url}/{segments[0]}/oauth2/v2.0"
-            self._json(
-                200,
-                {
-                    "issuer": f"{self.server.url}/{TENANT_ID}/v2.0",
-                    "authorization_endpoint": f"{base}/authorize",
-                    "token_endpoint": f"{base}/token",
-                    "device_authorization_endpoint": f"{base}/devicecode",
-                    "end_session_endpoint": f"{base}/logout",
-                    "response_types_supported": ["code", "id_token", "code id_token"],
-                    "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                },
-            )
+            self._discovery(segments[0])
         elif parts.path.endswith("/oauth2/v2.0/authorize"):
             # The user is signed in already: answer with the form_post page that sends the
             # code to the app's redirect URI (MSAL asks for response_mode=form_post).
@@ -191,6 +247,62 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(page)
         else:
             self._json(404, {"error": "not_found"})
+
+    def _discovery(self, asked: str) -> None:
+        """OpenID Connect discovery as Entra answers it: a directory named by domain or GUID
+        gets every endpoint (and the issuer) under its GUID, whatever name was asked for; a
+        multi-tenant name keeps its name in the endpoints and `{tenantid}` in the issuer; a
+        name Entra does not know is a 400 `invalid_tenant` (AADSTS90002).
+        https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#sample-response"""
+        name = asked.lower()
+        if name in MULTI_TENANT_NAMES:
+            path, issuer_tenant = name, "{tenantid}"
+        elif name in TENANTS:
+            path = issuer_tenant = TENANTS[name]
+        else:
+            self._json(
+                400,
+                entra_error(
+                    "invalid_tenant",
+                    90002,
+                    f"Tenant '{asked}' not found. Check to make sure you have the correct "
+                    "tenant ID and are signing into the correct cloud.",
+                ),
+            )
+            return
+        base = f"{self.server.url}/{path}/oauth2/v2.0"
+        self._json(
+            200,
+            {
+                "token_endpoint": f"{base}/token",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
+                "jwks_uri": f"{self.server.url}/{path}/discovery/v2.0/keys",
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": f"{self.server.url}/{issuer_tenant}/v2.0",
+                "request_uri_parameter_supported": False,
+                "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+                "authorization_endpoint": f"{base}/authorize",
+                "device_authorization_endpoint": f"{base}/devicecode",
+                "http_logout_supported": True,
+                "frontchannel_logout_supported": True,
+                "end_session_endpoint": f"{base}/logout",
+                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "tid", "oid"],
+                "kerberos_endpoint": f"{self.server.url}/{path}/kerberos",
+                "tenant_region_scope": "WW",
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_graph_host_name": "graph.windows.net",
+                "msgraph_host": "graph.microsoft.com",
+                "rbac_url": "https://pas.windows.net",
+            },
+        )
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -225,57 +337,84 @@ class _Handler(BaseHTTPRequestHandler):
         grant = form.get("grant_type", "")
         client_id = form.get("client_id", "")
         scope = form.get("scope", "")
+        # The token's tenant: the directory the endpoint names; a multi-tenant endpoint
+        # issues it in the user's home directory.
+        tenant_id = TENANTS.get(self.path.strip("/").split("/")[0].lower(), TENANT_ID)
+        # Device authorization grant, the errors a client polls through:
+        # https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code#expected-errors
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
-            if host.take_pending():
+            waiting = host.take_pending()
+            if waiting == "authorization_pending":
                 self._json(
                     400,
-                    {"error": "authorization_pending", "error_description": "AADSTS70016: pending"},
+                    entra_error(
+                        "authorization_pending",
+                        70016,
+                        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                    ),
                 )
+            elif waiting == "slow_down":
+                self._json(400, entra_error("slow_down", 70016, "Polling too fast."))
             elif host.behaviour.device_outcome == "declined":
                 self._json(
                     400,
-                    {
-                        "error": "authorization_declined",
-                        "error_description": "AADSTS70000: the user declined.",
-                    },
+                    entra_error("authorization_declined", 70000, "The user declined."),
                 )
             elif host.behaviour.device_outcome == "expired":
                 self._json(
                     400,
-                    {
-                        "error": "expired_token",
-                        "error_description": "AADSTS70020: the code expired.",
-                    },
+                    entra_error(
+                        "expired_token",
+                        70020,
+                        "The provided value for the input "
+                        "parameter 'device_code' is not valid. This device code has "
+                        "expired.",
+                    ),
                 )
             else:
                 granted = host.device_scopes.get(form.get("device_code", ""), "")
-                self._json(200, host.tokens(client_id, granted))
+                self._json(200, host.tokens(client_id, granted, tenant_id=tenant_id))
+        # Refreshing: the refresh token rotates; a dead one is invalid_grant with its cause.
+        # https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
         elif grant == "refresh_token":
             with host.lock:
                 valid = form.get("refresh_token") in host.valid_refresh_tokens
                 host.valid_refresh_tokens.discard(form.get("refresh_token", ""))  # rotation
             if valid:
-                self._json(200, host.tokens(client_id, scope))
+                self._json(200, host.tokens(client_id, scope, tenant_id=tenant_id))
             else:
-                self._json(
-                    400,
-                    {
-                        "error": "invalid_grant",
-                        "error_description": "AADSTS700082: refresh token expired.",
-                    },
-                )
+                code, description = REFRESH_REFUSALS[host.behaviour.refresh_refusal]
+                self._json(400, entra_error("invalid_grant", code, description))
         elif grant == "authorization_code":
             request = host.auth_codes.pop(form.get("code", ""), None)
             verifier = form.get("code_verifier", "")
             challenge = _b64(hashlib.sha256(verifier.encode()).digest())
             if request is None or request.get("code_challenge") != challenge:
-                self._json(400, {"error": "invalid_grant", "error_description": "bad code"})
+                self._json(
+                    400,
+                    entra_error(
+                        "invalid_grant",
+                        70008,
+                        "The provided authorization code is invalid or has expired.",
+                    ),
+                )
             else:
                 self._json(
-                    200, host.tokens(client_id, request.get("scope", ""), request.get("nonce"))
+                    200,
+                    host.tokens(
+                        client_id,
+                        request.get("scope", ""),
+                        request.get("nonce"),
+                        tenant_id=tenant_id,
+                    ),
                 )
         else:
-            self._json(400, {"error": "unsupported_grant_type"})
+            self._json(
+                400,
+                entra_error(
+                    "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
+                ),
+            )
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
         content = json.dumps(body).encode()

@@ -88,10 +88,15 @@ def test_login_remembers_its_settings_for_later_runs(
     assert f"Not remembered: graph_url {signed_out_graph.url} (loopback)" in said
     assert "Remembered for later runs: cloud global, tenant contoso.onmicrosoft.com" in said
     assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
-    assert login_host.host.calls("/token")[0].path.startswith("/contoso.onmicrosoft.com/")
+    # Discovery is asked under the domain typed; Entra answers with endpoints under the GUID.
+    (discovery,) = login_host.host.calls("/openid-configuration")
+    assert discovery.path.startswith("/contoso.onmicrosoft.com/")
+    assert login_host.host.calls("/token")[0].path.startswith(f"/{TENANT_ID}/")
     # A later run needs neither the client id nor the tenant in its environment.
     monkeypatch.delenv("PHONECTL_CLIENT_ID")
+    login_host.host.seen.clear()
     assert phonectl(*UPDATE).exit_code == 0
+    assert login_host.host.seen == []
 
 
 def test_an_expired_access_token_is_refreshed_silently_and_persisted(

@@ -74,7 +74,14 @@ def login(
         cloud=cloud, tenant=tenant, client_id=client_id, scopes=tuple(scope or ()) or None
     )
     store = open_store(settings.token_cache_path, settings.keyring_timeout)
-    logged_in = sign_in(settings, store, notify=render.notice, warn=render.warning, browser=browser)
+    logged_in = sign_in(
+        settings,
+        store,
+        notify=render.notice,
+        warn=render.warning,
+        browser=browser,
+        debug=render.debug if settings.debug else None,
+    )
     signed_in = logged_in.signed_in
     remembered = ", ".join(
         f"{key} {value}"
@@ -105,7 +112,8 @@ def status(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
     from phonectl.results import AuthReport
 
     rt = runtime(ctx)
-    report = auth_status(rt.settings, warn=render.warning)
+    debug = render.debug if rt.settings.debug else None
+    report = auth_status(rt.settings, warn=render.warning, debug=debug)
     return render.Shown(AuthReport(report), rt.output(output))
 
 
