@@ -42,6 +42,9 @@ REGISTER_APP_HINT = (
 )
 
 
+SIGN_IN_HINT = "run 'phonectl auth login' (or set PHONECTL_ACCESS_TOKEN)"
+
+
 class TokenSource(str, Enum):
     env = "env"
     sandbox = "sandbox"
@@ -115,17 +118,20 @@ def acquire_token(
     token = cached_access_token(settings, read_cache(store, warn))
     if token is not None:
         return token
+    why = "not signed in, or the sign-in has expired"
     if settings.account and settings.client_id:
-        token = _refresh(settings, store, warn, debug=debug)
+        try:
+            token = _refresh(settings, store, warn, debug=debug)
+        except SignInRequired as refused:
+            token, why = None, refused.message
         if token is not None:
             return token
     at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
     if at_terminal if interactive is None else interactive:
         return login(settings, store, notify=notify, warn=warn, debug=debug).signed_in.token
-    why = "not signed in, or the sign-in has expired"
     if interactive is None:  # a command that would have signed in, had someone been there
         why += ", and no one is at a terminal to sign in"
-    raise SignInRequired(why, hint="run 'phonectl auth login' (or set PHONECTL_ACCESS_TOKEN)")
+    raise SignInRequired(why, hint=SIGN_IN_HINT)
 
 
 def check_graph_root(settings: Settings) -> None:
@@ -275,6 +281,13 @@ def _refresh(
                 return None
             result = app.acquire_token_silent_with_error(
                 list(settings.scopes), account=account, force_refresh=rejected is not None
+            )
+        if result and not isinstance(result.get("access_token"), str) and result.get("error"):
+            # Entra refused the refresh token (expired, revoked, consent withdrawn): its
+            # words say which, and only a new sign-in helps.
+            raise SignInRequired(
+                f"the login host refused to renew the sign-in: {_error_text(result)}",
+                hint=SIGN_IN_HINT,
             )
         if not result or not isinstance(result.get("access_token"), str):
             return None

@@ -156,3 +156,8 @@ def control_refusal(graph: GraphEmulator, what: str, body: Any) -> str:
 def unexpected_warning(message: str) -> None:
     """A `warn` for calls that must not warn: the test fails on one."""
     raise AssertionError(f"unexpected warning: {message}")
+
+
+def sent_token(call: RecordedRequest) -> str:
+    """The bearer token a Graph request carried."""
+    return call.headers.get("Authorization", "").removeprefix("Bearer ")

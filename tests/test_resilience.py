@@ -6,9 +6,18 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
-from support import EXAMPLE_PHONE_ID, ME_ID, TEST_TOKEN, Run, graph_calls, phone_in_state
+from support import (
+    EXAMPLE_PHONE_ID,
+    ME_ID,
+    TEST_TOKEN,
+    Run,
+    graph_calls,
+    phone_in_state,
+    run_phonectl,
+)
 
 from phonectl.graph import MAX_BACKOFF, may_retry, parse_retry_after, retry_delay
 from phonectl.sandbox.server import Fault, GraphEmulator
@@ -205,3 +214,39 @@ def test_only_429_retries_a_post() -> None:
     assert not may_retry("POST", 503)
     assert may_retry("PATCH", 503) and may_retry("GET", 504) and may_retry("DELETE", 429)
     assert not may_retry("GET", 500)
+
+
+def test_a_retry_comes_no_sooner_than_retry_after_asked(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    graph.add_fault(Fault(status=429, count=1, retry_after="2"))
+    result = phonectl(*UPDATE)
+    assert result.exit_code == 0, result.stderr
+    throttled, retried = graph_calls(graph)
+    assert retried.at - throttled.at >= 2.0  # retrying early prolongs throttling
+
+
+def test_a_wait_longer_than_max_wait_ends_at_once_with_exit_6(
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_WAIT", "3")
+    graph.add_fault(Fault(status=429, count=1, retry_after="120"))
+    done = run_phonectl(*UPDATE)
+    assert done.returncode == 6, done.stderr
+    assert len(graph_calls(graph)) == 1  # no second request
+    assert "asked to wait 120 s, longer than PHONECTL_MAX_WAIT (3 s)" in done.stderr
+    assert "hint: try again after 20" in done.stderr  # a date and time, UTC
+
+
+def test_a_batch_item_asked_to_wait_past_max_wait_fails_with_exit_6(
+    graph: GraphEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_WAIT", "3")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"user,id,number\n,{EXAMPLE_PHONE_ID},+1 425 555 0100\n")
+    graph.add_fault(Fault(status=429, count=1, method="PATCH", retry_after="120"))
+    done = run_phonectl("apply", str(rows))
+    assert done.returncode == 6, done.stderr
+    assert "longer than PHONECTL_MAX_WAIT" in done.stdout + done.stderr
+    patches = [c for c in graph_calls(graph) if c.decoded_path == "/beta/$batch"]
+    assert len(patches) == 2  # the read, the one write: not sent again
