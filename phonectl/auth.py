@@ -336,7 +336,7 @@ def sign_in(
     scopes = list(settings.scopes)
     with _login_host_errors():
         if browser:
-            result = app.acquire_token_interactive(scopes, prompt="select_account")
+            result = _sign_in_in_browser(app, scopes, settings, notify)
         else:
             flow = app.initiate_device_flow(scopes=scopes)
             if not isinstance(flow.get("user_code"), str):
@@ -365,6 +365,66 @@ def sign_in(
         tenant_id=str(claims.get("tid") or account.get("realm") or settings.tenant),
         home_account_id=str(account.get("home_account_id") or ""),
     )
+
+
+# How long a person has to finish signing in once their browser opened the page.
+BROWSER_SIGN_IN_SECONDS = 300.0
+
+
+def _sign_in_in_browser(app: Any, scopes: list[str], settings: Settings, notify: Say) -> Any:
+    """The authorization-code flow with PKCE on a loopback redirect. Where no browser could
+    be opened (a server, a container), phonectl says so in its own words with the address to
+    open on this machine, and waits only PHONECTL_TIMEOUT more for it.
+
+    MSAL's wait cannot be shortened once it started, so it runs on a daemon thread that
+    this one stops waiting for (the process ends soon after)."""
+    import threading
+    import time
+
+    done = threading.Event()
+    outcome: list[Any] = []
+    deadline = [time.monotonic() + BROWSER_SIGN_IN_SECONDS]
+    no_browser: list[str] = []
+
+    def no_browser_opened(address: str) -> None:
+        no_browser.append(address)
+        deadline[0] = time.monotonic() + settings.timeout
+        notify(
+            f"No browser could be opened here; open this address in a browser on this "
+            f"machine within {settings.timeout:g} s to sign in: {address}"
+        )
+
+    def run() -> None:
+        try:
+            outcome.append(
+                app.acquire_token_interactive(
+                    scopes,
+                    prompt="select_account",
+                    timeout=round(BROWSER_SIGN_IN_SECONDS),
+                    auth_uri_callback=no_browser_opened,
+                )
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="browser-sign-in", daemon=True).start()
+    while not done.wait(max(0.0, min(deadline[0] - time.monotonic(), 1.0))):
+        if time.monotonic() >= deadline[0]:
+            break
+    result = outcome[0] if outcome else None
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance((result or {}).get("access_token"), str) and (
+        no_browser or not done.is_set()
+    ):
+        why = "no browser could be opened to sign in" if no_browser else "no sign-in came back"
+        raise SignInRequired(
+            f"{why} within {settings.timeout if no_browser else BROWSER_SIGN_IN_SECONDS:g} s",
+            hint="sign in with a device code instead: phonectl auth login (without --browser)",
+        )
+    return result
 
 
 class LoggedIn(NamedTuple):
