@@ -5,7 +5,12 @@ from typing import Annotated
 import typer
 
 from phonectl.commands import apply, auth, phones, sandbox
-from phonectl.commands.options import CloudOption, OutputOption, help_when_no_command
+from phonectl.commands.options import (
+    CloudOption,
+    OutputOption,
+    ProfileOption,
+    help_when_no_command,
+)
 from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
@@ -40,6 +45,7 @@ def root(
     ] = None,
     output: OutputOption = None,
     cloud: CloudOption = None,
+    profile: ProfileOption = None,
     debug: Annotated[
         bool | None,
         typer.Option(
@@ -60,7 +66,13 @@ def root(
 ) -> None:
     # Only the flags are kept here: the Runtime (settings, client) is built by the command
     # that needs it, so `phonectl update --help` and Tab completion never load it.
-    ctx.obj = {"cloud": cloud, "output": output, "debug": debug, "sandbox": sandbox_}
+    ctx.obj = {
+        "cloud": cloud,
+        "output": output,
+        "debug": debug,
+        "sandbox": sandbox_,
+        "profile": profile,
+    }
     help_when_no_command(ctx)
 
 

@@ -12,11 +12,17 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from phonectl.choices import CLOUD_HOSTS
-from phonectl.config import load_config, save_config
+from phonectl.config import load_config, save_profile
 from phonectl.errors import InvalidInput, PhonectlError, Say, SignInRequired
 from phonectl.safe_output import add_secret
 from phonectl.settings import Secret, Settings
-from phonectl.token_store import CacheUnreadable, TokenStore, cache_lock, open_store
+from phonectl.token_store import (
+    CacheUnreadable,
+    TokenStore,
+    cache_lock,
+    open_store,
+    store_key,
+)
 from phonectl.urls import is_loopback_host, parse_service_url
 
 SANDBOX_TOKEN = "sandbox"
@@ -114,7 +120,7 @@ def acquire_token(
     if settings.access_token is not None:
         return env_token(settings)
     check_graph_root(settings)
-    store = open_store(settings.token_cache_path, settings.keyring_timeout)
+    store = open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile)
     token = cached_access_token(settings, read_cache(store, warn))
     if token is not None:
         return token
@@ -250,7 +256,7 @@ def refresh_rejected(
         return None
     if not settings.client_id:
         return None
-    store = open_store(settings.token_cache_path, settings.keyring_timeout)
+    store = open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile)
     return _refresh(settings, store, warn, debug=debug, rejected=rejected)
 
 
@@ -264,7 +270,7 @@ def _refresh(
 ) -> Token | None:
     """Redeem the cached refresh token, under the lock so two processes never both rotate it.
     With `rejected` (an access token Graph refused), the cache's copy of it is not used."""
-    with cache_lock(_lock_wait(settings)):
+    with cache_lock(_lock_wait(settings), store_key(settings.profile)):
         blob = read_cache(store, warn)  # another process may have refreshed while we waited
         token = cached_access_token(settings, blob)
         if (token is not None and token.value != rejected) or blob is None:
@@ -354,7 +360,7 @@ def sign_in(
         )
     add_secret(result["access_token"])
     add_secret(result.get("refresh_token"))
-    with cache_lock(_lock_wait(settings)):
+    with cache_lock(_lock_wait(settings), store_key(settings.profile)):
         store.write(cache.serialize())
     claims = result.get("id_token_claims") or {}
     accounts = app.get_accounts()
@@ -477,7 +483,7 @@ def login(
             remembered[key] = value
     if settings.token_cache_path is not None:
         remembered["token_cache"] = str(settings.token_cache_path)
-    save_config(remembered)
+    save_profile(settings.profile, remembered, warn=warn)
     return LoggedIn(signed_in, remembered, tuple(not_remembered))
 
 
@@ -490,18 +496,20 @@ def logout(settings: Settings, *, warn: Say) -> LoggedOut:
     """Forget the account: its cache entries and the config file's record of it. Without a
     keyring (and no PHONECTL_TOKEN_CACHE) no tokens can have been kept: nothing to clear."""
     try:
-        store: TokenStore | None = open_store(settings.token_cache_path, settings.keyring_timeout)
+        store: TokenStore | None = open_store(
+            settings.token_cache_path, settings.keyring_timeout, settings.profile
+        )
     except SignInRequired:
         if settings.token_cache_path is not None:
             raise
         store = None
     if store is not None:
-        with cache_lock(_lock_wait(settings)):
+        with cache_lock(_lock_wait(settings), store_key(settings.profile)):
             store.clear()
-    remembered = load_config(warn=warn)
+    remembered = load_config(warn=warn, profile=settings.profile)
     account = remembered.pop("account", None)
     if account is not None:
-        save_config(remembered)
+        save_profile(settings.profile, remembered, warn=warn)
     username = account.get("username") if isinstance(account, dict) else None
     return LoggedOut(username, None if store is None else store.location)
 
@@ -546,9 +554,73 @@ def status(settings: Settings, *, warn: Say, debug: Say | None = None) -> AuthSt
     )
 
 
+class ProfileSummary(NamedTuple):
+    """One line of `auth list`."""
+
+    name: str
+    account: str | None
+    tenant: str
+    cloud: str
+    default: bool
+    unattended: bool
+    how: str  # why a token can be had without a person, or why not
+
+
+def list_profiles(*, warn: Say) -> list[ProfileSummary]:
+    """Every remembered sign-in, and whether a token can be had without a person, judged from
+    the cache alone (no network call: a refresh token is taken to work until Entra says no)."""
+    from phonectl.config import current_profile, profile_names, read_config
+    from phonectl.settings import Flags, load_settings
+
+    data = read_config(warn=warn)
+    summaries = []
+    for name in profile_names(data):
+        settings = load_settings(Flags(profile=name), warn=warn)
+        account = settings.account or {}
+        unattended, how = _unattended(settings, warn)
+        summaries.append(
+            ProfileSummary(
+                name=name,
+                account=account.get("username") or None,
+                tenant=account.get("tenant_id") or settings.tenant,
+                cloud=settings.cloud.value,
+                default=name == current_profile(data),
+                unattended=unattended,
+                how=how,
+            )
+        )
+    return summaries
+
+
+def _unattended(settings: Settings, warn: Say) -> tuple[bool, str]:
+    if not settings.account:
+        return False, "not signed in"
+    try:
+        blob = read_cache(
+            open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile), warn
+        )
+    except PhonectlError as exc:
+        return False, exc.message
+    token = cached_access_token(settings, blob)
+    if token is not None and token.expires_on:
+        return True, f"access token until {_utc(token.expires_on)}"
+    home_account_id = settings.account.get("home_account_id") or ""
+    refresh_tokens = json.loads(blob).get("RefreshToken", {}).values() if blob else ()
+    if any(
+        isinstance(entry, dict)
+        and (entry.get("home_account_id") or "") == home_account_id
+        and entry.get("client_id") == settings.client_id
+        for entry in refresh_tokens
+    ):
+        return True, "refresh token"
+    return False, "no token in the cache: phonectl auth login"
+
+
 def _cache_location(settings: Settings) -> str:
     try:
-        return open_store(settings.token_cache_path, settings.keyring_timeout).location
+        return open_store(
+            settings.token_cache_path, settings.keyring_timeout, settings.profile
+        ).location
     except SignInRequired as exc:
         return f"none ({exc.message})"
 

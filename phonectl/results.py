@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this 
 
     from phonectl.apply.run import ApplyReport
     from phonectl.apply.run import RowResult as ApplyRow
-    from phonectl.auth import AuthStatus
+    from phonectl.auth import AuthStatus, ProfileSummary
 
     class Result(Protocol):
         """Anything a command returns for render.show()."""
@@ -300,6 +300,57 @@ class AuthReport(NamedTuple):
                 for name, value in facts.items()
             )
         )
+
+
+PROFILE_COLUMNS = (
+    Column("Profile", 0),
+    Column("Default", 0),
+    Column("Account", 0),
+    Column("Tenant", 2),
+    Column("Cloud", 3),
+    Column("Unattended", 1, wraps=True),
+)
+
+
+class ProfileList(NamedTuple):
+    """`auth list`: every remembered sign-in."""
+
+    profiles: Sequence[ProfileSummary]
+    exit_code: ExitCode = ExitCode.OK
+    notes: tuple[str, ...] = ()
+    problem: PhonectlError | None = None
+
+    def json(self) -> Any:
+        return [
+            {
+                "name": p.name,
+                "account": p.account,
+                "tenant": p.tenant,
+                "cloud": p.cloud,
+                "default": p.default,
+                "unattended": p.unattended,
+                "unattendedReason": p.how,
+            }
+            for p in self.profiles
+        ]
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        for p in self.profiles:
+            yield p.name, p.account, p.tenant, p.cloud, p.default, p.unattended
+
+    def view(self) -> View:
+        rows = (
+            (
+                p.name,
+                "*" if p.default else "",
+                p.account or "-",
+                p.tenant,
+                p.cloud,
+                f"{shown(p.unattended)} ({p.how})",
+            )
+            for p in self.profiles
+        )
+        return Table(PROFILE_COLUMNS, rows)
 
 
 class Said(NamedTuple):

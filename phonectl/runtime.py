@@ -67,12 +67,15 @@ class Runtime:
                 )
         return self._settings
 
-    def settings_with(self, **flags: Any) -> Settings:
-        """Settings with a command's own flags (None: not given) over the global ones."""
+    def settings_with(self, *, new_profile: bool = False, **flags: Any) -> Settings:
+        """Settings with a command's own flags (None: not given) over the global ones;
+        `new_profile`: the profile may be one that does not exist yet (auth login)."""
         given = {name: value for name, value in flags.items() if value is not None}
         from phonectl import render
 
-        return load_settings(self._flags._replace(**given), warn=render.warning)
+        return load_settings(
+            self._flags._replace(**given), warn=render.warning, new_profile=new_profile
+        )
 
     def output(self, command_flag: OutputFormat | None) -> OutputFormat:
         """The output format: the command's -o, else the global one, env, default."""

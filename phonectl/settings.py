@@ -44,6 +44,7 @@ class Settings(NamedTuple):
     keyring_timeout: float
     account: dict[str, str] | None
     max_wait: float = 300.0
+    profile: str = "default"
 
     @property
     def graph_beta_url(self) -> str:
@@ -69,6 +70,7 @@ class Flags(NamedTuple):
     tenant: str | None = None
     client_id: str | None = None
     scopes: tuple[str, ...] | None = None
+    profile: str | None = None
 
 
 def env_text(env: Mapping[str, str], name: str) -> str | None:
@@ -145,13 +147,21 @@ def load_settings(
     remembered: Mapping[str, Any] | None = None,
     *,
     warn: Say,
+    new_profile: bool = False,
 ) -> Settings:
-    """Resolve every setting: flag > environment > what `auth login` remembered > default."""
+    """Resolve every setting: flag > environment > what `auth login` remembered > default.
+    The profile (--profile, PHONECTL_PROFILE, else the current one) must exist unless
+    `new_profile` (auth login makes it)."""
     env = os.environ if env is None else env
+    asked_profile = flags.profile or env_text(env, "PHONECTL_PROFILE")
     if remembered is None:
-        from phonectl.config import load_config
+        from phonectl.config import load_profile
 
-        remembered = load_config(warn=warn)
+        profile, remembered = load_profile(
+            warn=warn, profile=asked_profile, must_exist=not new_profile
+        )
+    else:
+        profile = asked_profile or "default"
     cloud = (
         flags.cloud
         or _as_cloud(_env_choice(env, "PHONECTL_CLOUD", Cloud))
@@ -216,6 +226,7 @@ def load_settings(
         keyring_timeout=3.0 if keyring_timeout is None else float(keyring_timeout),
         account=account,
         max_wait=300.0 if max_wait is None else float(max_wait),
+        profile=profile,
     )
 
 

@@ -63,8 +63,9 @@ class KeyringStore:
     The chunks are written first and the header (chunk count and checksum) last, so a
     reader never takes a half-written cache for a whole one."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, header_key: str = HEADER_KEY) -> None:
         self._timeout = timeout
+        self._header_key = header_key
         import keyring
 
         backend = self._call(keyring.get_keyring)
@@ -85,7 +86,7 @@ class KeyringStore:
         self.location = f"keyring {_backend_name(backend)}"
 
     def read(self) -> str | None:
-        raw_header = self._get(HEADER_KEY)
+        raw_header = self._get(self._header_key)
         if raw_header is None:
             return None
         try:
@@ -93,7 +94,7 @@ class KeyringStore:
             count, digest = int(header["chunks"]), str(header["sha256"])
         except (ValueError, KeyError, TypeError):
             raise CacheUnreadable("the keyring entry's header is damaged") from None
-        parts = [self._get(_chunk_key(i)) for i in range(count)]
+        parts = [self._get(self._chunk_key(i)) for i in range(count)]
         if any(part is None for part in parts):
             raise CacheUnreadable("a chunk of the keyring entry is missing")
         blob = "".join(p for p in parts if p is not None)
@@ -105,18 +106,21 @@ class KeyringStore:
         old_count = self._stored_chunk_count()
         chunks = [blob[i : i + CHUNK_CHARS] for i in range(0, len(blob), CHUNK_CHARS)] or [""]
         for i, chunk in enumerate(chunks):
-            self._call(self._backend.set_password, SERVICE, _chunk_key(i), chunk)
+            self._call(self._backend.set_password, SERVICE, self._chunk_key(i), chunk)
         header = json.dumps({"chunks": len(chunks), "sha256": _digest(blob)})
-        self._call(self._backend.set_password, SERVICE, HEADER_KEY, header)
+        self._call(self._backend.set_password, SERVICE, self._header_key, header)
         self._delete_chunks(range(len(chunks), old_count))
 
     def clear(self) -> None:
         count = self._stored_chunk_count()
-        self._delete(HEADER_KEY)
+        self._delete(self._header_key)
         self._delete_chunks(range(count))
 
+    def _chunk_key(self, index: int) -> str:
+        return f"{self._header_key}.{index}"
+
     def _stored_chunk_count(self) -> int:
-        raw = self._get(HEADER_KEY)
+        raw = self._get(self._header_key)
         try:
             return int(json.loads(raw)["chunks"]) if raw else 0
         except (ValueError, KeyError, TypeError):
@@ -124,7 +128,7 @@ class KeyringStore:
 
     def _delete_chunks(self, indexes: range) -> None:
         for i in indexes:
-            self._delete(_chunk_key(i))
+            self._delete(self._chunk_key(i))
 
     def _delete(self, key: str) -> None:
         import keyring.errors
@@ -177,10 +181,6 @@ def _digest(blob: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _chunk_key(index: int) -> str:
-    return f"{HEADER_KEY}.{index}"
-
-
 def _backend_name(backend: object) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
@@ -217,11 +217,19 @@ def _is_fail_backend(backend: object) -> bool:
     return isinstance(backend, fail.Keyring)
 
 
-def open_store(token_cache_path: Path | None, keyring_timeout: float) -> TokenStore:
-    """The file store when PHONECTL_TOKEN_CACHE names one, else the keyring."""
+def store_key(profile: str) -> str:
+    """A profile's name for its cache, in the keyring and for its lock: the `default`
+    profile keeps the name used before profiles existed, so its tokens stay where they are."""
+    return HEADER_KEY if profile == "default" else f"{HEADER_KEY}@{profile}"
+
+
+def open_store(
+    token_cache_path: Path | None, keyring_timeout: float, profile: str = "default"
+) -> TokenStore:
+    """The file store when PHONECTL_TOKEN_CACHE names one, else the profile's keyring entry."""
     if token_cache_path is not None:
         return FileStore(token_cache_path)
-    return KeyringStore(keyring_timeout)
+    return KeyringStore(keyring_timeout, store_key(profile))
 
 
 @contextmanager

@@ -6,7 +6,13 @@ import typer
 
 from phonectl import render
 from phonectl.choices import OutputFormat
-from phonectl.commands.options import CloudOption, OutputOption, help_when_no_command, runtime
+from phonectl.commands.options import (
+    CloudOption,
+    OutputOption,
+    complete_profile,
+    help_when_no_command,
+    runtime,
+)
 from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
@@ -71,9 +77,13 @@ def login(
     from phonectl.token_store import open_store
 
     settings = runtime(ctx).settings_with(
-        cloud=cloud, tenant=tenant, client_id=client_id, scopes=tuple(scope or ()) or None
+        cloud=cloud,
+        tenant=tenant,
+        client_id=client_id,
+        scopes=tuple(scope or ()) or None,
+        new_profile=True,
     )
-    store = open_store(settings.token_cache_path, settings.keyring_timeout)
+    store = open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile)
     logged_in = sign_in(
         settings,
         store,
@@ -91,13 +101,17 @@ def login(
     said = (
         f"Signed in as {signed_in.username or 'the account'} (tenant {signed_in.tenant_id}); "
         f"tokens kept in {store.location}.",
-        f"Remembered for later runs: {remembered}.",
+        f"Remembered for later runs{_of_profile(settings.profile)}: {remembered}.",
         *(
             f"Not remembered: {item}; later runs use the cloud's own host."
             for item in logged_in.not_remembered
         ),
     )
     return render.Shown(Said(said), OutputFormat.table)
+
+
+def _of_profile(profile: str) -> str:
+    return "" if profile == "default" else f" of profile {profile} (--profile {profile})"
 
 
 @app.command(epilog=GLOBAL_HELP)
@@ -141,4 +155,45 @@ def logout(ctx: typer.Context) -> render.Shown:
     still = ("PHONECTL_ACCESS_TOKEN is still set and will still be used.",)
     return render.Shown(
         Said((said, *(still if rt.settings.access_token else ()))), OutputFormat.table
+    )
+
+
+@app.command("list", epilog=GLOBAL_HELP)
+def list_profiles(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
+    """List the remembered sign-ins (profiles): account, tenant, cloud, the default, and
+    whether a token can be had without a person. Checks the cache only: no network call.
+
+    Example: phonectl auth list -o json
+    """
+    from phonectl.auth import list_profiles as profiles
+    from phonectl.results import ProfileList
+
+    rt = runtime(ctx)
+    return render.Shown(ProfileList(profiles(warn=render.warning)), rt.output(output))
+
+
+@app.command(epilog=GLOBAL_HELP)
+def switch(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="The profile to use from now on when no --profile is given.",
+            autocompletion=complete_profile,
+            show_default=False,
+        ),
+    ],
+) -> render.Shown:
+    """Make a profile the default: later commands without --profile use it.
+
+    Example: phonectl auth switch fabrikam
+    """
+    from phonectl.config import switch_profile
+    from phonectl.results import Said
+
+    switch_profile(name, warn=render.warning)
+    return render.Shown(
+        Said((f"Profile {name} is now the default; --profile NAME picks another for one run.",)),
+        OutputFormat.table,
     )

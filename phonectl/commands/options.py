@@ -86,6 +86,33 @@ CloudOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    """Profile names from the config file, read as JSON alone (Tab stays fast)."""
+    import json
+
+    from phonectl.config import config_path
+
+    try:
+        data = json.loads(config_path().read_text(encoding="utf-8"))
+        names = ["default", *(data.get("profiles") or {})]
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+        names = ["default"]
+    return [name for name in names if isinstance(name, str) and name.startswith(incomplete)]
+
+
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="The remembered sign-in to use [env: PHONECTL_PROFILE; default: the one "
+        "'auth switch' chose, else 'default'].",
+        show_default=False,
+        autocompletion=complete_profile,
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option("--dry-run", help="Print the request instead of sending it; needs no sign-in."),
