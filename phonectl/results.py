@@ -240,6 +240,51 @@ class RequestPlanned(NamedTuple):
         return Lines(tuple(lines))
 
 
+class SetPlanned(NamedTuple):
+    """`set --dry-run`: what set would do to the user's phone of the type, old -> new."""
+
+    outcome: str  # would-update, would-add, unchanged
+    phone_id: str | None
+    user: str
+    changes: tuple[tuple[str, Any, Any], ...]  # field, old, new
+    request: Mapping[str, Any] | None  # method, url, body; None: nothing would be sent
+    exit_code: ExitCode = ExitCode.OK
+    notes: tuple[str, ...] = ("dry run: nothing was sent",)
+    problem: PhonectlError | None = None
+
+    def json(self) -> Any:
+        return {
+            "result": self.outcome,
+            "user": self.user or None,
+            "id": self.phone_id,
+            "changes": [{"field": f, "old": old, "new": new} for f, old, new in self.changes],
+            "request": self.request,
+        }
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        return [
+            (self.outcome, self.phone_id, f, _json_text(old), _json_text(new))
+            for f, old, new in self.changes
+        ] or [(self.outcome, self.phone_id)]
+
+    def view(self) -> View:
+        whose = self.user or "the signed-in user"
+        phone = f"phone {self.phone_id}" if self.phone_id else "a new phone"
+        lines = [f"{self.outcome}: {phone} of {whose}"]
+        for field, old, new in self.changes:
+            if self.outcome == "would-add":
+                lines.append(f"  {field}: {_json_text(new)}")
+            else:
+                lines.append(f"  {field}: {_json_text(old)} -> {_json_text(new)}")
+        return Lines(tuple(lines))
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
 # -- auth -------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
-"""The phone commands: list, get, add, update, delete."""
+"""The phone commands: list, get, add, update, set, delete."""
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -135,6 +135,72 @@ def update(
     rt = runtime(ctx)
     path = phones_path(UserRef(user), phone_id)
     return render.Shown(_send(rt, "PATCH", path, body, dry_run), rt.output(output))
+
+
+def set_phone(
+    ctx: typer.Context,
+    type_: TypeOption = None,
+    number: NumberOption = None,
+    display_name: DisplayNameOption = None,
+    allowed_audiences: AudienceOption = None,
+    source_type: SourceTypeOption = None,
+    searchable: SearchableOption = None,
+    confidence: ConfidenceOption = None,
+    verified: VerifiedOption = None,
+    clear: ClearOption = None,
+    user: UserOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Read, and show what would change (old -> new); send no write."
+        ),
+    ] = False,
+    output: OutputOption = None,
+) -> render.Shown:
+    """Make a user's one phone of a type hold these values: no id needed. Sends a minimal
+    PATCH when it differs, nothing when it already does, a POST when the user has none.
+
+    Example: phonectl set --user adelev@contoso.com --type mobile --number "+1 425 555 0109"
+    """
+    from phonectl.apply.one_phone import set_phone as set_one
+    from phonectl.results import PhoneShown, SetPlanned
+
+    if type_ is None:
+        raise InvalidInput("set needs --type: the user's one phone of that type is set")
+    fields = PhoneFields(
+        type_,
+        number,
+        display_name,
+        allowed_audiences,
+        tuple(source_type or ()),
+        searchable,
+        confidence,
+        verified,
+        tuple(clear or ()),
+    )
+    body = build_body(fields)
+    rt = runtime(ctx)
+    owner = UserRef(user)
+    done = set_one(rt.client(), owner, body, dry_run=dry_run)
+    if dry_run:
+        request = (
+            {"method": done.method, "url": rt.graph_url() + done.path, "body": done.body}
+            if done.method
+            else None
+        )
+        changes = tuple((c.field, c.old, c.new) for c in done.changes)
+        planned = SetPlanned(done.outcome.value, done.phone_id, owner.shown(), changes, request)
+        return render.Shown(planned, rt.output(output))
+    phone = f"{body['type']} phone {done.phone_id}"
+    whose = owner.ref or "the signed-in user"
+    if done.outcome.value == "unchanged":
+        note = f"set: unchanged: the {phone} of {whose} already holds these values"
+    elif done.outcome.value == "added":
+        note = f"set: added a {phone} for {whose}"
+    else:
+        changed = ", ".join(c.field for c in done.changes)
+        note = f"set: updated the {phone} of {whose} ({changed})"
+    return render.Shown(PhoneShown(done.phone or {}, notes=(note,)), rt.output(output))
 
 
 def delete(
