@@ -55,7 +55,7 @@ def _write_view(result: Result) -> None:
     view = result.view()
     if isinstance(view, Table):
         rows = [[escape_controls(cell) for cell in row] for row in view.rows]
-        _write_table(view.columns, rows)
+        _write_table(view.columns, rows, view.group)
     elif isinstance(view, Card):
         from phonectl.layout import format_card
 
@@ -124,13 +124,21 @@ def tsv_escape(value: Any) -> str:
     return escape_controls(str(value).replace("\\", "\\\\"))
 
 
-def _write_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+def _write_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], group: int | None = None
+) -> None:
     from phonectl.layout import format_table
 
     width, style = _terminal()
-    for line in format_table(columns, rows, width=width, style=style):
+    hidden: list[str] = []
+    for line in format_table(
+        columns, rows, width=width, style=style, group=group, on_hidden=hidden.extend
+    ):
         sys.stdout.write(line)
     sys.stdout.flush()
+    if hidden:
+        count = f"{len(hidden)} column{'s' if len(hidden) > 1 else ''}"
+        notice(f"{count} hidden: -o json shows all")
 
 
 def _terminal() -> tuple[int | None, bool]:

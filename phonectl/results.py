@@ -49,10 +49,12 @@ if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this 
 
 
 class Table(NamedTuple):
-    """Rows under headers, fitted to the terminal (layout.format_table)."""
+    """Rows under headers, fitted to the terminal (layout.format_table); `group`: the column
+    that becomes a heading over its rows where the terminal is too narrow for all."""
 
     columns: tuple[Column, ...]
     rows: Iterable[Sequence[str]]
+    group: int | None = None
 
 
 class Card(NamedTuple):
@@ -87,7 +89,8 @@ def shown(value: Any) -> str:
 
 # -- phones ---------------------------------------------------------------------------------
 
-# ID and number are what a person copies and dials: never cut; the rest goes first.
+# ID and number are what a person copies and dials: never cut; the rest goes first, the
+# least telling last (and with it every one after: never Source kept and Display name not).
 PHONE_COLUMNS = (
     Column("ID", 0),
     Column("Type", 1),
@@ -95,7 +98,7 @@ PHONE_COLUMNS = (
     Column("Display name", 2, wraps=True),
     Column("Audience", 3, wraps=True),
     Column("Source", 4, wraps=True),
-    Column("Last modified", 5, wraps=True),
+    Column("Last modified", 5),
 )
 
 
@@ -109,13 +112,14 @@ def _phone_tsv(item: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _who_when(item: Mapping[str, Any], by_key: str, when_key: str) -> str:
+def _who_when(item: Mapping[str, Any], by_key: str, when_key: str, *, short: bool = False) -> str:
+    """Who changed a phone and when: to the minute on a card, the day in a table."""
     by = item.get(by_key)
     user = by.get("user") if isinstance(by, dict) else None
     who = shown(user.get("displayName")) if isinstance(user, dict) else ""
     when = shown(item.get(when_key))
     if when:
-        when = when[:16].replace("T", " ") + " UTC"
+        when = when[:10] if short else when[:16].replace("T", " ") + " UTC"
     return ", ".join(part for part in (who, when) if part)
 
 
@@ -144,7 +148,7 @@ class PhoneList(NamedTuple):
                 shown(item.get("displayName")),
                 ", ".join(audience_names(item.get("allowedAudiences"))),
                 ", ".join(source_types(item)),
-                _who_when(item, "lastModifiedBy", "lastModifiedDateTime"),
+                _who_when(item, "lastModifiedBy", "lastModifiedDateTime", short=True),
             )
             for item in self.phones
         )
@@ -423,9 +427,11 @@ class Said(NamedTuple):
 
 # -- apply -------------------------------------------------------------------------------------
 
+# The person is the point of the review: User is never cut, and where the terminal is too
+# narrow it becomes a heading over that user's rows.
 APPLY_COLUMNS = (
     Column("Line", 0),
-    Column("User", 3, wraps=True),
+    Column("User", 0),
     Column("Phone id", 0),
     Column("Result", 0),
     # What will change (or did), or why the row failed: the reason to look at all.
@@ -466,7 +472,7 @@ class ApplyResult(NamedTuple):
             )
             for r in self.report.results
         )
-        return Table(APPLY_COLUMNS, rows)
+        return Table(APPLY_COLUMNS, rows, group=1)
 
     @property
     def notes(self) -> Sequence[str]:
