@@ -340,15 +340,30 @@ class AuthReport(NamedTuple):
             yield name, ",".join(value) if isinstance(value, list) else value
 
     def view(self) -> View:
+        """In words, like a phone's card; `-o json` keeps the keys scripts read."""
+        status = self.status
         facts = self._facts()
-        width = max(len(name) for name in facts)
-        return Lines(
-            tuple(
-                f"{name:<{width}}  "
-                + ((", ".join(value) if isinstance(value, list) else shown(value)) or "-")
-                for name, value in facts.items()
-            )
+        source = {
+            "env": "PHONECTL_ACCESS_TOKEN",
+            "cache": "the token cache",
+            "refresh": "the token cache, just refreshed",
+            "sign-in": "a sign-in just now",
+            "sandbox": "the sandbox (no sign-in)",
+        }.get(str(status.token_source), "none")
+        expires = str(facts["accessTokenExpires"] or "").replace("T", " ").replace("+00:00", " UTC")
+        usable = "yes" if status.problem is None else "no: a person must sign in"
+        pairs = (
+            ("Account", status.account or "-"),
+            ("Tenant", status.tenant),
+            ("Cloud", status.cloud),
+            ("Client id", status.client_id or "-"),
+            ("Scopes", ", ".join(status.scopes)),
+            ("Token from", source),
+            ("Token expires", expires or "-"),
+            ("Cache", status.cache),
+            ("Unattended", usable),
         )
+        return Card(pairs)
 
 
 PROFILE_COLUMNS = (

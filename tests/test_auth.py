@@ -169,7 +169,8 @@ def test_status_reports_a_usable_cached_sign_in(
     assert report["usable"] is True
     assert login_host.host.seen == []
     table = phonectl("auth", "status")
-    assert "tokenSource" in table.stdout and "cache" in table.stdout
+    assert "Token from     the token cache\n" in table.stdout  # in words, like a phone's card
+    assert "Unattended     yes\n" in table.stdout
 
 
 def test_status_refreshes_and_exits_3_when_the_refresh_token_is_dead(
@@ -517,7 +518,7 @@ def test_status_at_a_terminal_does_not_claim_no_one_is_there(login_host: LoginHo
     assert b"no one is at a terminal" not in screen
     import re
 
-    assert re.search(rb"usable +no\r\n", screen)
+    assert re.search(rb"Unattended *\x1b\[0m +no: a person must sign in\r\n", screen)
 
 
 def test_a_sandbox_left_on_in_the_environment_says_so(
