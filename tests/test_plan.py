@@ -1,0 +1,156 @@
+"""apply's planner (apply/plan.py) on its own: no HTTP, no files. Unit cases for each rule,
+and properties over generated phones and rows: carrying out a plan and planning again finds
+nothing to write; no plan adds a phone of a type its user already holds; every write carries
+only properties that differ."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phonectl.apply.plan import Plan, Write, plan
+from phonectl.apply.rows import Row
+from phonectl.phones import UserRef
+
+USER = UserRef("adelev@contoso.com")
+KEY = "u1"
+TYPES = ["mobile", "home", "business", "other"]
+
+
+def plan_for(rows: Sequence[Row], phones: Sequence[Mapping[str, Any]], prune: bool = False) -> Plan:
+    return plan(list(rows), {USER: KEY}, {KEY: list(phones)}, {KEY: USER}, prune=prune)
+
+
+def row(line: int, phone_id: str | None = None, **fields: Any) -> Row:
+    return Row(line, USER, phone_id, fields)
+
+
+def carry_out(writes: Sequence[Write], phones: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What Graph holds after the writes (as Graph would: PATCH merges, POST adds)."""
+    held = [dict(p) for p in phones]
+    counter = itertools.count(1)
+    for write in writes:
+        if write.method == "POST":
+            held.append({"id": f"new-{next(counter)}", **write.body})
+        elif write.method == "PATCH":
+            (target,) = [p for p in held if p["id"] == write.phone_id]
+            target.update(write.body)
+        else:
+            held = [p for p in held if p["id"] != write.phone_id]
+    return held
+
+
+def test_a_row_without_id_changes_the_users_one_phone_of_its_type() -> None:
+    phones = [{"id": "p1", "type": "mobile", "number": "1"}]
+    the_plan = plan_for([row(2, type="mobile", number="2")], phones)
+    (write,) = the_plan.writes
+    assert (write.method, write.phone_id, write.body) == ("PATCH", "p1", {"number": "2"})
+
+
+def test_two_phones_of_the_type_is_a_failed_row_and_no_write() -> None:
+    phones = [{"id": "p1", "type": "mobile"}, {"id": "p2", "type": "mobile"}]
+    the_plan = plan_for([row(2, type="mobile", number="2")], phones)
+    assert the_plan.writes == ()
+    (planned,) = the_plan.rows
+    assert planned.failure is not None and "ambiguous" in planned.failure.reason
+
+
+def test_two_rows_about_one_phone_are_one_write() -> None:
+    phones = [{"id": "p1", "type": "mobile", "number": "1", "displayName": "a"}]
+    rows = [row(2, "p1", number="2"), row(3, type="mobile", displayName="b")]
+    (write,) = plan_for(rows, phones).writes
+    assert write.body == {"number": "2", "displayName": "b"}
+    assert write.lines == (2, 3)
+
+
+def test_a_type_change_then_an_add_of_that_type_never_doubles_the_type() -> None:
+    phones = [{"id": "p1", "type": "mobile", "number": "1"}]
+    rows = [row(2, "p1", type="home"), row(3, type="mobile", number="9")]
+    writes = plan_for(rows, phones).writes
+    held = carry_out(writes, phones)
+    assert sorted(p["type"] for p in held) == ["home", "mobile"]
+
+
+def test_prune_deletes_only_the_phones_no_row_wants() -> None:
+    phones = [
+        {"id": "p1", "type": "mobile", "number": "1"},
+        {"id": "p2", "type": "home", "number": "2"},
+    ]
+    writes = plan_for([row(2, type="mobile", number="1")], phones, prune=True).writes
+    assert [(w.method, w.phone_id) for w in writes] == [("DELETE", "p2")]
+
+
+def test_rows_that_set_a_value_and_set_it_back_send_nothing() -> None:
+    phones = [{"id": "p1", "type": "mobile", "number": "1"}]
+    rows = [row(2, "p1", number="2"), row(3, "p1", number="1")]
+    assert plan_for(rows, phones).writes == ()
+
+
+# -- properties --------------------------------------------------------------------------------
+
+PHONES = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(TYPES), "number": st.sampled_from(["1", "2", "3"])}
+    ),
+    max_size=5,
+).map(lambda phones: [{"id": f"p{n}", **p} for n, p in enumerate(phones)])
+
+
+@st.composite
+def rows_for(draw: st.DrawFn, phones: list[dict[str, Any]]) -> list[Row]:
+    ids = [p["id"] for p in phones]
+    made = []
+    for line in range(2, 2 + draw(st.integers(0, 6))):
+        fields: dict[str, Any] = {}
+        phone_id = draw(st.sampled_from([None, *ids])) if ids else None
+        if phone_id is None or draw(st.booleans()):
+            fields["type"] = draw(st.sampled_from(TYPES))
+        if draw(st.booleans()) or phone_id is None:
+            fields["number"] = draw(st.sampled_from(["1", "2", "3", "4"]))
+        if draw(st.booleans()):
+            fields["displayName"] = draw(st.sampled_from(["a", "b", None]))
+        made.append(Row(line, USER, phone_id, fields))
+    return made
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.booleans())
+def test_carrying_out_a_plan_then_planning_again_finds_nothing_to_write(
+    data: st.DataObject, prune: bool
+) -> None:
+    phones = data.draw(PHONES)
+    rows = data.draw(rows_for(phones))
+    first = plan_for(rows, phones, prune=prune)
+    if any(r.failure for r in first.rows):
+        return  # a failed row is reported, not written; nothing to converge to
+    held = carry_out(first.writes, phones)
+    # The rerun sees the ids Graph gave: rows that added a phone now find it by type.
+    second = plan_for(rows, held, prune=prune)
+    assert [w for w in second.writes if w.method != "DELETE" or prune] == [], (rows, phones, held)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_every_write_carries_only_what_differs_and_adds_no_duplicate_type(
+    data: st.DataObject,
+) -> None:
+    phones = data.draw(PHONES)
+    rows = data.draw(rows_for(phones))
+    the_plan = plan_for(rows, phones)
+    before = {p["id"]: p for p in phones}
+    for write in the_plan.writes:
+        if write.method == "PATCH":
+            current = before[write.phone_id]
+            assert all(current.get(k) != v for k, v in write.body.items()), (write, current)
+    held = carry_out(the_plan.writes, phones)
+    types_before = [p["type"] for p in phones]
+    for phone_type in TYPES:
+        # An add never makes a second phone of a type: duplicates only where Graph had them.
+        count_after = sum(p.get("type") == phone_type for p in held)
+        assert count_after <= max(1, types_before.count(phone_type)) + sum(
+            1 for w in the_plan.writes if w.method == "PATCH" and w.body.get("type") == phone_type
+        )
