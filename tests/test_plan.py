@@ -144,7 +144,7 @@ def test_every_write_carries_only_what_differs_and_adds_no_duplicate_type(
     before = {p["id"]: p for p in phones}
     for write in the_plan.writes:
         if write.method == "PATCH":
-            current = before[write.phone_id]
+            current = before[str(write.phone_id)]
             assert all(current.get(k) != v for k, v in write.body.items()), (write, current)
     held = carry_out(the_plan.writes, phones)
     types_before = [p["type"] for p in phones]
