@@ -415,6 +415,10 @@ def _sign_in_in_browser(app: Any, scopes: list[str], settings: Settings, notify:
         finally:
             done.set()
 
+    notify(
+        f"Signing in in a browser (waiting up to {BROWSER_SIGN_IN_SECONDS:.0f} s); where "
+        "none can open, 'phonectl auth login' signs in with a device code instead."
+    )
     threading.Thread(target=run, name="browser-sign-in", daemon=True).start()
     while not done.wait(max(0.0, min(deadline[0] - time.monotonic(), 1.0))):
         if time.monotonic() >= deadline[0]:

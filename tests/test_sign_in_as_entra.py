@@ -261,19 +261,18 @@ def test_a_config_from_before_the_root_was_kept_binds_the_token_to_its_clouds_gr
     assert graph_calls(emulator) == []
 
 
-@pytest.mark.parametrize("browser", ["false %s", None])
+@pytest.mark.parametrize("browser", ["/bin/false %s", None])
 def test_browser_sign_in_with_no_browser_ends_in_its_timeout_with_the_device_code_hint(
     host: LoginHostFixture, browser: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A browser that fails to start, or none at all (no BROWSER, no desktop, an empty PATH
-    # for webbrowser's search).
-    env = {"PHONECTL_TIMEOUT": "1", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    # A browser that fails to start, or none at all. PATH is empty so that webbrowser finds
+    # no other one on this machine (xdg-open, www-browser) to try after it.
+    env = {"PHONECTL_TIMEOUT": "1", "DISPLAY": "", "WAYLAND_DISPLAY": "", "PATH": ""}
     if browser is None:
         monkeypatch.delenv("BROWSER", raising=False)
-        env["PATH"] = ""
     else:
         env["BROWSER"] = browser
-    done = run_phonectl("auth", "login", "--browser", env=env, timeout=30)
+    done = run_phonectl("auth", "login", "--browser", env=env, timeout=60)
     assert done.returncode == 3, done.stderr
     assert "No browser could be opened here; open this address in a browser" in done.stderr
     assert f"{host.host.url}/" in done.stderr and "/oauth2/v2.0/authorize?" in done.stderr
