@@ -70,7 +70,15 @@ def login(
 ) -> render.Shown:
     """Sign in with a device code (or --browser); keeps the tokens in the OS keyring.
 
-    Example: phonectl auth login --client-id <app id> --tenant contoso.onmicrosoft.com
+    Examples:
+
+    \b
+      # once, at a terminal: later runs and cron need no flags
+      phonectl auth login --client-id <app id> --tenant contoso.onmicrosoft.com
+      # other users' phones too (needs admin consent)
+      phonectl auth login --scope User.ReadWrite.All
+      # a second tenant, remembered beside the first
+      phonectl auth login --profile fabrikam --tenant fabrikam.onmicrosoft.com
     """
     from phonectl.auth import login as sign_in
     from phonectl.results import Said
@@ -120,7 +128,13 @@ def status(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
 
     Exits 0 when a token can be had without a human (refreshing if needed), 3 when not.
 
-    Example (a cron job's guard): phonectl auth status > /dev/null || exit 3
+    Examples:
+
+    \b
+      # a cron job's guard (script-only line)
+      phonectl auth status > /dev/null || exit 3
+      # when does the token run out?
+      phonectl auth status -o json --query accessTokenExpires
     """
     from phonectl.auth import status as auth_status
     from phonectl.results import AuthReport
@@ -135,7 +149,11 @@ def status(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
 def logout(ctx: typer.Context) -> render.Shown:
     """Sign out: remove the account and its tokens from the cache.
 
-    Example: phonectl auth logout
+    Examples:
+
+    \b
+      phonectl auth logout
+      phonectl auth logout --profile fabrikam   # only that profile
     """
     from phonectl.auth import logout as sign_out
     from phonectl.results import Said
@@ -163,7 +181,12 @@ def list_profiles(ctx: typer.Context, output: OutputOption = None) -> render.Sho
     """List the remembered sign-ins (profiles): account, tenant, cloud, the default, and
     whether a token can be had without a person. Checks the cache only: no network call.
 
-    Example: phonectl auth list -o json
+    Examples:
+
+    \b
+      phonectl auth list
+      # profiles whose cron jobs would need a person
+      phonectl auth list -o json --query "[?!unattended].name"
     """
     from phonectl.auth import list_profiles as profiles
     from phonectl.results import ProfileList
@@ -187,7 +210,11 @@ def switch(
 ) -> render.Shown:
     """Make a profile the default: later commands without --profile use it.
 
-    Example: phonectl auth switch fabrikam
+    Examples:
+
+    \b
+      phonectl auth switch fabrikam
+      phonectl auth switch default
     """
     from phonectl.config import switch_profile
     from phonectl.results import Said
