@@ -154,3 +154,14 @@ def test_every_write_carries_only_what_differs_and_adds_no_duplicate_type(
         assert count_after <= max(1, types_before.count(phone_type)) + sum(
             1 for w in the_plan.writes if w.method == "PATCH" and w.body.get("type") == phone_type
         )
+
+
+def test_a_row_may_not_move_a_phone_an_earlier_row_found_by_its_type() -> None:
+    # Found by the property above: line 2's mobile would be gone after line 3, and every
+    # rerun would add a mobile again.
+    phones = [{"id": "p0", "type": "mobile", "number": "1"}]
+    rows = [row(2, type="mobile", number="1"), row(3, "p0", type="home")]
+    the_plan = plan_for(rows, phones)
+    assert the_plan.writes == ()
+    failure = the_plan.rows[1].failure
+    assert failure is not None and "conflicts with line 2" in failure.reason

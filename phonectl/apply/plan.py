@@ -86,7 +86,7 @@ class _UserModel:
     themselves; a phone is copied when a row first changes it (the caller's phones keep
     the values from before the run), so untouched phones cost no copy."""
 
-    __slots__ = ("before", "by_id", "copied", "named", "phones", "position")
+    __slots__ = ("before", "by_id", "copied", "named", "phones", "position", "typed_by")
 
     def __init__(self, phones: Sequence[Mapping[str, Any]]) -> None:
         self.phones: list[Mapping[str, Any]] = list(phones)
@@ -102,6 +102,10 @@ class _UserModel:
         self.copied: set[int] = set()
         # The id_keys of the phones spoken for: named by a row, or matched for a gone id.
         self.named: set[str] = set()
+        # Phones an earlier row found by their type (id_key -> that row's line): a later row
+        # may not move such a phone to another type, or the earlier row's phone would be
+        # gone and a rerun would add it: the file would never settle.
+        self.typed_by: dict[str, int] = {}
 
     def add(self, phone: dict[str, Any]) -> dict[str, Any]:
         self.phones.append(phone)
@@ -265,6 +269,16 @@ def _plan_row(
         drafts[key] = _WriteDraft(key, owner, user_key, None)
     target = found
     key = str(target["id"])
+    claimed = model.typed_by.get(id_key(key))
+    wanted_type = row.fields.get("type")
+    if claimed is not None and wanted_type and wanted_type != target.get("type"):
+        conflict = (
+            f"conflicts with line {claimed}, which set this phone as the user's "
+            f"{target.get('type')} phone: one phone cannot be both"
+        )
+        return RowPlan(row, user_key, None, row.phone_id, failure=Failure(conflict))
+    if row.phone_id is None:
+        model.typed_by.setdefault(id_key(key), row.line)
     # Against the model: Graph's values, or what an earlier row of this run set.
     changes = tuple(
         Change(name, target.get(name), value)
