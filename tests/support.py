@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from phonectl.sandbox.guard import credential_fingerprint
 from phonectl.sandbox.server import GraphEmulator, RecordedRequest
 from phonectl.sandbox.state import EXAMPLE_PHONE_ID, ME_ID, SECOND_USER_ID
 
@@ -35,6 +36,12 @@ Run = Callable[..., Result]
 def graph_calls(graph: GraphEmulator) -> list[RecordedRequest]:
     """The Graph requests the emulator received."""
     return list(graph.requests)
+
+
+def bearer(token: str) -> str:
+    """What the emulator's request log keeps of `Authorization: Bearer <token>`: a
+    fingerprint (`RecordedRequest.credential`), never the token."""
+    return credential_fingerprint(f"Bearer {token}")
 
 
 def only_call(graph: GraphEmulator) -> RecordedRequest:

@@ -18,6 +18,7 @@ from login_host import TENANT_ID, USERNAME, LoginHostFixture
 from support import (
     EXAMPLE_PHONE_ID,
     Run,
+    bearer,
     graph_calls,
     run_on_terminal,
     run_phonectl,
@@ -66,7 +67,7 @@ def test_login_then_a_warm_command_calls_only_graph_once(
     assert result.exit_code == 0, result.stderr
     assert host.seen == []  # no discovery, no token call: the warm path never meets MSAL
     (call,) = graph_calls(signed_out_graph)
-    assert call.headers["Authorization"] == f"Bearer {host.issued_access_tokens[-1]}"
+    assert call.credential == bearer(host.issued_access_tokens[-1])
 
 
 def test_login_remembers_its_settings_for_later_runs(
@@ -111,9 +112,7 @@ def test_an_expired_access_token_is_refreshed_silently_and_persisted(
         # Each refresh rotates the refresh token; the second works only if the first run
         # persisted the new one.
         assert len(host.calls("/token", grant_type="refresh_token")) == round_
-    assert graph_calls(signed_out_graph)[-1].headers["Authorization"] == (
-        f"Bearer {host.issued_access_tokens[-1]}"
-    )
+    assert graph_calls(signed_out_graph)[-1].credential == bearer(host.issued_access_tokens[-1])
     assert host.calls("/devicecode") == [host.calls("/devicecode")[0]]  # only the login's
 
 

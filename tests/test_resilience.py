@@ -14,6 +14,7 @@ from support import (
     ME_ID,
     TEST_TOKEN,
     Run,
+    bearer,
     graph_calls,
     phone_in_state,
     run_phonectl,
@@ -107,7 +108,7 @@ def test_500_on_patch_is_not_retried(graph: GraphEmulator, phonectl: Run) -> Non
 @pytest.mark.parametrize(
     ("fault", "exit_code", "message"),
     [
-        (Fault(status=429, count=9, retry_after="0"), 6, "429 injectedFault"),
+        (Fault(status=429, count=9, retry_after="0"), 6, "429 TooManyRequests"),
         (Fault(status=503, count=9, retry_after="0", body="html"), 6, "a text/html body"),
         (Fault(status=504, count=9, retry_after="0", body="empty"), 6, "504 Gateway Timeout"),
         (Fault(status=500), 1, "500 injectedFault"),
@@ -160,7 +161,7 @@ def test_each_attempt_carries_a_fresh_client_request_id_and_user_agent(
     ids = [c.headers["client-request-id"] for c in calls]
     assert len(ids) == len(set(ids)) == 3
     assert {c.headers["User-Agent"] for c in calls} == {f"phonectl/{version('phonectl')}"}
-    assert {c.headers["Authorization"] for c in calls} == {f"Bearer {TEST_TOKEN}"}
+    assert {c.credential for c in calls} == {bearer(TEST_TOKEN)}
 
 
 def test_debug_logs_each_call_without_the_token(
