@@ -444,6 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         raw_line: bytes = getattr(self, "raw_requestline", b"")
         if not raw_line.strip():
+            self.command, self.requestline, self.request_version = "", "", "HTTP/1.1"
             self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line.")
             return False
         if not super().parse_request():
@@ -456,7 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (a bad request line, an unknown method, headers too
         long) as Graph-shaped JSON, never its HTML page; the connection then closes."""
-        if self.request_version in {"HTTP/0.9", ""}:
+        if getattr(self, "request_version", "") in {"HTTP/0.9", ""}:
             self.request_version = "HTTP/1.1"  # so that the status line is written
         request = GraphRequest(self.command or "", "", {}, b"")
         if code == HTTPStatus.NOT_IMPLEMENTED:  # a method nothing here serves
