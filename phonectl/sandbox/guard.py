@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 # Headers that carry a credential: never kept in the request log, never returned.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -36,6 +37,15 @@ def is_loopback_host_header(host: str) -> bool:
         name, colon, rest = host.partition(":")
         port = colon + rest
     return (not port or _PORT.fullmatch(port) is not None) and is_loopback_name(name)
+
+
+def is_loopback_origin(origin: str) -> bool:
+    """An Origin header of a page served from this machine (`http://localhost:3000`)."""
+    try:
+        parts = urlsplit(origin)
+        return parts.scheme in {"http", "https"} and is_loopback_name(parts.hostname or "")
+    except ValueError:
+        return False
 
 
 def is_json_media_type(content_type: str) -> bool:

@@ -27,6 +27,7 @@ from phonectl.sandbox.guard import (
     credential_fingerprint,
     is_loopback_host_header,
     is_loopback_name,
+    is_loopback_origin,
     loggable_headers,
     scrubbed,
     secrets_in,
@@ -321,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is None:
             self.close_connection = True
             return
-        if request.header("Origin"):
+        if is_loopback_origin(request.header("Origin")):
             reply.headers.setdefault("Access-Control-Allow-Origin", request.header("Origin"))
         self._send(reply, request)
 
@@ -397,10 +398,13 @@ def _error_code(status: int) -> str:
 def _preflight(request: GraphRequest) -> Reply:
     """A CORS preflight, answered so that a browser app may call Graph (Graph supports CORS
     for single-page apps: https://learn.microsoft.com/graph/tutorials/javascript-spa): the
-    asking origin, the methods Graph serves, the headers asked for."""
+    asking origin, the methods Graph serves, the headers asked for. Unlike Graph, which
+    wants a real token, the emulator takes any: so it grants this only to an app served from
+    this machine, never to a page from elsewhere (which could then read and write the
+    sandbox's data with a made-up token)."""
     headers = {"Allow": GRAPH_METHODS}
     origin = request.header("Origin")
-    if origin:
+    if is_loopback_origin(origin):
         headers.update(
             {
                 "Access-Control-Allow-Origin": origin,
