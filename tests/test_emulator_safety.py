@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from phonectl.sandbox.server import MAX_BODY_BYTES, GraphEmulator
+from phonectl.sandbox.server import MAX_BODY_BYTES, GraphEmulator, RecordedRequest
 from phonectl.sandbox.state import SandboxState
 
 AUTH = {"Authorization": "Bearer anything"}
@@ -114,6 +114,9 @@ def test_the_control_api_refuses_what_is_not_a_tools_json(
         assert reply.status_code == status, (what, reply.text)
         assert "Access-Control-Allow-Origin" not in reply.headers
     assert emulator.faults == []
+    emulator.record(RecordedRequest("GET", "/beta/me", {}, None))
+    cleared = requests.delete(f"{emulator.url}/_sandbox/requests", headers=headers, timeout=5)
+    assert cleared.status_code == status and len(emulator.requests) == 1
     preflight = requests.options(
         f"{emulator.url}/_sandbox/requests",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"},

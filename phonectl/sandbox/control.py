@@ -124,14 +124,13 @@ def _graph_fault(status: int, request: GraphRequest) -> Reply:
 
 
 def answer_control(server: GraphEmulator, method: str, what: str, request: GraphRequest) -> Reply:
-    """/_sandbox/...: faults, the request log, users, reset. JSON only, and never for a web
-    page: a browser's cross-site request carries an Origin header and, without a preflight
-    this API never grants, only form or text bodies."""
+    """/_sandbox/...: faults, the request log, users, reset. JSON only (every call but a GET
+    says `Content-Type: application/json`), and never for a web page: a browser's
+    cross-site request carries an Origin header and, without a preflight this API never
+    grants, only form or text bodies."""
     if request.header("Origin") or method == "OPTIONS":
         return _control_refusal(403, "forbidden", "The control API takes no browser requests.")
-    if method in {"POST", "PUT", "PATCH"} and not is_json_media_type(
-        request.header("Content-Type")
-    ):
+    if method != "GET" and not is_json_media_type(request.header("Content-Type")):
         return _control_refusal(
             415, "unsupportedMediaType", "The control API takes application/json only."
         )
