@@ -166,5 +166,6 @@ def unexpected_warning(message: str) -> None:
 
 
 def sent_token(call: RecordedRequest) -> str:
-    """The bearer token a Graph request carried."""
-    return call.headers.get("Authorization", "").removeprefix("Bearer ")
+    """Which bearer token a Graph request carried, as the emulator's log keeps it: a
+    fingerprint, never the token (compare it with `bearer(token)`)."""
+    return call.credential

@@ -14,7 +14,7 @@ from login_host import (
     TENANT_ID,
     LoginHostFixture,
 )
-from support import EXAMPLE_PHONE_ID, graph_calls, run_phonectl, sent_token
+from support import EXAMPLE_PHONE_ID, bearer, graph_calls, run_phonectl, sent_token
 
 from phonectl.config import config_path
 from phonectl.sandbox.server import GraphEmulator
@@ -63,7 +63,10 @@ def test_each_run_carries_its_own_profiles_token_and_calls_no_login_host(
     assert done.returncode == 0, done.stderr
     default = run_phonectl(*GET)
     assert default.returncode == 0, default.stderr
-    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [fabrikam, contoso]
+    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [
+        bearer(fabrikam),
+        bearer(contoso),
+    ]
     assert login_host.host.seen == []
 
 
@@ -110,7 +113,10 @@ def test_switch_makes_a_profile_the_default(
     assert "Profile fabrikam is now the default" in switched.stderr
     assert run_phonectl(*GET).returncode == 0
     assert run_phonectl("--profile", "default", *GET).returncode == 0
-    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [fabrikam, contoso]
+    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [
+        bearer(fabrikam),
+        bearer(contoso),
+    ]
     listed = json.loads(run_phonectl("auth", "list", "-o", "json").stdout)
     assert [p["name"] for p in listed if p["default"]] == ["fabrikam"]
 
@@ -126,7 +132,7 @@ def test_logout_of_one_profile_forgets_only_it(
     assert out.returncode == 0, out.stderr
     assert run_phonectl("--profile", "fabrikam", *GET).returncode == 3
     assert run_phonectl(*GET).returncode == 0
-    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [contoso]
+    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [bearer(contoso)]
     assert keyring.get_password("phonectl", "token-cache@fabrikam") is None
     assert keyring.get_password("phonectl", "token-cache") is not None
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from login_host import OTHER_TENANT_DOMAIN, TENANT_DOMAIN, TENANT_ID, LoginHostFixture
-from support import EXAMPLE_PHONE_ID, graph_calls, run_phonectl, sent_token
+from support import EXAMPLE_PHONE_ID, bearer, graph_calls, run_phonectl, sent_token
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
@@ -56,7 +56,7 @@ def test_a_warm_run_calls_only_graph_whatever_the_tenants_spelling(
     assert done.returncode == 0, done.stderr
     assert host.host.seen == []  # no discovery, no token request
     (call,) = graph_calls(signed_out_graph)
-    assert sent_token(call) == host.host.issued_access_tokens[-1]
+    assert sent_token(call) == bearer(host.host.issued_access_tokens[-1])
     # --debug shows every HTTP call: here there was one, Graph's.
     (line,) = debug_lines(done.stderr)
     assert line.startswith(f"debug: GET {signed_out_graph.url}/beta/me/profile/phones/")
@@ -74,7 +74,7 @@ def test_an_expired_token_is_refreshed_with_one_token_request(
     (refresh,) = host.host.token_requests()
     assert refresh.form["grant_type"] == "refresh_token"
     (call,) = graph_calls(signed_out_graph)
-    assert sent_token(call) == host.host.issued_access_tokens[-1]
+    assert sent_token(call) == bearer(host.host.issued_access_tokens[-1])
 
 
 def test_a_token_for_one_tenant_is_not_used_for_another_spelled_alike(
@@ -149,8 +149,8 @@ def test_a_401_is_refreshed_once_and_the_request_sent_again(
     assert refresh.form["grant_type"] == "refresh_token"
     refused, resent = graph_calls(signed_out_graph)
     assert (refused.method, resent.method) == ("PATCH", "PATCH")
-    assert sent_token(refused) == first
-    assert sent_token(resent) == host.host.issued_access_tokens[-1] != first
+    assert sent_token(refused) == bearer(first)
+    assert sent_token(resent) == bearer(host.host.issued_access_tokens[-1]) != bearer(first)
 
 
 def test_a_second_401_is_exit_3_after_one_refresh(
@@ -227,7 +227,7 @@ def test_the_signed_in_token_goes_only_to_the_graph_root_it_was_obtained_for(
     monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", "token-for-the-other-server")
     done = run_phonectl(*GET)
     assert done.returncode == 0, done.stderr
-    assert [sent_token(c) for c in graph_calls(emulator)] == ["token-for-the-other-server"]
+    assert [sent_token(c) for c in graph_calls(emulator)] == [bearer("token-for-the-other-server")]
 
 
 def test_a_config_from_before_the_root_was_kept_binds_the_token_to_its_clouds_graph(
