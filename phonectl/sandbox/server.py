@@ -362,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
         content = reply.body_bytes()
         compressed = bool(content) and _accepts_gzip(request.header("Accept-Encoding"))
         if compressed:  # as Graph does when the client accepts it
-            content = gzip.compress(content, compresslevel=5, mtime=0)
+            content = gzip.compress(content, compresslevel=1, mtime=0)
         self.send_response(reply.status)
         self.send_header("request-id", request.request_id)
         self.send_header("client-request-id", request.client_request_id)
