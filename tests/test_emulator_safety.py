@@ -158,6 +158,23 @@ def test_no_credential_is_ever_recorded_or_returned(emulator: GraphEmulator) -> 
     assert emulator.requests[0].credential.startswith("Bearer sha256:")
 
 
+def test_the_log_on_stderr_holds_no_token(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    server = GraphEmulator(SandboxState(None), log_requests=True)
+    server.start_in_thread()
+    try:
+        token = "secret-token-in-a-query-7c1d"
+        headers = {"Authorization": f"Bearer {token}"}
+        requests.get(f"{server.url}{PHONES}?access_token={token}", headers=headers, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    logged = capfd.readouterr().err
+    assert f"GET {PHONES}?access_token=[redacted]" in logged
+    assert token not in logged
+
+
 def test_a_body_over_the_bound_is_413_read_or_unread(emulator: GraphEmulator) -> None:
     over = MAX_BODY_BYTES + 1
     head = f"POST {PHONES} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {over}\r\n\r\n"

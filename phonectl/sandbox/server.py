@@ -247,8 +247,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def log_message(self, format: str, *args: Any) -> None:
+        """`sandbox serve --log`: one line a request, with no token in it (a request line
+        can carry one in its query)."""
         if self.server.log_requests:
-            super().log_message(format, *args)
+            headers = getattr(self, "headers", None)
+            authorization = headers.get("Authorization", "") if headers is not None else ""
+            line = scrubbed(format % args, secrets_in(authorization))
+            super().log_message("%s", line)
 
     def parse_request(self) -> bool:
         raw_line: bytes = getattr(self, "raw_requestline", b"")
