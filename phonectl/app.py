@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from phonectl.commands import apply, auth, phones, sandbox
+from phonectl.commands import apply, auth, lint, phones, sandbox
 from phonectl.commands.options import (
     CloudOption,
     OutputOption,
@@ -84,5 +84,6 @@ app.command("set", epilog=GLOBAL_HELP)(phones.set_phone)
 app.command("delete", epilog=GLOBAL_HELP)(phones.delete)
 app.command("apply", epilog=GLOBAL_HELP)(apply.apply)
 app.command("export", epilog=GLOBAL_HELP)(apply.export)
+app.command("lint", epilog=GLOBAL_HELP)(lint.lint)
 app.add_typer(auth.app, name="auth")
 app.add_typer(sandbox.app, name="sandbox")

@@ -9,9 +9,12 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from phonectl.numbers import NumberRules
 
 # Long enough for any real id or user principal name, short enough to keep a URL sane.
 MAX_ID_LENGTH = 1024
@@ -109,6 +112,13 @@ def parse_number(text: str, what: str = "number") -> str:
     return check_text(text, what, allow_empty=False).strip()
 
 
+def normalized_number(number: str, what: str, rules: NumberRules) -> str:
+    """A parsed number rewritten by libphonenumber (--normalize): loaded only when asked."""
+    from phonectl.numbers import normalize
+
+    return normalize(number, rules, what)
+
+
 def parse_display_name(text: str, what: str = "displayName") -> str:
     return check_text(text, what)
 
@@ -163,7 +173,8 @@ class Field(NamedTuple):
     `graph`: its name in Graph's JSON; `flag`: the flag(s) that set it on add and update;
     `column`: its column in apply's files (None: not there); `parse`: a flag's or cell's
     text to Graph's value; `same`: whether Graph's value already is the wanted one (apply's
-    diff); `clearable`: `--clear` may null it."""
+    diff); `clearable`: `--clear` may null it; `normalize`: what --normalize does to the
+    parsed value (numbers.py rewrites a number in one format)."""
 
     graph: str
     flag: str
@@ -171,11 +182,21 @@ class Field(NamedTuple):
     parse: Callable[[str, str], Any] | None
     same: Callable[[Any, Any], bool]
     clearable: bool
+    normalize: Callable[[Any, str, NumberRules], Any] | None = None
+
+    def read(self, text: str, what: str, numbers: NumberRules | None = None) -> Any:
+        """A flag's or cell's text as Graph's value; with `numbers` (--normalize), a
+        number rewritten by those rules (InvalidInput when it does not parse)."""
+        assert self.parse is not None, self.graph
+        value = self.parse(text, what)
+        if numbers is not None and self.normalize is not None:
+            value = self.normalize(value, what, numbers)
+        return value
 
 
 FIELDS: tuple[Field, ...] = (
     Field("type", "--type", "type", parse_type, _equal, clearable=False),
-    Field("number", "--number", "number", parse_number, _equal, clearable=False),
+    Field("number", "--number", "number", parse_number, _equal, False, normalized_number),
     Field("displayName", "--display-name", "displayName", parse_display_name, _equal, True),
     Field(
         "allowedAudiences",
@@ -217,13 +238,14 @@ class PhoneFields(NamedTuple):
     clear: Sequence[str] = ()
 
 
-def build_body(fields: PhoneFields) -> dict[str, Any]:
-    """The request body holding exactly the named properties, validated, in the table's order."""
+def build_body(fields: PhoneFields, numbers: NumberRules | None = None) -> dict[str, Any]:
+    """The request body holding exactly the named properties, validated, in the table's order;
+    with `numbers` (--normalize), the number rewritten by those rules."""
     named: dict[str, Any] = {}
     if fields.type is not None:
         named["type"] = parse_type(fields.type, "--type")
     if fields.number is not None:
-        named["number"] = parse_number(fields.number, "--number")
+        named["number"] = FIELD_BY_NAME["number"].read(fields.number, "--number", numbers)
     if fields.display_name is not None:
         named["displayName"] = parse_display_name(fields.display_name, "--display-name")
     if fields.allowed_audiences is not None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this 
     from phonectl.apply.run import ApplyReport
     from phonectl.apply.run import RowResult as ApplyRow
     from phonectl.auth import AuthStatus, ProfileSummary
+    from phonectl.lint import Finding
 
     class Result(Protocol):
         """Anything a command returns for render.show()."""
@@ -534,3 +535,85 @@ def _changes(r: ApplyRow) -> str:
     if r.outcome in ("deleted", "would-delete"):
         return "deletes " + ", ".join(f"{c.field}: {value(c.old)}" for c in r.changes)
     return ", ".join(f"{c.field}: {value(c.old)} -> {value(c.new)}" for c in r.changes)
+
+
+# -- lint ----------------------------------------------------------------------------------------
+
+# Numbers and ids are what a person copies: never cut. At 80 columns the user and the
+# message wrap, or go first.
+LINT_COLUMNS = (
+    Column("User", 3, wraps=True),
+    Column("Phone", 0),  # its id; for an apply file, its line
+    Column("Number", 0),
+    Column("Problem", 1),
+    Column("Suggested", 0),
+    Column("Details", 2, wraps=True),
+)
+
+
+class LintResult(NamedTuple):
+    """`lint`: one finding a line (user, phone id or the file's line, number, problem,
+    suggested number); exit 1 when there is any, 0 when every number is clean."""
+
+    findings: Sequence[Finding]
+    summary: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # users whose phones could not be read: exit 1 too
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FAILED if self.findings or self.warnings else ExitCode.OK
+
+    problem: PhonectlError | None = None
+
+    def json(self) -> Any:
+        return [
+            {
+                "user": f.held.user.ref,
+                "id": f.held.phone_id,
+                "line": f.held.line,
+                "number": f.held.number,
+                "problem": f.problem.value,
+                "suggested": f.suggested,
+                "fixable": f.fixable,
+                "message": f.message,
+            }
+            for f in self.findings
+        ]
+
+    def tsv(self) -> Iterable[Sequence[Any]]:
+        for f in self.findings:
+            yield (
+                f.held.user.shown(),
+                _lint_where(f),
+                f.held.number,
+                f.problem.value,
+                f.suggested,
+                f.message,
+            )
+
+    def view(self) -> View:
+        if not self.findings:
+            return Nothing("no findings: every number parses, is valid and is in format")
+        rows = (
+            (
+                f.held.user.shown() or "(signed-in user)",
+                _lint_where(f),
+                f.held.number,
+                f.problem.value,
+                f.suggested or "",
+                f.message,
+            )
+            for f in self.findings
+        )
+        return Table(LINT_COLUMNS, rows)
+
+    @property
+    def notes(self) -> Sequence[str]:
+        return (*(f"warning: {w}" for w in self.warnings), *self.summary)
+
+
+def _lint_where(f: Finding) -> str:
+    """Which phone: its id when read from Graph, its line in an apply file."""
+    if f.held.line is not None:
+        return f"line {f.held.line}"
+    return f.held.phone_id or ""

@@ -5,11 +5,14 @@ named before anything is sent."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import FileFormat
 from phonectl.errors import InvalidInput
 from phonectl.phones import FIELD_BY_NAME, FILE_FIELDS, SIGNED_IN, UserRef, check_identifier
+
+if TYPE_CHECKING:
+    from phonectl.numbers import NumberRules
 
 FIELDS = tuple(str(f.column) for f in FILE_FIELDS)
 COLUMNS = ("user", "id", *FIELDS)
@@ -47,6 +50,7 @@ class ReadOptions(NamedTuple):
     encoding: str | None = None  # None: UTF-8, with or without a BOM
     ignored_columns: frozenset[str] = frozenset()  # lower-cased
     clear_empty: bool = False
+    numbers: NumberRules | None = None  # --normalize: numbers rewritten as they are read
 
 
 def decode(data: bytes, name: str, encoding: str | None) -> str:
@@ -105,7 +109,11 @@ def read_rows(
     users: dict[str, UserRef] = {}
     for line, values in raw_rows:  # each raw row is checked, then dropped
         try:
-            rows.append(_checked_row(line, values, users, clear_empty=options.clear_empty))
+            rows.append(
+                _checked_row(
+                    line, values, users, clear_empty=options.clear_empty, numbers=options.numbers
+                )
+            )
         except InvalidInput as exc:
             errors.append((line, exc.message))
     if errors:
@@ -267,14 +275,19 @@ def _json(value: Any) -> str:
 
 
 def _checked_row(
-    line: int, values: Mapping[str, Any], users: dict[str, UserRef], *, clear_empty: bool
+    line: int,
+    values: Mapping[str, Any],
+    users: dict[str, UserRef],
+    *,
+    clear_empty: bool,
+    numbers: NumberRules | None = None,
 ) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
     fields: dict[str, Any] = {}
     for prop in FILE_FIELDS:
         column = str(prop.column)
         if column in present and prop.parse is not None:
-            fields[prop.graph] = prop.parse(present[column], column)
+            fields[prop.graph] = prop.read(present[column], column, numbers)
         elif column in values and (values[column] is None or clear_empty):
             # JSON null always clears; an empty cell clears with --clear-empty.
             if FIELD_BY_NAME[prop.graph].clearable:

@@ -9,11 +9,22 @@ import typer
 
 from phonectl import render
 from phonectl.choices import FileFormat, OutputFormat
-from phonectl.commands.options import OutputOption, runtime
+from phonectl.commands.options import (
+    AllUsersOption,
+    NormalizeOption,
+    OutputOption,
+    RegionOption,
+    UsersFileOption,
+    UsersOption,
+    number_rules,
+    runtime,
+)
 from phonectl.errors import ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from phonectl.apply.run import Before
+    from phonectl.phones import UserRef
+    from phonectl.runtime import Runtime
     from phonectl.settings import Settings
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -104,6 +115,8 @@ def apply(
             "--concurrency", metavar="N", min=1, max=16, help="$batch requests in flight at once."
         ),
     ] = 4,
+    normalize: NormalizeOption = None,
+    region: RegionOption = None,
     output: OutputOption = None,
 ) -> render.Shown:
     """Sync phones from a file: columns user, id, type, number, displayName, allowedAudiences.
@@ -122,12 +135,13 @@ def apply(
     from phonectl.results import ApplyResult
 
     name = "stdin" if file == "-" else file
-    text = decode(_read(file), name, encoding)
+    text = decode(read_input(file), name, encoding)
     options = ReadOptions(
         delimiter=_delimiter(delimiter),
         encoding=encoding,
         ignored_columns=frozenset(c.strip().lower() for c in ignore_column or ()),
         clear_empty=clear_empty,
+        numbers=number_rules(normalize, region),
     )
     rows = read_rows(text, detect_format(file, text, format_), name, options)
     del text  # a big file's text need not live through the run
@@ -156,28 +170,9 @@ def apply(
 
 def export(
     ctx: typer.Context,
-    user: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--user",
-            "-u",
-            metavar="USER",
-            help="A user id or principal name (repeatable); default: the signed-in user.",
-            show_default=False,
-        ),
-    ] = None,
-    users_file: Annotated[
-        str | None,
-        typer.Option(
-            "--users-file",
-            metavar="FILE",
-            help="A file of users, one id or principal name a line (- reads stdin).",
-            show_default=False,
-        ),
-    ] = None,
-    all_users: Annotated[
-        bool, typer.Option("--all-users", help="Every user of the tenant (GET /users).")
-    ] = False,
+    user: UsersOption = None,
+    users_file: UsersFileOption = None,
+    all_users: AllUsersOption = False,
     out: Annotated[
         str | None,
         typer.Option(
@@ -197,23 +192,14 @@ def export(
     """
     from pathlib import Path
 
-    from phonectl.apply.export import all_users as every_user
     from phonectl.apply.export import export_phones
-    from phonectl.apply.rows import decode, format_for_output, phone_rows_text
+    from phonectl.apply.rows import format_for_output, phone_rows_text
     from phonectl.files import write_private_file
-    from phonectl.phones import SIGNED_IN, UserRef, check_identifier
     from phonectl.results import Said
 
-    refs = [UserRef(check_identifier(u.strip(), "--user")) for u in user or ()]
-    if users_file is not None:
-        listed = decode(_read(users_file), users_file, None).splitlines()
-        refs += [UserRef(check_identifier(u.strip(), "user")) for u in listed if u.strip()]
     rt = runtime(ctx)
+    refs = named_users(rt, user, users_file, all_users)
     client = rt.client()
-    if all_users:
-        refs += every_user(client)
-    if not refs and not (all_users or users_file):
-        refs = [SIGNED_IN]
     with render.progress(len(refs), "exporting") as advance:
         exported = export_phones(client, refs, on_read=advance)
     text = phone_rows_text(exported.entries, format_for_output(out, format_))
@@ -233,6 +219,26 @@ def export(
     )
     code = ExitCode.FAILED if exported.failures else ExitCode.OK
     return render.Shown(Said((summary,), warnings, code), OutputFormat.table)
+
+
+def named_users(
+    rt: "Runtime", user: list[str] | None, users_file: str | None, all_users: bool
+) -> list["UserRef"]:
+    """The users --user, --users-file and --all-users name (export, lint), in that order;
+    none of them: the signed-in user."""
+    from phonectl.apply.export import all_users as every_user
+    from phonectl.apply.rows import decode
+    from phonectl.phones import SIGNED_IN, UserRef, check_identifier
+
+    refs = [UserRef(check_identifier(u.strip(), "--user")) for u in user or ()]
+    if users_file is not None:
+        listed = decode(read_input(users_file), users_file, None).splitlines()
+        refs += [UserRef(check_identifier(u.strip(), "user")) for u in listed if u.strip()]
+    if all_users:
+        refs += every_user(rt.client())
+    if not refs and not (all_users or users_file):
+        refs = [SIGNED_IN]
+    return refs
 
 
 def _delimiter(given: str | None) -> str | None:
@@ -288,7 +294,7 @@ def _one_apply_at_a_time(settings: "Settings", file: str) -> AbstractContextMana
     )
 
 
-def _read(file: str) -> bytes:
+def read_input(file: str) -> bytes:
     """The file's bytes (stdin for -): a regular file of sane size."""
     from pathlib import Path
 

@@ -1,5 +1,6 @@
 """Options shared by several commands, and the Runtime they reach through the Typer context."""
 
+import os
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -7,9 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from phonectl.choices import Cloud, OutputFormat
+from phonectl.errors import InvalidInput
+from phonectl.numbers import NumberFormat
 from phonectl.phones import CLEARABLE, Audience, PhoneType, enum_values
 
 if TYPE_CHECKING:
+    from phonectl.numbers import NumberRules
     from phonectl.runtime import Runtime
 
 
@@ -66,6 +70,29 @@ UserOption = Annotated[
         help="User id (GUID) or user principal name; default: the signed-in user (/me).",
         show_default=False,
     ),
+]
+# Many users' phones (export, lint).
+UsersOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--user",
+        "-u",
+        metavar="USER",
+        help="A user id or principal name (repeatable); default: the signed-in user.",
+        show_default=False,
+    ),
+]
+UsersFileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--users-file",
+        metavar="FILE",
+        help="A file of users, one id or principal name a line (- reads stdin).",
+        show_default=False,
+    ),
+]
+AllUsersOption = Annotated[
+    bool, typer.Option("--all-users", help="Every user of the tenant (GET /users).")
 ]
 OutputOption = Annotated[
     OutputFormat | None,
@@ -198,3 +225,38 @@ ClearOption = Annotated[
         show_default=False,
     ),
 ]
+
+# Numbers that dial (add, update, apply, lint): libphonenumber loads only when they are used.
+REGION_ENV = "PHONECTL_REGION"
+NormalizeOption = Annotated[
+    NumberFormat | None,
+    typer.Option(
+        "--normalize",
+        case_sensitive=False,
+        help="Rewrite numbers in this format before they are compared or sent; a number that "
+        "does not parse is refused (exit 2). Default: numbers go as given.",
+        show_default=False,
+    ),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        metavar="CC",
+        help="Country (ISO 3166 code, e.g. US, DE) of numbers written without a +country "
+        f"code [env: {REGION_ENV}].",
+        show_default=False,
+    ),
+]
+
+
+def number_rules(normalize: NumberFormat | None, region: str | None) -> "NumberRules | None":
+    """--normalize and --region (else PHONECTL_REGION) as the rules numbers are rewritten by;
+    None without --normalize (numbers go as given, and libphonenumber is never loaded)."""
+    if normalize is None:
+        if region is not None:
+            raise InvalidInput("--region is read only with --normalize (e.g. --normalize e164)")
+        return None
+    from phonectl.numbers import number_rules as checked_rules
+
+    return checked_rules(normalize, region if region is not None else os.environ.get(REGION_ENV))

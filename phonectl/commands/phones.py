@@ -12,15 +12,18 @@ from phonectl.commands.options import (
     ConfidenceOption,
     DisplayNameOption,
     DryRunOption,
+    NormalizeOption,
     NumberOption,
     OutputOption,
     PhoneIdArgument,
+    RegionOption,
     SearchableOption,
     SourceTypeOption,
     TypeOption,
     UserOption,
     VerifiedOption,
     YesOption,
+    number_rules,
     runtime,
 )
 from phonectl.errors import InvalidInput, PhonectlError
@@ -71,6 +74,8 @@ def add(
     searchable: SearchableOption = None,
     confidence: ConfidenceOption = None,
     verified: VerifiedOption = None,
+    normalize: NormalizeOption = None,
+    region: RegionOption = None,
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
@@ -92,8 +97,9 @@ def add(
         verified,
     )
     rt = runtime(ctx)
+    body = build_body(fields, number_rules(normalize, region))
     return render.Shown(
-        _send(rt, "POST", phones_path(UserRef(user)), build_body(fields), dry_run),
+        _send(rt, "POST", phones_path(UserRef(user)), body, dry_run),
         rt.output(output),
     )
 
@@ -110,6 +116,8 @@ def update(
     confidence: ConfidenceOption = None,
     verified: VerifiedOption = None,
     clear: ClearOption = None,
+    normalize: NormalizeOption = None,
+    region: RegionOption = None,
     user: UserOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = None,
@@ -129,7 +137,7 @@ def update(
         verified,
         tuple(clear or ()),
     )
-    body = build_body(fields)
+    body = build_body(fields, number_rules(normalize, region))
     if not body:
         raise InvalidInput(f"nothing to update: name at least one field ({field_flags()})")
     rt = runtime(ctx)

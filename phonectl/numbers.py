@@ -1,0 +1,186 @@
+"""Phone numbers that dial: the one place that parses, validates and formats a number, with
+`phonenumbers` (the Python port of Google's libphonenumber).
+
+`phonenumbers` (some 20 MB of metadata) is imported inside the functions that parse, so the
+commands that never normalise or lint (list, get, update without --normalize, --help, Tab)
+never load it; this module's own top level is as light as the enum below."""
+
+from __future__ import annotations
+
+import functools
+from enum import Enum
+from typing import TYPE_CHECKING, NamedTuple
+
+from phonectl.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
+
+
+class NumberFormat(str, Enum):
+    """What --normalize rewrites numbers to (libphonenumber's formats)."""
+
+    e164 = "e164"
+    international = "international"
+    national = "national"
+    rfc3966 = "rfc3966"
+
+
+class NumberRules(NamedTuple):
+    """How numbers are read and written: the format wanted, and the region (ISO 3166 code)
+    of numbers written without a `+` country code (None: such a number does not parse)."""
+
+    format: NumberFormat = NumberFormat.e164
+    region: str | None = None
+
+
+# Common names that are not ISO 3166 codes, and the code meant.
+_REGION_ALIASES = {"UK": "GB"}
+
+
+def parse_region(text: str, what: str = "--region") -> str:
+    """A region as libphonenumber knows it (upper-case ISO 3166 alpha-2), or InvalidInput."""
+    import phonenumbers
+
+    code = text.strip().upper()
+    code = _REGION_ALIASES.get(code, code)
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(
+            f"invalid {what} {text!r}: not a region libphonenumber knows",
+            hint="use a two-letter ISO 3166 code, e.g. US, GB, DE",
+        )
+    return code
+
+
+def number_rules(fmt: NumberFormat, region: str | None) -> NumberRules:
+    """Checked rules: the region known, and one given when national numbers are wanted (a
+    national number means nothing without the country it is national to)."""
+    checked = None if region is None or not region.strip() else parse_region(region)
+    if fmt is NumberFormat.national and checked is None:
+        raise InvalidInput(
+            "--normalize national needs --region (or PHONECTL_REGION): the country the "
+            "numbers are national to"
+        )
+    return NumberRules(fmt, checked)
+
+
+class Checked(NamedTuple):
+    """One number as libphonenumber reads it.
+
+    `formatted`: the number in the rules' format (None when it does not parse or is not a
+    possible number: `problem` says why); `valid`: whether it is a number in use in its
+    region's numbering plan; `key`: the same for every spelling of one number (E.164 and
+    extension), for finding a number held twice."""
+
+    text: str
+    formatted: str | None
+    problem: str | None
+    valid: bool
+    key: str | None
+
+
+_WHY_NOT_POSSIBLE = {
+    "INVALID_COUNTRY_CODE": "has no known country code",
+    "TOO_SHORT": "is too short",
+    "TOO_LONG": "is too long",
+    "INVALID_LENGTH": "has a length no number of its region has",
+    "IS_POSSIBLE_LOCAL_ONLY": "is a local number: its area code is missing",
+}
+
+
+@functools.lru_cache(maxsize=65536)  # a directory repeats its switchboard numbers
+def check(text: str, rules: NumberRules) -> Checked:
+    """`text` parsed under `rules`: formatted, or why it cannot be."""
+    import phonenumbers
+
+    number = _parse(text, rules)
+    if isinstance(number, str):
+        return Checked(text, None, number, False, None)
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        names = {v: k for k, v in vars(phonenumbers.ValidationResult).items() if k.isupper()}
+        why = _WHY_NOT_POSSIBLE.get(names.get(reason, ""), "is not a possible number")
+        return Checked(text, None, why, False, None)
+    key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if number.extension:
+        key += f";ext={number.extension}"
+    return Checked(text, _formatted(number, rules), None, phonenumbers.is_valid_number(number), key)
+
+
+def normalize(text: str, rules: NumberRules, what: str = "number") -> str:
+    """`text` rewritten in the rules' format; InvalidInput naming it when it does not parse
+    or is not a possible number (nothing may be sent then)."""
+    checked = check(text, rules)
+    if checked.formatted is None:
+        raise InvalidInput(f"{what} {text!r} {checked.problem}", hint=_hint(rules))
+    return checked.formatted
+
+
+def _hint(rules: NumberRules) -> str | None:
+    if rules.region is None:
+        return "write it with its +country code, or give --region (or PHONECTL_REGION)"
+    return None
+
+
+def _parse(text: str, rules: NumberRules) -> PhoneNumber | str:
+    """The number, or why it does not parse. A `+` country code wins; else the region's
+    rules (its national prefix, its international prefix such as Australia's 0011); a
+    leading `00` that the region does not read as its international prefix is one anyway
+    (most of the world's), as no national number starts with 00."""
+    import phonenumbers
+
+    digits_start = text.lstrip(" \t(")
+    international = digits_start.startswith("+")
+    region = None if international else rules.region
+    try:
+        number = phonenumbers.parse(text, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException as exc:
+        number = None
+        problem = _parse_problem(exc, region)
+    if digits_start.startswith("00") and not international:
+        by_idd = phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD
+        if number is None or number.country_code_source != by_idd:
+            try:
+                return phonenumbers.parse("+" + digits_start[2:], None)
+            except phonenumbers.NumberParseException as exc:
+                return _parse_problem(exc, None)
+    return problem if number is None else number
+
+
+def _parse_problem(exc: Exception, region: str | None) -> str:
+    import phonenumbers
+
+    kind = getattr(exc, "error_type", None)
+    if kind == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+        if region is None:
+            return "has no country code (no + and no region to read it in)"
+        return "has no known country code"
+    if kind == phonenumbers.NumberParseException.TOO_SHORT_NSN:
+        return "is too short"
+    if kind == phonenumbers.NumberParseException.TOO_LONG:
+        return "is too long"
+    return "does not parse as a phone number"
+
+
+def _formatted(number: PhoneNumber, rules: NumberRules) -> str:
+    import phonenumbers
+
+    kind = phonenumbers.PhoneNumberFormat
+    if rules.format is NumberFormat.rfc3966:
+        return phonenumbers.format_number(number, kind.RFC3966)  # ;ext= included
+    if rules.format is NumberFormat.e164:
+        # E.164 itself has no extension: kept in libphonenumber's own spelling, which it
+        # reads back.
+        text = phonenumbers.format_number(number, kind.E164)
+        return f"{text} ext. {number.extension}" if number.extension else text
+    if rules.format is NumberFormat.national and _country_of(rules.region) == number.country_code:
+        return phonenumbers.format_number(number, kind.NATIONAL)
+    # International, and --normalize national for another country's number (a national
+    # form would not dial from the region).
+    return phonenumbers.format_number(number, kind.INTERNATIONAL)
+
+
+def _country_of(region: str | None) -> int | None:
+    import phonenumbers
+
+    return None if region is None else phonenumbers.country_code_for_region(region)
