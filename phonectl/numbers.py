@@ -168,16 +168,24 @@ def _formatted(number: PhoneNumber, rules: NumberRules) -> str:
     kind = phonenumbers.PhoneNumberFormat
     if rules.format is NumberFormat.rfc3966:
         return phonenumbers.format_number(number, kind.RFC3966)  # ;ext= included
+    # Formatted without its extension, which follows as " ext. N" in every other format:
+    # E.164 has none of its own, and libphonenumber would write some regions' (GB: " x7").
+    extension = number.extension
+    number = phonenumbers.PhoneNumber(
+        country_code=number.country_code,
+        national_number=number.national_number,
+        italian_leading_zero=number.italian_leading_zero,
+        number_of_leading_zeros=number.number_of_leading_zeros,
+    )
     if rules.format is NumberFormat.e164:
-        # E.164 itself has no extension: kept in libphonenumber's own spelling, which it
-        # reads back.
         text = phonenumbers.format_number(number, kind.E164)
-        return f"{text} ext. {number.extension}" if number.extension else text
-    if rules.format is NumberFormat.national and _country_of(rules.region) == number.country_code:
-        return phonenumbers.format_number(number, kind.NATIONAL)
-    # International, and --normalize national for another country's number (a national
-    # form would not dial from the region).
-    return phonenumbers.format_number(number, kind.INTERNATIONAL)
+    elif rules.format is NumberFormat.national and _country_of(rules.region) == number.country_code:
+        text = phonenumbers.format_number(number, kind.NATIONAL)
+    else:
+        # International, and --normalize national for another country's number (a
+        # national form would not dial from the region).
+        text = phonenumbers.format_number(number, kind.INTERNATIONAL)
+    return f"{text} ext. {extension}" if extension else text
 
 
 def _country_of(region: str | None) -> int | None:
