@@ -539,15 +539,16 @@ def _changes(r: ApplyRow) -> str:
 
 # -- lint ----------------------------------------------------------------------------------------
 
-# Numbers and ids are what a person copies: never cut. At 80 columns the user and the
-# message wrap, or go first.
+# Numbers are what a person copies and dials: never cut. Then who holds it and what is wrong;
+# the phone's id (whole or not at all: json and tsv always carry it) and the details go
+# first at narrow widths.
 LINT_COLUMNS = (
-    Column("User", 3, wraps=True),
-    Column("Phone", 0),  # its id; for an apply file, its line
+    Column("User", 1, wraps=True),
+    Column("Phone", 3),  # its id; for an apply file, its line
     Column("Number", 0),
-    Column("Problem", 1),
+    Column("Problem", 2),
     Column("Suggested", 0),
-    Column("Details", 2, wraps=True),
+    Column("Details", 4, wraps=True),
 )
 
 
