@@ -101,10 +101,10 @@ def check(text: str, rules: NumberRules) -> Checked:
         names = {v: k for k, v in vars(phonenumbers.ValidationResult).items() if k.isupper()}
         why = _WHY_NOT_POSSIBLE.get(names.get(reason, ""), "is not a possible number")
         return Checked(text, None, why, False, None)
-    key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if number.extension:
-        key += f";ext={number.extension}"
-    return Checked(text, _formatted(number, rules), None, phonenumbers.is_valid_number(number), key)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    key = f"{e164};ext={number.extension}" if number.extension else e164
+    formatted = _formatted(number, rules, e164)
+    return Checked(text, formatted, None, phonenumbers.is_valid_number(number), key)
 
 
 def normalize(text: str, rules: NumberRules, what: str = "number") -> str:
@@ -132,18 +132,22 @@ def _parse(text: str, rules: NumberRules) -> PhoneNumber | str:
     digits_start = text.lstrip(" \t(")
     international = digits_start.startswith("+")
     region = None if international else rules.region
-    try:
-        number = phonenumbers.parse(text, region, keep_raw_input=True)
-    except phonenumbers.NumberParseException as exc:
-        number = None
-        problem = _parse_problem(exc, region)
-    if digits_start.startswith("00") and not international:
-        by_idd = phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD
-        if number is None or number.country_code_source != by_idd:
-            try:
-                return phonenumbers.parse("+" + digits_start[2:], None)
-            except phonenumbers.NumberParseException as exc:
-                return _parse_problem(exc, None)
+    leading_00 = digits_start.startswith("00") and not international
+    number: PhoneNumber | None = None
+    problem = ""
+    if not leading_00 or region is not None:
+        try:
+            # keep_raw_input tells how the country code was found (for a leading 00: by the
+            # region's own international prefix?); it costs a copy, so only they ask.
+            number = phonenumbers.parse(text, region, keep_raw_input=leading_00)
+        except phonenumbers.NumberParseException as exc:
+            problem = _parse_problem(exc, region)
+    by_idd = phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD
+    if leading_00 and (number is None or number.country_code_source != by_idd):
+        try:
+            return phonenumbers.parse("+" + digits_start[2:], None)
+        except phonenumbers.NumberParseException as exc:
+            return _parse_problem(exc, None)
     return problem if number is None else number
 
 
@@ -162,7 +166,8 @@ def _parse_problem(exc: Exception, region: str | None) -> str:
     return "does not parse as a phone number"
 
 
-def _formatted(number: PhoneNumber, rules: NumberRules) -> str:
+def _formatted(number: PhoneNumber, rules: NumberRules, e164: str) -> str:
+    """The number in the rules' format (`e164`: its E.164 form, already made)."""
     import phonenumbers
 
     kind = phonenumbers.PhoneNumberFormat
@@ -171,15 +176,16 @@ def _formatted(number: PhoneNumber, rules: NumberRules) -> str:
     # Formatted without its extension, which follows as " ext. N" in every other format:
     # E.164 has none of its own, and libphonenumber would write some regions' (GB: " x7").
     extension = number.extension
-    number = phonenumbers.PhoneNumber(
-        country_code=number.country_code,
-        national_number=number.national_number,
-        italian_leading_zero=number.italian_leading_zero,
-        number_of_leading_zeros=number.number_of_leading_zeros,
-    )
     if rules.format is NumberFormat.e164:
-        text = phonenumbers.format_number(number, kind.E164)
-    elif rules.format is NumberFormat.national and _country_of(rules.region) == number.country_code:
+        return f"{e164} ext. {extension}" if extension else e164
+    if extension:
+        number = phonenumbers.PhoneNumber(
+            country_code=number.country_code,
+            national_number=number.national_number,
+            italian_leading_zero=number.italian_leading_zero,
+            number_of_leading_zeros=number.number_of_leading_zeros,
+        )
+    if rules.format is NumberFormat.national and _country_of(rules.region) == number.country_code:
         text = phonenumbers.format_number(number, kind.NATIONAL)
     else:
         # International, and --normalize national for another country's number (a

@@ -20,7 +20,7 @@ def recipe_blocks() -> list[str]:
 
 
 def test_the_readme_has_recipes() -> None:
-    assert len(recipe_blocks()) == 3
+    assert len(recipe_blocks()) == 4
 
 
 def test_the_recipes_run_as_written(tmp_path: Path) -> None:
@@ -42,6 +42,8 @@ def test_the_recipes_run_as_written(tmp_path: Path) -> None:
     renumbered = (tmp_path / "renumbered.csv").read_text()
     assert "+7 495 342 22 13" in renumbered  # the sed really changed a number
     assert "would-update" not in (tmp_path / f"apply-{_today()}.json").read_text()
+    fixes = (tmp_path / "e164-fixes.csv").read_text()
+    assert ",+74953422213," in fixes  # lint fixed the renumbered number
 
 
 def _today() -> str:
