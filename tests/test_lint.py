@@ -314,3 +314,27 @@ def test_lint_help_names_every_value(phonectl: Run) -> None:
     assert "e164|international|national|rfc3966" in result.stdout
     for typer_default in ("<str>", "<path>"):
         assert typer_default not in result.stdout
+
+
+def test_lint_reads_the_region_from_the_environment(
+    graph: GraphEmulator, phonectl: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rows = tmp_path / "hr.csv"
+    rows.write_text("user,type,number\nadelev@contoso.com,home,030 1234567\n")
+    monkeypatch.setenv("PHONECTL_REGION", "DE")
+    found = findings(phonectl("lint", str(rows), "-o", "json").stdout)
+    assert [(f["problem"], f["suggested"]) for f in found] == [("format", "+49301234567")]
+    monkeypatch.delenv("PHONECTL_REGION")
+    found = findings(phonectl("lint", str(rows), "-o", "json").stdout)
+    assert [(f["problem"], f["suggested"]) for f in found] == [("unparseable", None)]
+
+
+@pytest.mark.parametrize(
+    "args", [["--region", "Narnia"], ["--normalize", "national"], ["--normalize", "e.164"]]
+)
+def test_bad_rules_are_refused_before_anything_is_read(
+    graph: GraphEmulator, phonectl: Run, args: list[str]
+) -> None:
+    result = phonectl("lint", "--all-users", *args)
+    assert result.exit_code == 2
+    assert graph_calls(graph) == []

@@ -16,6 +16,7 @@ from phonectl.commands.options import (
     RegionOption,
     UsersFileOption,
     UsersOption,
+    number_rules,
     runtime,
 )
 from phonectl.errors import InvalidInput
@@ -61,15 +62,10 @@ def lint(
 
     Example: phonectl lint --all-users --region US --fixes fixes.csv
     """
-    import os
-
-    from phonectl.commands.options import REGION_ENV
-    from phonectl.numbers import number_rules
     from phonectl.results import LintResult
 
-    rules = number_rules(
-        normalize or NumberFormat.e164, region if region is not None else os.getenv(REGION_ENV)
-    )
+    rules = number_rules(normalize, region, default=NumberFormat.e164)
+    assert rules is not None
     if file is not None and (user or users_file or all_users):
         raise InvalidInput("lint reads either FILE or users (--user, --users-file, --all-users)")
     fixes_path = None if fixes is None else _new_file(fixes, from_file=file is not None)

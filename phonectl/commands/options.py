@@ -250,13 +250,17 @@ RegionOption = Annotated[
 ]
 
 
-def number_rules(normalize: NumberFormat | None, region: str | None) -> "NumberRules | None":
-    """--normalize and --region (else PHONECTL_REGION) as the rules numbers are rewritten by;
-    None without --normalize (numbers go as given, and libphonenumber is never loaded)."""
-    if normalize is None:
+def number_rules(
+    normalize: NumberFormat | None, region: str | None, *, default: NumberFormat | None = None
+) -> "NumberRules | None":
+    """--normalize (else `default`) and --region (else PHONECTL_REGION) as the rules numbers
+    are read and written by; None when no format is wanted (numbers go as given, and
+    libphonenumber is never loaded)."""
+    wanted = normalize or default
+    if wanted is None:
         if region is not None:
             raise InvalidInput("--region is read only with --normalize (e.g. --normalize e164)")
         return None
     from phonectl.numbers import number_rules as checked_rules
 
-    return checked_rules(normalize, region if region is not None else os.environ.get(REGION_ENV))
+    return checked_rules(wanted, region if region is not None else os.environ.get(REGION_ENV))
