@@ -1,5 +1,6 @@
-"""Phone numbers that dial: the one place that parses, validates and formats a number, with
-`phonenumbers` (the Python port of Google's libphonenumber).
+"""Phone numbers that dial: the one place that parses, validates and formats a number (for
+--normalize on add, update, set and apply, and for lint), with `phonenumbers` (the Python
+port of Google's libphonenumber).
 
 `phonenumbers` (about 40 ms to import, then each region's metadata on first use) is imported
 inside the functions that parse, so the commands that never normalise or lint (list, get,

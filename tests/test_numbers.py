@@ -335,3 +335,21 @@ def test_the_probe_sees_libphonenumber_when_a_command_normalises_or_lints(
     clean = tmp_path / "clean.csv"
     clean.write_text("user,type,number\n,mobile,+14255550100\n")
     assert "phonenumbers" in imported_heavy(["lint", str(clean)], env, NUMBERS_LIBRARY)
+
+
+def test_set_compares_the_normalised_number_and_a_second_run_writes_nothing(
+    graph: GraphEmulator, phonectl: Run
+) -> None:
+    # adelev's mobile is "+1 425 555 0109" in the seed.
+    args = ("set", "--user", "adelev@contoso.com", "--type", "mobile", "--normalize", "e164")
+    first = phonectl(*args, "--number", "(425) 555-0109", "--region", "US")
+    assert first.exit_code == 0, first.stderr
+    assert [p["number"] for p in phones_of(graph, "adelev@contoso.com")] == ["+14255550109"]
+    graph.requests.clear()
+    again = phonectl(*args, "--number", "001 425 555 0109")
+    assert again.exit_code == 0, again.stderr
+    assert "unchanged" in again.stderr
+    assert [c for c in graph_calls(graph) if c.method != "GET"] == []
+    refused = phonectl(*args, "--number", "555 0109", "--region", "US")
+    assert refused.exit_code == 2
+    assert "'555 0109'" in refused.stderr

@@ -156,6 +156,8 @@ def set_phone(
     confidence: ConfidenceOption = None,
     verified: VerifiedOption = None,
     clear: ClearOption = None,
+    normalize: NormalizeOption = None,
+    region: RegionOption = None,
     user: UserOption = None,
     dry_run: Annotated[
         bool,
@@ -186,7 +188,7 @@ def set_phone(
         verified,
         tuple(clear or ()),
     )
-    body = build_body(fields)
+    body = build_body(fields, number_rules(normalize, region))
     rt = runtime(ctx)
     owner = UserRef(user)
     done = set_one(rt.client(), owner, body, dry_run=dry_run)
