@@ -3,6 +3,7 @@ the warm path, so no login-host call and no msal import), a silent refresh throu
 a sign-in (device code, or the browser with PKCE). Knows nothing of Typer or Rich."""
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -147,10 +148,10 @@ def check_graph_root(settings: Settings) -> None:
     bound = (settings.account or {}).get("graph_url")
     if bound and _root(bound) != _root(settings.graph_url):
         raise SignInRequired(
-            f"the sign-in of {settings.account_name} is for Graph at {bound}, not at "
-            f"{settings.graph_url}: its tokens are never sent anywhere else",
-            hint="set PHONECTL_ACCESS_TOKEN to a token for that server, or unset "
-            "PHONECTL_GRAPH_URL",
+            f"the sign-in of {settings.account_name} is for Graph at {bound} (where it "
+            f"signed in), not at {settings.graph_url}: its tokens are never sent anywhere else",
+            hint="set PHONECTL_ACCESS_TOKEN to a token for that server, or sign in for it: "
+            "phonectl auth login",
         )
 
 
@@ -270,7 +271,7 @@ def _refresh(
 ) -> Token | None:
     """Redeem the cached refresh token, under the lock so two processes never both rotate it.
     With `rejected` (an access token Graph refused), the cache's copy of it is not used."""
-    with cache_lock(_lock_wait(settings), store_key(settings.profile)):
+    with cache_lock(_lock_wait(settings), _lock_name(settings)):
         blob = read_cache(store, warn)  # another process may have refreshed while we waited
         token = cached_access_token(settings, blob)
         if (token is not None and token.value != rejected) or blob is None:
@@ -319,6 +320,64 @@ def _save_refreshed(store: TokenStore, blob: str, warn: Say) -> None:
         )
 
 
+def _lock_name(settings: Settings) -> str:
+    """The lock around one store's read-refresh-write: per cache file (profiles may share
+    one), else per profile's keyring entry."""
+    if settings.token_cache_path is None:
+        return store_key(settings.profile)
+    import hashlib
+
+    path = str(settings.token_cache_path.expanduser().absolute())
+    return "token-cache-file-" + hashlib.sha256(path.encode()).hexdigest()[:16]
+
+
+_CACHE_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account", "AppMetadata")
+
+
+def _merged_cache(existing: str | None, fresh: str) -> str:
+    """MSAL caches joined entry by entry (their keys name account, tenant and client): the
+    fresh sign-in's entries over the existing ones, every other account's kept."""
+    if not existing:
+        return fresh
+    merged: dict[str, dict[str, Any]] = json.loads(existing)
+    for section, entries in json.loads(fresh).items():
+        merged.setdefault(section, {}).update(entries)
+    return json.dumps(merged)
+
+
+def _without_account(blob: str | None, settings: Settings) -> str | None:
+    """The cache less this profile's account in its tenant (its refresh token too, unless
+    the account still signs in elsewhere in the file); None when nothing else is left."""
+    if not blob:
+        return None
+    account = settings.account or {}
+    home = account.get("home_account_id") or ""
+    realms = token_realms(settings)
+    sections: dict[str, dict[str, Any]] = json.loads(blob)
+
+    def mine(entry: Any, section: str) -> bool:
+        if not isinstance(entry, dict) or (entry.get("home_account_id") or "") != home:
+            return False
+        return section == "RefreshToken" or str(entry.get("realm", "")).lower() in realms
+
+    for section in ("AccessToken", "IdToken", "Account"):
+        sections[section] = {
+            k: e for k, e in sections.get(section, {}).items() if not mine(e, section)
+        }
+    still_used = any(
+        isinstance(e, dict) and e.get("home_account_id") == home
+        for section in ("AccessToken", "Account")
+        for e in sections.get(section, {}).values()
+    )
+    if not still_used:
+        sections["RefreshToken"] = {
+            k: e for k, e in sections.get("RefreshToken", {}).items() if not mine(e, "RefreshToken")
+        }
+    if not any(sections.get(section) for section in _CACHE_SECTIONS if section != "AppMetadata"):
+        return None
+    return json.dumps(sections)
+
+
 def _lock_wait(settings: Settings) -> float:
     """How long to wait for another process's refresh: its login-host calls end within
     their timeout, so a little more than that."""
@@ -360,8 +419,13 @@ def sign_in(
         )
     add_secret(result["access_token"])
     add_secret(result.get("refresh_token"))
-    with cache_lock(_lock_wait(settings), store_key(settings.profile)):
-        store.write(cache.serialize())
+    with cache_lock(_lock_wait(settings), _lock_name(settings)):
+        blob = cache.serialize()
+        if settings.token_cache_path is not None:
+            # A cache file may hold other profiles' accounts (one PHONECTL_TOKEN_CACHE for
+            # all of them): add this account's tokens beside theirs, never over them.
+            blob = _merged_cache(read_cache(store, notify), blob)
+        store.write(blob)
     claims = result.get("id_token_claims") or {}
     accounts = app.get_accounts()
     account = accounts[0] if accounts else {}
@@ -508,8 +572,15 @@ def logout(settings: Settings, *, warn: Say) -> LoggedOut:
             raise
         store = None
     if store is not None:
-        with cache_lock(_lock_wait(settings), store_key(settings.profile)):
-            store.clear()
+        with cache_lock(_lock_wait(settings), _lock_name(settings)):
+            if settings.token_cache_path is None:
+                store.clear()  # the profile's own keyring entry
+            else:  # a file other profiles may share: only this account's tokens go
+                rest = _without_account(read_cache(store, warn), settings)
+                if rest is None:
+                    store.clear()
+                else:
+                    store.write(rest)
     remembered = load_config(warn=warn, profile=settings.profile)
     account = remembered.pop("account", None)
     if account is not None:
@@ -577,9 +648,18 @@ def list_profiles(*, warn: Say) -> list[ProfileSummary]:
     from phonectl.settings import Flags, load_settings
 
     data = read_config(warn=warn)
+    # Each profile as it would run on its own: what it remembered, not this shell's
+    # PHONECTL_TENANT or PHONECTL_TOKEN_CACHE (which a run with --profile would also use).
+    env = {k: v for k, v in os.environ.items() if k not in _PER_PROFILE_ENV}
     summaries = []
     for name in profile_names(data):
-        settings = load_settings(Flags(profile=name), warn=warn)
+        try:
+            settings = load_settings(Flags(profile=name), env, warn=warn)
+        except PhonectlError as exc:
+            summaries.append(
+                ProfileSummary(name, None, "?", "?", False, False, f"unusable: {exc.message}")
+            )
+            continue
         account = settings.account or {}
         unattended, how = _unattended(settings, warn)
         summaries.append(
@@ -594,6 +674,20 @@ def list_profiles(*, warn: Say) -> list[ProfileSummary]:
             )
         )
     return summaries
+
+
+_PER_PROFILE_ENV = frozenset(
+    {
+        "PHONECTL_PROFILE",
+        "PHONECTL_TENANT",
+        "PHONECTL_CLIENT_ID",
+        "PHONECTL_CLOUD",
+        "PHONECTL_TOKEN_CACHE",
+        "PHONECTL_ACCESS_TOKEN",
+        "PHONECTL_GRAPH_URL",
+        "PHONECTL_AUTHORITY_HOST",
+    }
+)
 
 
 def _unattended(settings: Settings, warn: Say) -> tuple[bool, str]:

@@ -29,8 +29,10 @@ REMEMBERED: dict[str, type] = {
 }
 MAX_CONFIG_BYTES = 1024 * 1024
 DEFAULT_PROFILE = "default"
-# A name that is safe as a keyring key, a lock file's name and a shell word.
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A name that is safe as a keyring key, a lock file's name and a shell word; no '.', which
+# the keyring's chunk keys use (a profile "x.0" would collide with x's first chunk), and
+# matched whatever its case (some keyrings, Windows' among them, ignore case).
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def config_path() -> Path:
@@ -82,12 +84,13 @@ def current_profile(data: dict[str, Any]) -> str:
 
 
 def check_profile_name(name: str) -> str:
-    if not PROFILE_NAME.fullmatch(name):
+    """A profile name as stored: lower case (names match whatever their case)."""
+    if not PROFILE_NAME.fullmatch(name.lower()):
         raise InvalidInput(
-            f"{name!r} is not a profile name: use letters, digits, '.', '_' and '-' (up to 64, "
+            f"{name!r} is not a profile name: use letters, digits, '_' and '-' (up to 64, "
             "starting with a letter or digit)"
         )
-    return name
+    return name.lower()
 
 
 def profile_section(data: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -48,12 +48,22 @@ def wait_too_long(status: int, wait: float, max_wait: float, what: str) -> Netwo
     """Graph asked for a wait longer than PHONECTL_MAX_WAIT: say when to try again (exit 6)."""
     from datetime import datetime, timedelta
 
-    until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = f"try again after {until}"
+    except (OverflowError, ValueError):  # past year 9999, or endless
+        when = "try again much later"
     return NetworkError(
-        f"{what}: Graph answered {status} and asked to wait {wait:.0f} s, longer than "
+        f"{what}: Graph answered {status} and asked to wait {wait:g} s, longer than "
         f"PHONECTL_MAX_WAIT ({max_wait:g} s); not retried",
-        hint=f"try again after {until}, or raise PHONECTL_MAX_WAIT",
+        hint=f"{when}, or raise PHONECTL_MAX_WAIT",
     )
+
+
+def server_wait(retry_after: str | None) -> float | None:
+    """The wait Graph asked for, if it asked (PHONECTL_MAX_WAIT bounds only Graph's waits,
+    never phonectl's own backoff)."""
+    return parse_retry_after(retry_after) if retry_after else None
 
 
 def parse_retry_after(value: str) -> float | None:
@@ -71,9 +81,9 @@ def parse_retry_after(value: str) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
+    if math.isnan(seconds):
         return None
-    return max(seconds, 0.0)
+    return max(seconds, 0.0)  # an endless wait stays endless: longer than any PHONECTL_MAX_WAIT
 
 
 def may_retry(method: str, status: int, *, idempotent: bool | None = None) -> bool:
@@ -161,9 +171,10 @@ class GraphClient:
                 if rejected and self._on_unauthorized(rejected):
                     continue
             if attempt < self._max_retries and may_retry(method, status, idempotent=idempotent):
+                asked = server_wait(response.headers.get("Retry-After"))
+                if asked is not None and asked > self._max_wait:
+                    raise wait_too_long(status, asked, self._max_wait, f"{method} {url}")
                 wait = retry_delay(response.headers.get("Retry-After"), attempt)
-                if wait > self._max_wait:
-                    raise wait_too_long(status, wait, self._max_wait, f"{method} {url}")
                 if wait > NOTICE_WAIT_ABOVE:
                     self._notify(f"Graph answered {status}; retrying in {wait:.0f} s")
                 if status == 429:
@@ -238,7 +249,8 @@ class GraphClient:
                     )
                     if attempt < self._max_retries and item_retryable:
                         item_wait = retry_delay(retry_after, attempt)
-                        if item_wait <= self._max_wait:
+                        asked = server_wait(retry_after)
+                        if asked is None or asked <= self._max_wait:
                             throttled.append(index)
                             wait = max(wait, item_wait)
                             self.pause(wait)
@@ -247,7 +259,7 @@ class GraphClient:
                         outcome = outcome._replace(
                             error=wait_too_long(
                                 item_status,
-                                item_wait,
+                                asked,
                                 self._max_wait,
                                 f"{request.method} {self.base_url}{request.url}",
                             )

@@ -8,7 +8,7 @@ to import and measure, and a 50,000-row apply table several times the JSON's tim
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import NamedTuple
 
 SEPARATOR = "  "
@@ -191,9 +191,10 @@ def format_table(
     ):
         yield from _grouped_lines(columns, rows, natural, narrowest, width, style, group, on_hidden)
     else:
+        whole = {c.header for c in columns if c.priority == 0}
         for n, row in enumerate(rows):
             pairs = [(c.header, row[i]) for i, c in enumerate(columns)]
-            yield ("\n" if n else "") + format_card(pairs, width=width, style=style)
+            yield ("\n" if n else "") + format_card(pairs, width=width, style=style, whole=whole)
 
 
 def _table_lines(
@@ -265,16 +266,23 @@ def _grouped_lines(
         start = end
 
 
-def format_card(pairs: Sequence[tuple[str, str]], *, width: int | None, style: bool) -> str:
-    """Key/value lines, keys aligned; a long value wraps under itself (except `whole` ones:
-    none here wrap ids or numbers, which are short enough never to need it)."""
+def format_card(
+    pairs: Sequence[tuple[str, str]],
+    *,
+    width: int | None,
+    style: bool,
+    whole: Collection[str] = (),
+) -> str:
+    """Key/value lines, keys aligned; a long value wraps under itself, except those labelled
+    in `whole` (an id, a number, a user): never wrapped, overflowing the line instead."""
     key_width = max(text_width(key) for key, _ in pairs)
     room = None if width is None else max(width - key_width - len(SEPARATOR), MIN_WRAP_WIDTH)
     lines = []
     for key, value in pairs:
         label = _pad(key, key_width)
         label = f"{DIM}{label}{RESET}" if style else label
-        parts = _wrap(value, room) if room and text_width(value) > room else [value]
+        wraps = room and key not in whole and text_width(value) > room
+        parts = _wrap(value, room) if wraps and room else [value]
         lines.append(f"{label}{SEPARATOR}{parts[0]}".rstrip())
         lines += [" " * (key_width + len(SEPARATOR)) + part for part in parts[1:]]
     return "\n".join(lines) + "\n"

@@ -61,7 +61,7 @@ def _write_view(result: Result) -> None:
 
         width, style = _terminal()
         pairs = [(label, escape_controls(value)) for label, value in view.pairs]
-        sys.stdout.write(format_card(pairs, width=width, style=style))
+        sys.stdout.write(format_card(pairs, width=width, style=style, whole=view.whole))
         sys.stdout.flush()
     elif isinstance(view, Lines):
         sys.stdout.write("".join(escape_controls(line) + "\n" for line in view.lines))

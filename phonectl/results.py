@@ -59,9 +59,11 @@ class Table(NamedTuple):
 
 
 class Card(NamedTuple):
-    """One object as label/value pairs (layout.format_card)."""
+    """One object as label/value pairs (layout.format_card); `whole`: the labels whose
+    values are never wrapped (an id, a number)."""
 
     pairs: tuple[tuple[str, str], ...]
+    whole: frozenset[str] = frozenset({"ID", "Number", "User", "Phone id"})
 
 
 class Lines(NamedTuple):

@@ -13,16 +13,18 @@ if TYPE_CHECKING:
 
 
 class _Bearer:
-    """The token Graph calls carry, and the one refresh a 401 earns: when Graph refuses the
-    token (revoked, or expired during a long apply) and a refresh token is at hand, one
-    forced refresh; batches in flight that were refused the same token share it."""
+    """The token Graph calls carry, and the refresh a 401 earns: when Graph refuses the token
+    (revoked, or expired during a long apply) and a refresh token is at hand, one forced
+    refresh per refused token (an apply may outlive several); batches in flight that were
+    refused the same token share its refresh. Each request is sent again once at most, so
+    a server that refuses every token cannot make this loop."""
 
     def __init__(self, settings: Settings, token: str) -> None:
         import threading
 
         self._settings = settings
         self._token = token
-        self._refreshed = False
+        self._refreshed: set[str] = set()  # tokens already refreshed once
         self._lock = threading.Lock()
 
     def __call__(self) -> str:
@@ -36,9 +38,9 @@ class _Bearer:
         with self._lock:
             if self._token != rejected:
                 return True
-            if self._refreshed:
+            if rejected in self._refreshed:
                 return False
-            self._refreshed = True
+            self._refreshed.add(rejected)
             debug = render.debug if self._settings.debug else None
             token = refresh_rejected(self._settings, rejected, warn=render.warning, debug=debug)
             if token is None or token.value == rejected:

@@ -153,7 +153,14 @@ def load_settings(
     The profile (--profile, PHONECTL_PROFILE, else the current one) must exist unless
     `new_profile` (auth login makes it)."""
     env = os.environ if env is None else env
-    asked_profile = flags.profile or env_text(env, "PHONECTL_PROFILE")
+    # An empty --profile is a mistake (a cron line's unset "$TENANT"), never the default.
+    asked_profile = (
+        flags.profile if flags.profile is not None else env_text(env, "PHONECTL_PROFILE")
+    )
+    if asked_profile is not None:
+        from phonectl.config import check_profile_name
+
+        asked_profile = check_profile_name(asked_profile)
     if remembered is None:
         from phonectl.config import load_profile
 

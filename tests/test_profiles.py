@@ -5,6 +5,7 @@ the emulator. One profile's token is never sent on behalf of another."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from login_host import (
@@ -137,18 +138,63 @@ def test_logout_of_one_profile_forgets_only_it(
     assert keyring.get_password("phonectl", "token-cache") is not None
 
 
-@pytest.mark.parametrize("name", ["nosuch", "../x", "a b", ""])
-def test_an_unknown_or_malformed_profile_is_exit_2_before_anything_is_sent(
+@pytest.mark.parametrize("name", ["nosuch", "../x", "a b", "", "fabrikam.0", "x@y", "-x"])
+def test_an_unknown_empty_or_malformed_profile_is_exit_2_before_anything_is_sent(
     two_profiles: list[str], signed_out_graph: GraphEmulator, name: str
 ) -> None:
+    # An empty one too: a cron line's unset "$TENANT" must not fall back to the default.
     done = run_phonectl("--profile", name, *GET)
-    assert done.returncode == 2 if name else done.returncode == 0, done.stderr
-    if name:
-        assert graph_calls(signed_out_graph) == []
-    for command in (("auth", "switch", name),) if name else ():
-        switched = run_phonectl(*command)
-        assert switched.returncode == 2
-        assert "Traceback" not in switched.stderr
+    assert done.returncode == 2, done.stderr
+    assert graph_calls(signed_out_graph) == []
+    switched = run_phonectl("auth", "switch", name)
+    assert switched.returncode == 2
+    assert "Traceback" not in done.stderr + switched.stderr
+    if name != "nosuch":  # a well-formed new name is what login makes profiles with
+        assert run_phonectl("auth", "login", "--profile", name).returncode == 2
+
+
+def test_profile_names_match_whatever_their_case(
+    two_profiles: list[str], signed_out_graph: GraphEmulator
+) -> None:
+    _, fabrikam = two_profiles
+    assert run_phonectl("--profile", "FabriKam", *GET).returncode == 0
+    assert [sent_token(c) for c in graph_calls(signed_out_graph)] == [bearer(fabrikam)]
+
+
+def test_profiles_sharing_one_cache_file_keep_each_others_tokens(
+    signed_out_graph: GraphEmulator,
+    login_host: LoginHostFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PHONECTL_TOKEN_CACHE", str(tmp_path / "tokens.json"))
+    sign_in("--tenant", TENANT_DOMAIN)
+    sign_in("--profile", "fabrikam", "--tenant", OTHER_TENANT_DOMAIN)
+    contoso, fabrikam = login_host.host.issued_access_tokens[-2:]
+    login_host.host.seen.clear()
+    assert run_phonectl(*GET).returncode == 0
+    assert run_phonectl("--profile", "fabrikam", *GET).returncode == 0
+    assert login_host.host.seen == []  # both warm: the second login kept the first's tokens
+    out = run_phonectl("auth", "logout", "--profile", "fabrikam")
+    assert out.returncode == 0, out.stderr
+    assert run_phonectl("--profile", "fabrikam", *GET).returncode == 3
+    assert run_phonectl(*GET).returncode == 0  # logging fabrikam out left contoso alone
+    sent = [sent_token(c) for c in graph_calls(signed_out_graph)]
+    assert sent == [bearer(contoso), bearer(fabrikam), bearer(contoso)]
+
+
+def test_auth_list_shows_a_broken_profile_beside_the_good_ones(
+    two_profiles: list[str],
+) -> None:
+    config = json.loads(config_path().read_text())
+    config["profiles"]["broken"] = {"account": "not an object"}
+    config_path().write_text(json.dumps(config))
+    done = run_phonectl("auth", "list", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    listed = {p["name"]: p for p in json.loads(done.stdout)}
+    assert listed["fabrikam"]["unattended"] is True
+    assert listed["broken"]["unattended"] is False
+    assert listed["broken"]["unattendedReason"].startswith("unusable: ")
 
 
 def test_a_config_from_before_profiles_is_the_default_profile_untouched(

@@ -251,3 +251,25 @@ def test_a_batch_item_asked_to_wait_past_max_wait_fails_with_exit_6(
     assert "longer than PHONECTL_MAX_WAIT" in done.stdout + done.stderr
     patches = [c for c in graph_calls(graph) if c.decoded_path == "/beta/$batch"]
     assert len(patches) == 2  # the read, the one write: not sent again
+
+
+@pytest.mark.parametrize("retry_after", ["1e308", "99999999999999", "inf", "1e309"])
+def test_an_endless_or_absurd_retry_after_is_exit_6_not_a_crash(
+    graph: GraphEmulator, retry_after: str
+) -> None:
+    graph.add_fault(Fault(status=429, count=1, retry_after=retry_after))
+    done = run_phonectl(*UPDATE)
+    assert done.returncode == 6, done.stderr
+    assert "longer than PHONECTL_MAX_WAIT (300 s)" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert len(graph_calls(graph)) == 1
+
+
+def test_max_wait_bounds_only_graphs_own_waits_not_phonectls_backoff(
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_WAIT", "0")
+    graph.add_fault(Fault(status=503, count=1))  # no Retry-After: phonectl's own backoff
+    done = run_phonectl(*UPDATE)
+    assert done.returncode == 0, done.stderr
+    assert len(graph_calls(graph)) == 2

@@ -160,3 +160,15 @@ def test_a_column_that_does_not_fit_takes_every_less_important_one_with_it() -> 
     )
     assert hidden == ["Name", "S"]  # S would fit, but not in Name's place
     assert out == ["ID\n", "id1\n"]
+
+
+@pytest.mark.parametrize("width", [10, 20, 30])
+def test_a_cards_id_and_number_are_never_wrapped(tenant: dict[str, str], width: int) -> None:
+    from support import EXAMPLE_PHONE_ID
+
+    for args in (["get", EXAMPLE_PHONE_ID], ["list"]):
+        code, screen = run_on_terminal(args, {**tenant, "COLUMNS": str(width)})
+        assert code == 0
+        lines = screen_lines(screen)
+        assert any("+7 499 342 22 13" in line for line in lines), lines
+        assert any(EXAMPLE_PHONE_ID in line for line in lines), lines

@@ -7,10 +7,11 @@ Everything runs as real processes, counting the requests each double received.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from login_host import OTHER_TENANT_DOMAIN, TENANT_DOMAIN, TENANT_ID, LoginHostFixture
-from support import EXAMPLE_PHONE_ID, bearer, graph_calls, run_phonectl, sent_token
+from support import EXAMPLE_PHONE_ID, add_users, bearer, graph_calls, run_phonectl, sent_token
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
@@ -279,3 +280,25 @@ def test_browser_sign_in_with_no_browser_ends_in_its_timeout_with_the_device_cod
     assert "hint: sign in with a device code instead: phonectl auth login" in done.stderr
     assert "Found no browser" not in done.stderr  # MSAL's own text never reaches the user
     assert "Traceback" not in done.stderr
+
+
+def test_an_apply_that_outlives_two_tokens_refreshes_each_once(
+    signed_out_graph: GraphEmulator, host: LoginHostFixture, tmp_path: Path
+) -> None:
+    add_users(signed_out_graph, 60)
+    sign_in("--scope", "User.ReadWrite.All")
+    host.host.seen.clear()
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "user,id,number\n"
+        + "".join(f"user{n}@contoso.com,u{n}-p0,+1 425 555 {n:04}\n" for n in range(60))
+    )
+    # Graph refuses the first token on the 2nd $batch, the refreshed one on a later one.
+    for after in (1, 3):
+        signed_out_graph.add_fault(
+            Fault(status=401, count=1, method="POST", after=after, per_http_request=True)
+        )
+    done = run_phonectl("apply", str(rows), "--concurrency", "1", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count('"updated"') == 60
+    assert [c.form["grant_type"] for c in host.host.token_requests()] == ["refresh_token"] * 2
