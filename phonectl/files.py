@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,21 +100,51 @@ def refuse_non_regular(path: Path, what: str) -> None:
 
 def write_private_file(path: Path, text: str, what: str = "file") -> None:
     """Replace `path` atomically with a file only its owner can read (mode 0600)."""
+    refuse_non_regular(path, what)
+    _write_then_place(path, text, os.replace)
+
+
+def create_new_private_file(path: Path, text: str, what: str = "file") -> None:
+    """Create `path` (mode 0600), complete on disk, only if nothing has that name: an
+    existing file (or a symlink, or whatever appeared since it was checked) is never
+    replaced: InvalidInput."""
+    try:
+        _write_then_place(path, text, os.link)  # link(2) never replaces its target
+    except FileExistsError:
+        raise InvalidInput(f"{what} {path} exists; it was not replaced") from None
+
+
+def _write_then_place(path: Path, text: str, place: Callable[[str, Path], None]) -> None:
+    """Write `text` to a private temporary file beside `path`, flushed to disk, then put
+    it in place with `place(temporary, path)` (rename or link), and sync the directory."""
     import tempfile
 
-    refuse_non_regular(path, what)
     ensure_private_dir(path.parent)
     # mkstemp creates the file with mode 0600, before any byte is written.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        place(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # after a rename it is gone; after a link, an alias
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """The new name itself on disk (a crash right after must not lose the file)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a directory: the rename is still atomic
+    finally:
+        os.close(fd)
 
 
 class LockBusy(NetworkError):

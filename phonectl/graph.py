@@ -117,6 +117,10 @@ class BatchResult(NamedTuple):
     error: PhonectlError | None = None
 
 
+class Stopped(BaseException):
+    """A batch not sent because the client was stopped (GraphClient.stopped)."""
+
+
 class GraphClient:
     def __init__(
         self,
@@ -146,6 +150,9 @@ class GraphClient:
         self.concurrency = 1
         self._pause_until = 0.0
         self._lock = threading.Lock()
+        # Once set (an interrupt, a report that can no longer be delivered), no batch
+        # that has not yet gone out is sent: apply's report must stay the truth.
+        self.stopped = threading.Event()
         self._session = BoundedSession(timeout=timeout, user_agent=user_agent, debug=debug)
         # As the session's auth, the bearer token also spares requests its ~/.netrc lookup.
         self._session.auth = _BearerAuth(token_provider)
@@ -227,12 +234,14 @@ class GraphClient:
         self,
         requests: Sequence[BatchRequest],
         on_result: Callable[[int, BatchResult], None] | None = None,
+        on_sent: Callable[[Sequence[int]], None] | None = None,
     ) -> list[BatchResult]:
         """Send requests through POST /$batch, BATCH_LIMIT a batch; an item throttled on its
         own (429, or 424 for one not run) is retried after its own Retry-After. Every request
         gets a result, in order; or, with `on_result(index, result)`, each result goes there
         as it is final and none is kept (at 50,000 writes, Graph's answers would be most of
-        phonectl's memory)."""
+        phonectl's memory). `on_sent(indices)` hears of each batch just before it may go out
+        (apply's record of which writes Graph may have received)."""
         results: list[BatchResult | None] = [None] * len(requests)
         pending = list(range(len(requests)))
         attempt = 0
@@ -240,7 +249,7 @@ class GraphClient:
             throttled: list[int] = []
             wait = 0.0
             chunks = [pending[i : i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
-            for answered in self._send_chunks(requests, chunks):
+            for answered in self._send_chunks(requests, chunks, on_sent):
                 for index, answer, retry_after in answered:
                     outcome = answer
                     item_status = outcome.status
@@ -288,13 +297,16 @@ class GraphClient:
             time.sleep(left)
 
     def _send_chunks(
-        self, requests: Sequence[BatchRequest], chunks: list[list[int]]
+        self,
+        requests: Sequence[BatchRequest],
+        chunks: list[list[int]],
+        on_sent: Callable[[Sequence[int]], None] | None = None,
     ) -> Iterator[list[tuple[int, BatchResult, str | None]]]:
         """Each chunk's answers as they come: one at a time, or up to `concurrency` batches
         in flight on daemon threads (an interrupt in the main thread never waits for them)."""
         if self.concurrency <= 1 or len(chunks) <= 1:
             for chunk in chunks:
-                yield self._send_chunk(requests, chunk)
+                yield self._send_chunk(requests, chunk, on_sent)
             return
         import queue
 
@@ -310,7 +322,7 @@ class GraphClient:
                 except queue.Empty:
                     return
                 try:
-                    done.put(self._send_chunk(requests, chunk))
+                    done.put(self._send_chunk(requests, chunk, on_sent))
                 except BaseException as exc:  # handed to the main thread
                     done.put(exc)
 
@@ -323,9 +335,16 @@ class GraphClient:
             yield answered
 
     def _send_chunk(
-        self, requests: Sequence[BatchRequest], chunk: list[int]
+        self,
+        requests: Sequence[BatchRequest],
+        chunk: list[int],
+        on_sent: Callable[[Sequence[int]], None] | None = None,
     ) -> list[tuple[int, BatchResult, str | None]]:
         """One POST /$batch; (index, result, Retry-After) for each item of the chunk."""
+        if on_sent is not None:
+            on_sent(chunk)  # first: whoever stops sending then sees this batch as sent
+        if self.stopped.is_set():
+            raise Stopped()
         items = []
         for index in chunk:
             item: dict[str, Any] = {
@@ -337,7 +356,9 @@ class GraphClient:
                 item["headers"] = {"Content-Type": "application/json"}
                 item["body"] = requests[index].body
             items.append(item)
-        only_reads_and_patches = all(requests[i].method != "POST" for i in chunk)
+        # A resent DELETE that Graph had already carried out answers 404: the
+        # deleted phone would be reported failed. Only reads and PATCHes are resent.
+        only_reads_and_patches = all(requests[i].method in {"GET", "PATCH"} for i in chunk)
         try:
             reply = self.request(
                 "POST", "/$batch", {"requests": items}, idempotent=only_reads_and_patches

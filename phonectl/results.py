@@ -468,6 +468,8 @@ class ApplyResult(NamedTuple):
     def exit_code(self) -> ExitCode:
         if self.interrupted is not None:
             return self.interrupted.exit_code
+        if self.problem is not None:
+            return self.problem.exit_code
         return self.report.exit_code
 
     problem: PhonectlError | None = None
@@ -501,7 +503,9 @@ class ApplyResult(NamedTuple):
         summary = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
         tail = " (dry run: nothing written)" if report.dry_run else ""
         if not report.complete:
-            tail += "; interrupted: the rows not shown were not written"
+            tail += "; stopped before the end: not-sent rows were never sent"
+        if counts[Outcome.unknown]:
+            tail += "; unknown: sent, but no answer says whether Graph did it (check first)"
         notes = [
             f"apply: {len(report.results)} rows: {summary or 'none'}; {report.writes_sent} "
             f"writes in {report.requests_sent} HTTP requests{tail}"

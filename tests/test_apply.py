@@ -28,6 +28,9 @@ OFFICE_PHONE_ID = (
 )
 
 
+ME_UPN = "innocenty.popov@contoso.com"
+
+
 def write(tmp_path: Path, name: str, text: str) -> str:
     path = tmp_path / name
     path.write_text(text)
@@ -50,8 +53,8 @@ def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_
         tmp_path,
         "phones.csv",
         "user,id,type,number,displayName,allowedAudiences\n"
-        f",{EXAMPLE_PHONE_ID},,+7 499 342 22 13,Car,\n"  # only displayName differs
-        ",,mobile,+1 425 555 0100,Cell,\n"  # I have no mobile: added
+        f"{ME_UPN},{EXAMPLE_PHONE_ID},,+7 499 342 22 13,Car,\n"  # only displayName differs
+        f"{ME_UPN},,mobile,+1 425 555 0100,Cell,\n"  # I have no mobile: added
         f"{SECOND_USER_ID},,mobile,+1 425 555 0109,,CONTACTS\n",  # already so
     )
     result = phonectl("apply", csv, "-o", "json")
@@ -64,7 +67,7 @@ def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_
     ]
     assert rows[0] == {
         "line": 2,
-        "user": None,  # the signed-in user: never "me", which is a user principal name
+        "user": ME_UPN,
         "id": EXAMPLE_PHONE_ID,
         "result": "updated",
         "changed": ["displayName"],
@@ -79,8 +82,8 @@ def test_adds_updates_and_leaves_alone(graph: GraphEmulator, phonectl: Run, tmp_
     added = next(p for p in phones_of(graph, ME_ID) if p["type"] == "mobile")
     assert rows[1]["id"] == added["id"]
     assert "3 rows: 1 unchanged, 1 updated, 1 added" in result.stderr
-    # The file names the signed-in user (empty cells) and a user by id: one batch finds the
-    # signed-in user's id (she might be that user), one reads, one writes.
+    # The file names a user by name and one by id: one batch finds the named user's id
+    # (she might be the other), one reads, one writes.
     assert len(graph_calls(graph)) == 3
 
 
@@ -139,14 +142,14 @@ def test_a_row_without_id_and_several_phones_of_its_type_is_ambiguous(
     ("line", "error"),
     [
         ("ghost@contoso.com,,mobile,+1", "404 Request_ResourceNotFound"),
-        (",no-such-id,,+1", "the user has no phone with id no-such-id"),
-        (",,pager,", "no pager phone, and the row has no number to add one"),
+        (f"{ME_UPN},no-such-id,,+1", "the user has no phone with id no-such-id"),
+        (f"{ME_UPN},,pager,", "no pager phone, and the row has no number to add one"),
     ],
 )
 def test_rows_that_cannot_be_planned_fail_alone(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path, line: str, error: str
 ) -> None:
-    csv = write(tmp_path, "x.csv", f"user,id,type,number\n{line}\n,,business,+7 1\n")
+    csv = write(tmp_path, "x.csv", f"user,id,type,number\n{line}\n{ME_UPN},,business,+7 1\n")
     result = phonectl("apply", csv, "-o", "json")
     assert result.exit_code == 1
     failed, other = result.json()
@@ -290,7 +293,7 @@ def test_a_failed_batch_fails_its_rows_and_never_drops_them(
         ("x.csv", "user,type\n,cell\n", "x.csv:2: invalid type 'cell'"),
         ("x.csv", "type,number\nmobile,+1\nmobile\n", "x.csv:3: 1 cells, the header has 2"),
         ("x.csv", "type,number\nmobile,+1\x00\n", "x.csv:2: number must not contain"),
-        ("x.csv", "type,allowedAudiences\nhome,unknownFutureValue\n", "x.csv:2: invalid"),
+        ("x.csv", "type,allowedAudiences\nhome,nobody\n", "x.csv:2: invalid"),
         ("x.csv", "user,id\n,abc\n", "x.csv:1: no column to change"),
         ("x.csv", "number\n+1\n", "x.csv:2: a row needs an id, or a type"),
         ("x.csv", "", "x.csv:1: the file is empty"),

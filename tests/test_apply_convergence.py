@@ -49,8 +49,8 @@ def types_of(graph: GraphEmulator, user: str) -> Counter[str]:
     ("first", "second"),
     [
         (ADELE_UPN.upper(), SECOND_USER_ID),  # a principal name (any case) and the id
-        ("", ME_UPN),  # the signed-in user by an empty cell and by her name
-        (ME_ID, ""),
+        (ME_UPN.upper(), ME_ID),  # the signed-in user by her name and her id
+        (ME_ID, ME_UPN),
     ],
 )
 def test_one_user_named_two_ways_gets_one_phone_and_later_runs_converge(
@@ -90,11 +90,12 @@ def test_a_user_whose_principal_name_is_me_is_not_the_signed_in_user(
 ) -> None:
     graph.state.add_user("0e6a1e7f-0000-4000-8000-0000000000aa", "me", "Literally Me")
     rows = write(tmp_path, "user,type,number\nme,pager,+1 9\n,pager,+1 8\n")
-    result = phonectl("apply", rows, "-o", "json")
+    # Empty cells beside a named user: the signed-in user only when --user says so.
+    result = phonectl("apply", rows, "-o", "json", "--user", ME_UPN)
     assert result.exit_code == 0, result.stderr
     assert [p["number"] for p in phones_of(graph, "me")] == ["+1 9"]
     assert [p["number"] for p in phones_of(graph, ME_ID) if p["type"] == "pager"] == ["+1 8"]
-    assert [r["user"] for r in result.json()] == ["me", None]
+    assert [r["user"] for r in result.json()] == ["me", ME_UPN]
 
 
 def test_the_plan_shows_each_change_as_old_and_new_in_every_format(
@@ -125,25 +126,27 @@ def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileGraph]:
 
 
 @pytest.mark.parametrize(
-    ("status", "reason"),
+    ("status", "reason", "fate"),
     [
-        (204, "answered the add with 204 and no new phone"),
-        (100, "status 100, which is not a result"),
-        (302, "302, a redirect"),
-        (304, "status 304, which is not a result"),
-        ("OK", "a batch item without a status"),
-        (None, "a batch item without a status"),
+        # Graph said it did something, but not what: the add may exist.
+        (204, "answered the add with 204 and no new phone", "unknown"),
+        (100, "status 100, which is not a result", "failed"),
+        (302, "302, a redirect", "failed"),
+        (304, "status 304, which is not a result", "failed"),
+        # No answer of the item's own: sent, fate unknown.
+        ("OK", "a batch item without a status", "unknown"),
+        (None, "a batch item without a status", "unknown"),
     ],
 )
 def test_no_item_status_outside_2xx_counts_as_written(
-    hostile: HostileGraph, phonectl: Run, tmp_path: Path, status: object, reason: str
+    hostile: HostileGraph, phonectl: Run, tmp_path: Path, status: object, reason: str, fate: str
 ) -> None:
     hostile.mode = "batch-items"
     hostile.item_status = status
     result = phonectl("apply", write(tmp_path, "type,number\nhome,+1\n"), "-o", "json")
     assert result.exit_code == 1
     (row,) = result.json()
-    assert row["result"] == "failed"
+    assert row["result"] == fate
     assert reason in row["error"]
 
 
@@ -158,6 +161,7 @@ def test_a_malformed_batch_answer_fails_rows_with_a_reason(
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     (row,) = result.json()
+    # The read was answered so: nothing was sent (a write so answered is unknown, below).
     assert row["result"] == "failed" and row["error"]
 
 
@@ -174,7 +178,7 @@ def test_writes_made_before_a_malformed_batch_are_reported(
     result = phonectl("apply", csv, "-o", "json", "--concurrency", "1")
     assert result.exit_code == 1
     rows = result.json()
-    assert [r["result"] for r in rows] == ["updated"] * 20 + ["failed"] * 5
+    assert [r["result"] for r in rows] == ["updated"] * 20 + ["unknown"] * 5
     changed = [
         u for u in range(25) if phones_of(graph, f"user{u}@contoso.com")[0]["number"] == f"+9 {u}"
     ]
@@ -194,19 +198,24 @@ def test_a_read_only_batch_answered_503_is_retried(
     assert result.json()[0]["result"] == "updated"
 
 
-def test_a_batch_of_adds_that_failed_is_reread_not_blindly_resent(
+def test_adds_of_unknown_fate_are_never_sent_again_in_the_run(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:
-    # The write batch is answered 504 without Graph acting: apply cannot know that, so it
-    # reads the user again, finds the phones missing, and only then sends the adds again.
+    # The write batch is answered 504: apply cannot know whether Graph acted (it may, late:
+    # an add re-read too soon and sent again would be a duplicate). It reads the user once
+    # more, does not find the phones, and reports them unknown, never sending them again;
+    # the next run reads first and adds them.
     rows = write(tmp_path, "type,number\nhome,+1 5\nradio,+1 6\n")
     graph.add_fault(Fault(status=504, path_contains="$batch", after=1, count=1))
     result = phonectl("apply", rows, "-o", "json")
-    assert result.exit_code == 0, result.stderr
-    assert [r["result"] for r in result.json()] == ["added", "added"]
-    assert types_of(graph, ME_ID)["home"] == 1 and types_of(graph, ME_ID)["radio"] == 1
+    assert result.exit_code == 1, result.stderr
+    assert [r["result"] for r in result.json()] == ["unknown", "unknown"]
+    assert "2 unknown" in result.stderr
     posts = [i for i in written_items(graph) if i["method"] == "POST"]
-    assert len(posts) == 4  # sent, unknown fate, re-read: missing, sent once more
+    assert len(posts) == 2
+    rerun = phonectl("apply", rows, "-o", "json")
+    assert [r["result"] for r in rerun.json()] == ["added", "added"]
+    assert types_of(graph, ME_ID)["home"] == 1 and types_of(graph, ME_ID)["radio"] == 1
 
 
 def test_an_add_made_before_its_answer_was_lost_is_found_not_added_again(
@@ -364,10 +373,11 @@ def test_after_apply_a_second_apply_writes_nothing_and_no_type_is_duplicated(
     ]
     path = write(tmp_path, "\n".join(lines) + "\n", "property.csv")
     before = {u: types_of(graph, u) for u in (ME_ID, SECOND_USER_ID)}
-    first = phonectl("apply", path, "-o", "json")
+    # Empty cells are the signed-in user's only where --user says so (beside named users).
+    first = phonectl("apply", path, "-o", "json", "--user", ME_UPN)
     assert "Traceback" not in first.stderr
     graph.requests.clear()
-    second = phonectl("apply", path, "-o", "json")
+    second = phonectl("apply", path, "-o", "json", "--user", ME_UPN)
     failed_first = {r["line"] for r in first.json() if r["result"] == "failed"}
     # Rows that failed the first time fail again (ambiguous data stays ambiguous); every
     # other row is now in its desired state.

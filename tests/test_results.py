@@ -203,7 +203,7 @@ def test_an_apply_result() -> None:
     stopped = ApplyResult(result.report._replace(complete=False), Terminated())
     assert stopped.exit_code is ExitCode.TERMINATED
     assert stopped.notes[-1] == "terminated"
-    assert "interrupted: the rows not shown were not written" in stopped.notes[0]
+    assert "stopped before the end: not-sent rows were never sent" in stopped.notes[0]
 
 
 ALL: list[Result] = [

@@ -24,6 +24,7 @@ from support import (
 from phonectl.sandbox.server import Fault, GraphEmulator
 
 ADELE_MOBILE = "b2c4e6a8-1d3f-4b5c-8e7a-9f0d1c2b3a4e"
+ME_UPN = "innocenty.popov@contoso.com"
 
 
 def essentials(graph: GraphEmulator, user: str) -> list[tuple[Any, ...]]:
@@ -75,12 +76,11 @@ def test_export_of_every_user_pages_through_users_and_reads_in_batches(
     assert "export: 48 phones of 47 users" in result.stderr
 
 
-def test_export_of_the_signed_in_user_leaves_the_user_cell_empty(
-    graph: GraphEmulator, phonectl: Run
-) -> None:
+def test_export_of_the_signed_in_user_names_her(graph: GraphEmulator, phonectl: Run) -> None:
+    # Never an empty cell: the file applied by another admin must change the same person.
     result = phonectl("export", "--format", "jsonl")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {r["user"] for r in rows} == {None}
+    assert {r["user"] for r in rows} == {ME_UPN}
     assert {r["id"] for r in rows} == {p["id"] for p in phones_of(graph, ME_ID)}
 
 
@@ -89,7 +89,10 @@ def test_a_list_json_file_applies_back_as_is(
 ) -> None:
     mine = tmp_path / "me.json"
     mine.write_text(phonectl("list", "-o", "json").stdout)
-    result = phonectl("apply", str(mine), "-o", "json")
+    # Whose phones they are is not in the array: apply asks instead of guessing.
+    refused = phonectl("apply", str(mine))
+    assert refused.exit_code == 2 and "--user" in refused.stderr
+    result = phonectl("apply", str(mine), "-o", "json", "--user", ME_UPN)
     assert result.exit_code == 0, result.stderr
     assert {r["result"] for r in result.json()} == {"unchanged"}
 
@@ -210,8 +213,8 @@ def test_backup_then_apply_the_backup_with_prune_undoes_a_bad_import(
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "user,id,type,number,displayName\n"
-        f",{EXAMPLE_PHONE_ID},mobile,000,oops\n"
-        ",,pager,+1 999,new\n"
+        f"{ME_UPN},{EXAMPLE_PHONE_ID},mobile,000,oops\n"
+        f"{ME_UPN},,pager,+1 999,new\n"
         "adelev@contoso.com,,mobile,111,\n"
     )
     backup = tmp_path / "backup.csv"
@@ -299,7 +302,7 @@ start_phones = st.lists(
 )
 bad_rows = st.lists(
     st.tuples(
-        st.sampled_from(["", "adelev@contoso.com"]),
+        st.sampled_from([ME_UPN, "adelev@contoso.com"]),
         st.sampled_from(["", "s0", "s1", "s2"]),  # the id of a start phone, maybe another's
         st.sampled_from(TYPES),
         st.sampled_from(["+1", "+2", "+3"]),

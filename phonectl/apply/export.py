@@ -8,14 +8,34 @@ from typing import Any, NamedTuple
 
 from phonectl.apply.plan import Failure
 from phonectl.apply.run import read_phones, resolve_users
+from phonectl.errors import PhonectlError
 from phonectl.graph import GraphClient
 from phonectl.phones import UserRef
 
 
 class Exported(NamedTuple):
-    entries: list[tuple[UserRef, dict[str, Any]]]
+    entries: list[tuple[UserRef, dict[str, Any] | None]]  # None: a user with no phones
     failures: list[tuple[UserRef, Failure]]
     users: int
+
+
+def named(client: GraphClient, user: UserRef) -> UserRef:
+    """The user as a file names them: the signed-in user by principal name (or id), never
+    an empty cell, so the same file applied by another admin changes the same people."""
+    if user.ref is not None:
+        return user
+    cache = _SIGNED_IN.get(id(client))
+    if cache is None:
+        me = client.request_object("GET", "/me?$select=id,userPrincipalName")
+        name = me.get("userPrincipalName") or me.get("id")
+        if not isinstance(name, str) or not name:
+            raise PhonectlError("Graph answered /me without the user's name or id")
+        cache = _SIGNED_IN[id(client)] = UserRef(name)
+    return cache
+
+
+# The signed-in user's name, asked once per client.
+_SIGNED_IN: dict[int, UserRef] = {}
 
 
 def all_users(client: GraphClient) -> list[UserRef]:
@@ -39,7 +59,7 @@ def export_phones(
     keys, owners = resolve_users(client, users)
     phones = read_phones(client, owners)
     on_read(len(owners))
-    entries: list[tuple[UserRef, dict[str, Any]]] = []
+    entries: list[tuple[UserRef, dict[str, Any] | None]] = []
     failures: list[tuple[UserRef, Failure]] = []
     done: set[str] = set()
     for user in dict.fromkeys(users):
@@ -54,6 +74,7 @@ def export_phones(
         if isinstance(found, Failure):
             failures.append((owners[key], found))
         else:
-            entries.extend((owners[key], phone) for phone in found)
+            owner = named(client, owners[key])
+            entries.extend([(owner, phone) for phone in found] or [(owner, None)])
     unresolved = sum(1 for key in keys.values() if isinstance(key, Failure))
     return Exported(entries, failures, len(owners) + unresolved)

@@ -5,7 +5,7 @@ the writes are made, planning the same file again finds nothing to write. No HTT
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -23,6 +23,8 @@ class Outcome(str, Enum):
     added = "added"
     failed = "failed"
     deleted = "deleted"
+    unknown = "unknown"  # sent, but no answer came: Graph may have carried it out
+    not_sent = "not-sent"  # the run stopped before this row's write went out
     would_update = "would-update"
     would_add = "would-add"
     would_delete = "would-delete"
@@ -221,7 +223,7 @@ def _unmatched(
             continue
         for phone in found:
             phone_id = str(phone.get("id", ""))
-            if phone_id and id_key(phone_id) not in matched:
+            if phone_id and id_key(phone_id) not in matched and restorable(phone):
                 before = tuple(
                     Change(name, phone.get(name), None)
                     for name in ("type", "number")
@@ -232,6 +234,26 @@ def _unmatched(
                     RowPlan(row, user_key, f"delete:{phone_id}", phone_id, before, prunes=True)
                 )
     return pruned
+
+
+def restorable(phone: Mapping[str, Any]) -> bool:
+    """Whether a backup row of this phone could add it again: --prune never deletes one
+    that could not come back (a type or audience Graph's newer clients wrote, such as
+    unknownFutureValue, that Graph refuses in a new phone; a number that is no number)."""
+    from phonectl.apply.rows import CELL_PARSERS
+    from phonectl.errors import InvalidInput
+    from phonectl.phones import Audience, PhoneType, audience_names
+
+    types = {t.value for t in PhoneType}
+    audiences = {a.value for a in Audience}
+    number = phone.get("number")
+    try:
+        CELL_PARSERS["number"](number if isinstance(number, str) else "", "number")
+    except InvalidInput:
+        return False
+    return phone.get("type") in types and all(
+        name in audiences for name in audience_names(phone.get("allowedAudiences"))
+    )
 
 
 def _drop_net_no_ops(drafts: dict[str, _WriteDraft], model: Mapping[str, _UserModel]) -> None:
@@ -260,9 +282,15 @@ def _plan_row(
     drafts: dict[str, _WriteDraft],
     owner: UserRef,
 ) -> RowPlan:
+    if row.phone_id is None and not row.fields:
+        # A row naming only its user (a backup's user who had no phones): it writes
+        # nothing, but its user is in the file, so --prune removes what the run added.
+        return RowPlan(row, user_key, None, None)
     found, problem = _target(row, model)
     if problem is not None:
         return RowPlan(row, user_key, None, row.phone_id, failure=Failure(problem))
+    if found is None and _unwritable(row.fields.items()):
+        return RowPlan(row, user_key, None, row.phone_id, failure=Failure(_UNWRITABLE))
     if found is None:  # add a phone: it joins the model, so later rows find it
         key = f"{NEW_PHONE_PREFIX}{row.line}"
         found = model.add({"id": key})
@@ -288,6 +316,8 @@ def _plan_row(
     existing_id = None if key.startswith(NEW_PHONE_PREFIX) else key
     if not changes:
         return RowPlan(row, user_key, None, existing_id)
+    if _unwritable((c.field, c.new) for c in changes):
+        return RowPlan(row, user_key, None, existing_id, failure=Failure(_UNWRITABLE))
     target = model.own(target)
     draft = drafts.get(key) or drafts.setdefault(key, _WriteDraft(key, owner, user_key, key))
     for change in changes:
@@ -295,6 +325,20 @@ def _plan_row(
         draft.body[change.field] = change.new
     draft.lines.append(row.line)
     return RowPlan(row, user_key, key, existing_id, changes)
+
+
+_UNWRITABLE = (
+    "Graph does not take unknownFutureValue in a write (it matches a phone as it is, no more)"
+)
+
+
+def _unwritable(values: Iterable[tuple[str, Any]]) -> bool:
+    from phonectl.apply.rows import UNKNOWN_FUTURE_VALUE
+
+    return any(
+        name in {"type", "allowedAudiences"} and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v
+        for name, v in values
+    )
 
 
 def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str | None]:

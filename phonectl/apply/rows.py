@@ -4,12 +4,21 @@ named before anything is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import FileFormat
 from phonectl.errors import InvalidInput
-from phonectl.phones import FIELD_BY_NAME, FILE_FIELDS, SIGNED_IN, UserRef, check_identifier
+from phonectl.phones import (
+    FIELD_BY_NAME,
+    FILE_FIELDS,
+    SIGNED_IN,
+    UserRef,
+    check_identifier,
+    parse_audiences,
+    parse_number,
+    parse_type,
+)
 
 if TYPE_CHECKING:
     from phonectl.numbers import NumberRules
@@ -51,19 +60,53 @@ class ReadOptions(NamedTuple):
     ignored_columns: frozenset[str] = frozenset()  # lower-cased
     clear_empty: bool = False
     numbers: NumberRules | None = None  # --normalize: numbers rewritten as they are read
+    user: str | None = None  # apply --user: the user of rows that name none
+
+
+# A CSV cell holding only this clears its property: export and backups write it for a
+# property that is empty, so applying them puts the emptiness back. A spreadsheet shows it
+# as an empty cell, and no real value is written so (a value starting with ' is written
+# with one more, see spreadsheet_safe).
+CLEAR_MARKER = "'"
+# A cell a spreadsheet would run as a formula starts so; + and - only when what follows is
+# not a phone number ("+1 (555) 010-0100" stays as it is).
+_FORMULA_START = ("=", "@", "+", "-")
+_PHONE_CHARACTERS = frozenset("0123456789 ()+-./x#*")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell's text as export writes it: a leading ' keeps a spreadsheet from running it
+    (and a value that itself starts with ' gets one more); apply strips it back."""
+    if value.startswith(("=", "@", CLEAR_MARKER)) or (
+        value.startswith(("+", "-")) and not set(value[1:]) <= _PHONE_CHARACTERS
+    ):
+        return CLEAR_MARKER + value
+    return value
+
+
+def _from_spreadsheet(value: str) -> str:
+    """The value of an exported cell: spreadsheet_safe's ' taken off again."""
+    if value[:1] == CLEAR_MARKER and value[1:2] in (*_FORMULA_START, CLEAR_MARKER):
+        return value[1:]
+    return value
 
 
 def decode(data: bytes, name: str, encoding: str | None) -> str:
     """The file's text; a BOM is honoured; an undecodable byte is named by line."""
     import codecs
 
+    chosen = encoding or "utf-8"
     if encoding is None and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    chosen = encoding or "utf-8"
+    elif encoding is None and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        chosen = "utf-16"  # Excel's "Unicode text"; the codec reads the BOM's byte order
     try:
-        codecs.lookup(chosen)
+        found = codecs.lookup(chosen)
     except LookupError:
         raise InvalidInput(f"unknown --encoding {chosen!r}", hint="e.g. utf-8, cp1252") from None
+    # hex, base64, rot13 and the like are codecs too, but bytes-to-bytes or str-to-str.
+    if not getattr(found, "_is_text_encoding", True):
+        raise InvalidInput(f"--encoding {chosen!r} is not a text encoding", hint="e.g. utf-8")
     try:
         return data.decode(chosen).removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -105,17 +148,38 @@ def read_rows(
     else:
         raw_rows = _jsonl_values(text, errors, options)
     rows = []
-    # One UserRef per user, however many rows name it (50,000 rows are often 5,000 users).
     users: dict[str, UserRef] = {}
+    default_user = None if options.user is None else _user(options.user, users)
+    unnamed: list[int] = []  # lines whose user cell is empty
+    named = False
     for line, values in raw_rows:  # each raw row is checked, then dropped
         try:
-            rows.append(
-                _checked_row(
-                    line, values, users, clear_empty=options.clear_empty, numbers=options.numbers
-                )
+            row = _checked_row(
+                line, values, users, clear_empty=options.clear_empty, numbers=options.numbers
             )
         except InvalidInput as exc:
             errors.append((line, exc.message))
+            continue
+        if row.user is SIGNED_IN:
+            if default_user is not None:
+                row = row._replace(user=default_user)
+            else:
+                unnamed.append(line)
+        else:
+            named = True
+        rows.append(row)
+    if fmt is FileFormat.jsonl and text.lstrip().startswith("[") and unnamed:
+        raise InvalidInput(
+            f"{name} is a JSON array of phones (list -o json?) and names no user",
+            hint="say whose phones they are: apply --user USER",
+        )
+    if named and unnamed:
+        # An empty cell beside named users is more likely a gap in an HR export than the
+        # admin's own phone: never guess whose phone it is.
+        errors += [
+            (line, "no user, while other rows name theirs (give it one, or use --user)")
+            for line in unnamed
+        ]
     if errors:
         shown = sorted(errors)[:MAX_REPORTED_ERRORS]
         more = len(errors) - len(shown)
@@ -149,8 +213,17 @@ def _csv_values(
     import csv
     import io
 
-    delimiter = options.delimiter or sniff_delimiter(text.split("\n", 1)[0])
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    first, _, rest = text.partition("\n")
+    skipped = 0
+    excel_sep = first.rstrip("\r")
+    if excel_sep.lower().startswith("sep=") and len(excel_sep) == 5:
+        # Excel's "sep=;" first line names the delimiter; the header follows it.
+        text, skipped = rest, 1
+        delimiter = options.delimiter or excel_sep[4]
+    else:
+        delimiter = options.delimiter or sniff_delimiter(first)
+    source = io.StringIO(text)
+    reader = csv.reader(source, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -184,14 +257,18 @@ def _csv_values(
         for cells in reader:
             if not cells or all(not c.strip() for c in cells):
                 continue
+            line = reader.line_num + skipped
             if len(cells) != len(header):
-                errors.append(
-                    (reader.line_num, f"{len(cells)} cells, the header has {len(header)}")
-                )
+                errors.append((line, f"{len(cells)} cells, the header has {len(header)}"))
                 continue
-            yield reader.line_num, {columns[n]: cells[i] for n, i in enumerate(kept)}
+            values: dict[str, Any] = {}
+            for n, i in enumerate(kept):
+                cell = cells[i]
+                # A lone ' is a property that was empty: JSON Lines' null, it clears.
+                values[columns[n]] = None if cell == CLEAR_MARKER else _from_spreadsheet(cell)
+            yield line, values
     except csv.Error as exc:
-        errors.append((reader.line_num, str(exc)))
+        errors.append((reader.line_num + skipped, str(exc)))
 
 
 def _jsonl_values(
@@ -203,9 +280,12 @@ def _jsonl_values(
         if not source.strip():
             continue
         try:
-            obj = json.loads(source)
+            obj = json.loads(source, object_pairs_hook=_one_key_per_column)
         except json.JSONDecodeError as exc:
             errors.append((line, f"not valid JSON ({exc.msg})"))
+            continue
+        except _TwoKeys as exc:
+            errors.append((line, str(exc)))
             continue
         except RecursionError:
             errors.append((line, "JSON nested beyond reason"))
@@ -213,6 +293,20 @@ def _jsonl_values(
         row = _object_values(line, obj, errors, options, graph_keys=False)
         if row is not None:
             yield line, row
+
+
+class _TwoKeys(ValueError):
+    """A JSON object naming one column twice (keys that differ only in letter case)."""
+
+
+def _one_key_per_column(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, str] = {}
+    for key, _ in pairs:
+        folded = key.strip().lower()
+        if folded in seen:
+            raise _TwoKeys(f"keys {seen[folded]!r} and {key!r} name one column: keep one")
+        seen[folded] = key
+    return dict(pairs)
 
 
 def _json_array_values(
@@ -274,6 +368,51 @@ def _json(value: Any) -> str:
     return json.dumps(value)[:40]
 
 
+# Graph's evolvable enums end in this sentinel: a phone a newer client wrote may hold it.
+# A file may name it (so such a phone is matched as it is); Graph refuses it in a write.
+UNKNOWN_FUTURE_VALUE = "unknownFutureValue"
+
+
+def _file_type(text: str, what: str) -> str:
+    if text.strip().lower() == UNKNOWN_FUTURE_VALUE.lower():
+        return UNKNOWN_FUTURE_VALUE
+    return parse_type(text, what)
+
+
+def _file_number(text: str, what: str) -> str:
+    """A number as the file gives it: no control character, and none of the invisible
+    format characters (bidi marks, zero-width joiners) that make two numbers look alike."""
+    import unicodedata
+
+    if any(unicodedata.category(c) == "Cf" for c in text):
+        raise InvalidInput(f"{what} holds an invisible formatting character (a bidi mark?)")
+    return parse_number(text, what)
+
+
+def _file_display_name(text: str, what: str) -> str:
+    # Any text Graph holds, control characters included (another client may have written
+    # them): a backup must put back exactly what was there.
+    return text
+
+
+def _file_audiences(text: str, what: str) -> str:
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if any(n.lower() == UNKNOWN_FUTURE_VALUE.lower() for n in names):
+        return ",".join(
+            UNKNOWN_FUTURE_VALUE if n.lower() == "unknownfuturevalue" else n for n in names
+        )
+    return parse_audiences(text, what)
+
+
+# How a file's cell becomes Graph's value, by Graph property name.
+CELL_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "type": _file_type,
+    "number": _file_number,
+    "displayName": _file_display_name,
+    "allowedAudiences": _file_audiences,
+}
+
+
 def _checked_row(
     line: int,
     values: Mapping[str, Any],
@@ -283,13 +422,22 @@ def _checked_row(
     numbers: NumberRules | None = None,
 ) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
+    if set(present) <= {"user"} and not any(values.get(c) is None for c in FIELDS if c in values):
+        # Only a user: a backup's user who had no phones. It changes nothing, but puts
+        # the user in the file (for --prune).
+        if "user" not in present:
+            raise InvalidInput("an empty row")
+        return Row(line, _user(present["user"], users), None, {})
     fields: dict[str, Any] = {}
     for prop in FILE_FIELDS:
         column = str(prop.column)
-        if column in present and prop.parse is not None:
-            fields[prop.graph] = prop.read(present[column], column, numbers)
+        if column in present:
+            value = CELL_PARSERS[prop.graph](present[column], column)
+            if numbers is not None and prop.normalize is not None:
+                value = prop.normalize(value, column, numbers)  # --normalize
+            fields[prop.graph] = value
         elif column in values and (values[column] is None or clear_empty):
-            # JSON null always clears; an empty cell clears with --clear-empty.
+            # JSON null (CSV: a lone ') always clears; an empty cell clears with --clear-empty.
             if FIELD_BY_NAME[prop.graph].clearable:
                 fields[prop.graph] = None
             elif values[column] is None:
@@ -298,33 +446,63 @@ def _checked_row(
     phone_id = present.get("id")
     if phone_id is None and not fields.get("type"):
         raise InvalidInput("a row needs an id, or a type to find the user's phone by")
-    if user is not None:
-        user = user.strip()
-        if user not in users:
-            users[user] = UserRef(check_identifier(user, "user"))
     return Row(
         line=line,
-        user=SIGNED_IN if user is None else users[user],
+        user=SIGNED_IN if user is None else _user(user, users),
         phone_id=None if phone_id is None else check_identifier(phone_id.strip(), "id"),
         fields=fields,
     )
 
 
+def _user(cell: str, users: dict[str, UserRef]) -> UserRef:
+    """One UserRef per user, however many rows name it (50,000 rows are often 5,000 users)."""
+    name = cell.strip()
+    found = users.get(name)
+    if found is None:
+        found = users[name] = UserRef(check_identifier(name, "user"))
+    return found
+
+
 def format_for_output(path: str | None, given: FileFormat | None) -> FileFormat:
-    """--format, else the output file's extension (.jsonl/.ndjson/.json), else CSV."""
-    if given is not None:
-        return given
-    if path and path.lower().endswith((".jsonl", ".ndjson", ".json")):
-        return FileFormat.jsonl
-    return FileFormat.csv
+    """--format, else the output file's extension (.jsonl/.ndjson/.json), else CSV. An
+    extension that names another format (.xlsx; .json with --format csv) is refused: the
+    file would not be what its name says."""
+    suffix = "" if not path or path == "-" else path.lower().rpartition(".")[2]
+    named = {
+        "jsonl": FileFormat.jsonl,
+        "ndjson": FileFormat.jsonl,
+        "json": FileFormat.jsonl,
+        "csv": FileFormat.csv,
+        "tsv": FileFormat.csv,
+        "txt": FileFormat.csv,
+    }
+    if "." in (path or "").rpartition("/")[2] and suffix not in named:
+        raise InvalidInput(
+            f"cannot write {path}: .{suffix} is not a format phonectl writes",
+            hint="name the file .csv (Excel opens it) or .jsonl",
+        )
+    by_name = named.get(suffix)
+    if given is not None and by_name is not None and by_name is not given:
+        raise InvalidInput(
+            f"{path} names {by_name.value}, but --format {given.value} was given",
+            hint=f"name the file .{given.value}, or drop --format",
+        )
+    return given or by_name or FileFormat.csv
 
 
 def phone_rows_text(
-    entries: Sequence[tuple[UserRef, Mapping[str, Any]]], fmt: FileFormat, *, header: bool = True
+    entries: Sequence[tuple[UserRef, Mapping[str, Any] | None]],
+    fmt: FileFormat,
+    *,
+    header: bool = True,
+    delimiter: str = ",",
 ) -> str:
     """Phones in the format apply reads (columns user, id and the file fields): reading it
-    back plans no write. The signed-in user's cell is empty (null in JSON Lines). Without
-    `header`, rows to add to such a file."""
+    back plans no write. Every user is named (never an empty cell: the same file applied
+    by another admin must change the same people); a user with no phones is one row of
+    the user alone (phone None). An empty property is null in JSON Lines and CLEAR_MARKER
+    in CSV, so applying the file empties it again; a CSV cell a spreadsheet would run as
+    a formula starts with '. Without `header`, rows to add to such a file."""
     import csv
     import io
     import json
@@ -332,29 +510,43 @@ def phone_rows_text(
     from phonectl.phones import audience_text
 
     def cells(user: UserRef, phone: Mapping[str, Any]) -> dict[str, Any]:
+        assert user.ref is not None, "a file phonectl writes names every user"
         values: dict[str, Any] = {"user": user.ref, "id": phone.get("id")}
         for prop in FILE_FIELDS:
             value = phone.get(prop.graph)
             if prop.graph == "allowedAudiences" and value is not None:
-                value = audience_text(phone)
+                value = audience_text(phone) or None
+            if value == "" and prop.clearable:
+                value = None
             values[str(prop.column)] = value
         return values
 
     out = io.StringIO()
     if fmt is FileFormat.jsonl:
         for user, phone in entries:
+            if phone is None:
+                out.write(json.dumps({"user": user.ref}, ensure_ascii=False) + "\n")
+                continue
             row = {
-                k: v
-                for k, v in cells(user, phone).items()
-                if v is not None or k == "user" or _clearable_column(k)
+                k: v for k, v in cells(user, phone).items() if v is not None or _clearable_column(k)
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return out.getvalue()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
     if header:
         writer.writerow(COLUMNS)
     for user, phone in entries:
-        writer.writerow(["" if v is None else v for v in cells(user, phone).values()])
+        if phone is None:
+            writer.writerow([spreadsheet_safe(str(user.ref))] + [""] * (len(COLUMNS) - 1))
+            continue
+        writer.writerow(
+            [
+                (CLEAR_MARKER if _clearable_column(k) else "")
+                if v is None
+                else spreadsheet_safe(str(v))
+                for k, v in cells(user, phone).items()
+            ]
+        )
     return out.getvalue()
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, id_key, plan
 from phonectl.apply.rows import Row
-from phonectl.errors import ExitCode, GraphError, Interrupted, InvalidInput, PhonectlError
+from phonectl.errors import ExitCode, GraphError, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
 from phonectl.phones import FILE_FIELDS, UserRef, phones_path
 
@@ -36,21 +37,29 @@ class RowResult(NamedTuple):
     exit_code: ExitCode = ExitCode.OK
 
 
+# What a row's write came to: Graph answered 2xx (written), Graph answered that it did not
+# (failed), or it was sent and no answer says which (unknown), or it never went out.
+_WRITTEN = frozenset({Outcome.updated, Outcome.added, Outcome.deleted})
+_NOT_DONE = frozenset({Outcome.failed, Outcome.unknown, Outcome.not_sent})
+
+
 class ApplyReport(NamedTuple):
     results: tuple[RowResult, ...]
     writes_sent: int
     requests_sent: int
     dry_run: bool
     complete: bool = True
+    refusal: str | None = None  # a dry run's plan that a real run would refuse
 
     @property
     def written(self) -> int:
-        done = {Outcome.updated, Outcome.added, Outcome.deleted}
-        return sum(1 for r in self.results if r.outcome in done)
+        return sum(1 for r in self.results if r.outcome in _WRITTEN)
 
     @property
     def exit_code(self) -> ExitCode:
-        failures = {r.exit_code for r in self.results if r.outcome is Outcome.failed}
+        if self.refusal is not None:
+            return ExitCode.USAGE
+        failures = {r.exit_code for r in self.results if r.outcome in _NOT_DONE}
         if not failures:
             return ExitCode.OK
         if len(failures) == 1 and not self.written and failures <= _SHARED_REASON_CODES:
@@ -58,13 +67,41 @@ class ApplyReport(NamedTuple):
         return ExitCode.FAILED
 
 
-class ApplyInterrupted(BaseException):
-    """Ctrl-C or SIGTERM during the writes; `report` holds every row settled before it."""
+class ApplyStopped(BaseException):
+    """The run stopped before its end (Ctrl-C, SIGTERM, an error, a backup that could not
+    be written): `report` holds every row, each written, failed, unknown or not sent."""
 
-    def __init__(self, report: ApplyReport, cause: Interrupted) -> None:
-        super().__init__("interrupted")
+    def __init__(self, report: ApplyReport, cause: BaseException) -> None:
+        super().__init__("stopped")
         self.report = report
         self.cause = cause
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (in the main thread) until the block is done."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def ignore_signals() -> None:
+    """From now on SIGINT and SIGTERM are ignored (cli.main puts its handlers back)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def failure_of(error: PhonectlError) -> Failure:
@@ -76,7 +113,8 @@ def failure_of(error: PhonectlError) -> Failure:
 
 
 class Before(NamedTuple):
-    """What the plan is about to change: each touched user's phones as Graph holds them."""
+    """What the plan is about to change: each touched user's phones as Graph holds them
+    (an empty list for a user who has none)."""
 
     owners: dict[str, UserRef]
     phones: dict[str, list[dict[str, Any]]]
@@ -93,6 +131,65 @@ class _Round(NamedTuple):
     rows: list[Row]
 
 
+class Approval(NamedTuple):
+    """How many phones of how many users --prune is about to delete, before any is."""
+
+    phones: int
+    users: int
+
+
+class _Progress:
+    """Where the run is: what is settled, and the round under way (its plan, which of its
+    writes went out, Graph's answers). From it, at any moment, the report of every row."""
+
+    def __init__(self, client: GraphClient, dry_run: bool) -> None:
+        self.client = client
+        self.dry_run = dry_run
+        self.done: list[RowResult] = []
+        self.pruned: list[RowResult] = []
+        self.writes_sent = 0
+        self.rounds: deque[_Round] = deque()
+        self.waiting: list[Row] = []  # rows not yet in a round (users being resolved)
+        self.current: _Round | None = None
+        self.plan: Plan | None = None
+        self.sent: set[str] = set()  # write keys that may have reached Graph
+        self.answers: dict[str, BatchResult | Failure] = {}
+        self.refusal: str | None = None
+
+    def settle_round(self) -> None:
+        """The round under way is over: each of its rows' results is kept (whole: no signal
+        lands halfway, which would report some rows twice or not at all)."""
+        with signals_held():
+            self._settle_round()
+
+    def _settle_round(self) -> None:
+        if self.plan is not None:
+            self.writes_sent += len(self.sent)
+            for row_plan in self.plan.rows:
+                result = _row_result(row_plan, self.answers, self.sent, self.dry_run)
+                (self.pruned if row_plan.prunes else self.done).append(result)
+        elif self.current is not None:
+            self.done += [_not_sent(row) for row in self.current.rows]
+        self.current, self.plan = None, None
+        self.sent, self.answers = set(), {}
+
+    def report(self, *, complete: bool = True) -> ApplyReport:
+        if not complete:
+            self.settle_round()
+            unplanned = [*self.waiting, *(row for r in self.rounds for row in r.rows)]
+            self.done += [_not_sent(row) for row in unplanned]
+            self.waiting, self.rounds = [], deque()
+        results = sorted(self.done, key=lambda r: r.line) + self.pruned
+        return ApplyReport(
+            tuple(results),
+            self.writes_sent,
+            self.client.requests_sent,
+            self.dry_run,
+            complete,
+            self.refusal,
+        )
+
+
 def apply_rows(
     client: GraphClient,
     rows: list[Row],
@@ -101,40 +198,65 @@ def apply_rows(
     prune: bool = False,
     max_deletes: int | None = None,
     before_writes: Callable[[Before], None] | None = None,
+    approve: Callable[[Approval], None] | None = None,
     on_settled: Callable[[int], None] = lambda rows: None,
 ) -> ApplyReport:
     """Bring Graph in line with the rows, USERS_PER_ROUND users at a time (a user's rows all
     in one round, so each is planned as before against all its phones). `on_settled(n)`: n
-    more rows are done (those that need no write once planned, then each write's rows as
-    Graph answers it). `before_writes` sees the phones a round will change before its first
-    write (--backup). With `max_deletes`, deletes are counted over every round before the
-    first write. `rows` is emptied: each round's rows are let go once it is done (at 50,000
-    rows, 25 MB)."""
+    more rows are done. `before_writes` sees the phones a round will change before its
+    first write (--backup). `max_deletes` holds over the running total of deletes of the
+    whole run; with several rounds they are also counted before the first write, and
+    `approve` (the --prune question) hears that count then. `rows` is emptied.
+
+    Whatever stops the run (an interrupt, an error) raises ApplyStopped with the report of
+    every row: nothing is lost from it, and no batch goes out after it is made."""
+    progress = _Progress(client, dry_run)
+    progress.waiting = rows
+    try:
+        _run(client, progress, prune, max_deletes, before_writes, approve, on_settled)
+        ignore_signals()  # every write is done: the report is printed whole
+    except BaseException as exc:
+        ignore_signals()  # a second Ctrl-C must not cut the report short
+        client.stopped.set()  # no batch leaves after this: the report is the truth
+        raise ApplyStopped(progress.report(complete=False), exc) from None
+    return progress.report()
+
+
+def _run(
+    client: GraphClient,
+    progress: _Progress,
+    prune: bool,
+    max_deletes: int | None,
+    before_writes: Callable[[Before], None] | None,
+    approve: Callable[[Approval], None] | None,
+    on_settled: Callable[[int], None],
+) -> None:
+    rows = progress.waiting
     user_keys, owners = resolve_users(client, [row.user for row in rows])
-    rounds = deque(_rounds(rows, user_keys, owners))  # each round is dropped once done
+    rounds = deque(_rounds(rows, user_keys, owners))  # each dropped once done
+    with signals_held():  # each row is in one place at every moment
+        progress.rounds, progress.waiting = rounds, []
     rows.clear()
-    several = len(rounds) > 1
-    if max_deletes is not None and several:
-        # Reading twice is the price of refusing before anything is written.
-        deletes = sum(
-            _deletes(plan(r.rows, user_keys, read_phones(client, r.owners), r.owners, prune=prune))
-            for r in rounds
-        )
-        _check_deletes(deletes, max_deletes)
-    done: list[RowResult] = []
-    pruned: list[RowResult] = []
-    writes_sent = 0
-
-    def report(complete: bool = True) -> ApplyReport:
-        results = sorted(done, key=lambda r: r.line) + pruned
-        return ApplyReport(tuple(results), writes_sent, client.requests_sent, dry_run, complete)
-
-    while rounds:
-        this_round = rounds.popleft()
+    dry_run = progress.dry_run
+    several = len(progress.rounds) > 1
+    limit = _DeleteLimit(max_deletes, dry_run)
+    if prune and several and not dry_run:
+        # Reading twice is the price of refusing (or asking) before anything is written.
+        counted = [
+            plan(r.rows, user_keys, read_phones(client, r.owners), r.owners, prune=True)
+            for r in progress.rounds
+        ]
+        _approve(limit, approve, sum(map(_deletes, counted)), sum(map(_delete_users, counted)))
+    while progress.rounds:
+        with signals_held():
+            this_round = progress.current = progress.rounds.popleft()
         phones = read_phones(client, this_round.owners)
         the_plan = plan(this_round.rows, user_keys, phones, this_round.owners, prune=prune)
-        if max_deletes is not None and not several:
-            _check_deletes(_deletes(the_plan), max_deletes)
+        if prune and not several and not dry_run:
+            _approve(limit, approve, _deletes(the_plan), _delete_users(the_plan))
+        # The running total: no read that failed (or changed) in the count lets more by.
+        progress.refusal = limit.take(_deletes(the_plan)) or progress.refusal
+        progress.plan = the_plan
         if before_writes is not None and not dry_run and the_plan.writes:
             touched = {w.user_key for w in the_plan.writes}
             before_writes(
@@ -144,22 +266,51 @@ def apply_rows(
                 )
             )
         del phones  # the plan has what the writes need
-        answers: dict[str, BatchResult | Failure] = {}
-        stop: Interrupted | None = None
         if dry_run or not the_plan.writes:
             on_settled(len(this_round.rows))
         else:
             on_settled(sum(1 for r in the_plan.rows if r.write_key is None))
-            try:
-                _send(client, the_plan, answers, on_settled)
-            except (KeyboardInterrupt, Interrupted) as exc:
-                stop = exc if isinstance(exc, Interrupted) else Interrupted()
-        writes_sent += len(answers)
-        _collect(the_plan, answers, dry_run, done, pruned)
-        if stop is not None:  # every write Graph answered is reported first
-            raise ApplyInterrupted(report(complete=False), stop)
-        del this_round, the_plan, answers  # before the next round's phones are read
-    return report()
+            _send(client, the_plan, progress, on_settled)
+        progress.settle_round()
+        del this_round, the_plan  # before the next round's phones are read
+
+
+class _DeleteLimit:
+    """--max-deletes over the running total of the run's deletes."""
+
+    def __init__(self, limit: int | None, dry_run: bool) -> None:
+        self.limit, self.dry_run, self.total = limit, dry_run, 0
+
+    def check(self, deletes: int) -> None:
+        if self.limit is not None and deletes > self.limit and not self.dry_run:
+            raise InvalidInput(
+                f"--prune would delete {deletes} phones, more than --max-deletes "
+                f"{self.limit}; nothing more was sent",
+                hint="check the file (a missing column or user?), or raise --max-deletes",
+            )
+
+    def take(self, deletes: int) -> str | None:
+        """Count a round's deletes in; a dry run's refusal (a real run raises)."""
+        self.total += deletes
+        self.check(self.total)
+        if self.limit is not None and self.total > self.limit:
+            return (
+                f"--prune would delete {self.total} phones, more than --max-deletes "
+                f"{self.limit}: a real run would refuse and write nothing"
+            )
+        return None
+
+
+def _approve(
+    limit: _DeleteLimit, approve: Callable[[Approval], None] | None, phones: int, users: int
+) -> None:
+    limit.check(phones)
+    if approve is not None and phones:
+        approve(Approval(phones, users))
+
+
+def _delete_users(the_plan: Plan) -> int:
+    return len({w.user_key for w in the_plan.writes if w.method == "DELETE"})
 
 
 def _rounds(
@@ -181,30 +332,6 @@ def _rounds(
 
 def _deletes(the_plan: Plan) -> int:
     return sum(1 for w in the_plan.writes if w.method == "DELETE")
-
-
-def _check_deletes(deletes: int, max_deletes: int) -> None:
-    if deletes > max_deletes:
-        raise InvalidInput(
-            f"--prune would delete {deletes} phones, more than --max-deletes {max_deletes}; "
-            "nothing was written",
-            hint="check the file (a missing column or user?), or raise --max-deletes",
-        )
-
-
-def _collect(
-    the_plan: Plan,
-    answers: Mapping[str, BatchResult | Failure],
-    dry_run: bool,
-    done: list[RowResult],
-    pruned: list[RowResult],
-) -> None:
-    """Each planned row's result (none for a row whose write was not answered: interrupted);
-    the file's rows and the phones --prune deletes kept apart (those are reported last)."""
-    for row_plan in the_plan.rows:
-        result = _row_result(row_plan, answers, dry_run)
-        if result is not None:
-            (pruned if row_plan.prunes else done).append(result)
 
 
 def resolve_users(
@@ -305,52 +432,71 @@ def read_phones(
 def _send(
     client: GraphClient,
     the_plan: Plan,
-    answers: dict[str, BatchResult | Failure],
+    progress: _Progress,
     on_settled: Callable[[int], None],
 ) -> None:
-    """Send every write; answers by write key, filled in as Graph answers (an interrupt
-    leaves them partly filled). Adds of unknown fate are settled by reading again."""
+    """Send every write once; answers by write key, filled in as Graph answers (an
+    interrupt leaves them partly filled, and `progress.sent` says which may have gone out).
+    An add of unknown fate is never sent again: the user's phones are read once more, and
+    a phone found with every value it sent is the one it made; else it stays unknown."""
     writes = the_plan.writes
     # A POST's phone_id is None: its path is the user's collection.
     requests = [
         BatchRequest(w.method, phones_path(w.owner, w.phone_id), w.body or None) for w in writes
     ]
+    sent, answers = progress.sent, progress.answers
     unknown: list[int] = []
+    first_answers: dict[int, BatchResult] = {}
+
+    def went_out(indices: Sequence[int]) -> None:
+        sent.update(writes[i].key for i in indices)
 
     def settle(index: int, answer: BatchResult) -> None:
-        if writes[index].method == "POST" and _fate_unknown(answer):
+        if writes[index].method == "POST" and write_fate(answer) is Outcome.unknown:
             unknown.append(index)
+            first_answers[index] = answer
             return
         answers[writes[index].key] = _slim(answer, writes[index].method)
         on_settled(len(writes[index].lines))
 
-    client.send_batch(requests, on_result=settle)
+    client.send_batch(requests, on_result=settle, on_sent=went_out)
     if not unknown:
         return
-    # Never resend an add blindly: it may have been made. Read those users again and add
-    # only the phones that are still missing.
     owners = {writes[i].user_key: writes[i].owner for i in unknown}
     fresh = read_phones(client, owners)
-    retry: list[int] = []
     for index in unknown:
         write = writes[index]
-        found = fresh[write.user_key]
-        made = _made_by(write.body, found, _known_ids(the_plan, write.user_key))
-        if isinstance(found, Failure):
-            answers[write.key] = found
-            on_settled(len(write.lines))
-        elif made is not None:
-            answers[write.key] = BatchResult(201, made)
-            on_settled(len(write.lines))
-        else:
-            retry.append(index)
+        made = _made_by(write.body, fresh[write.user_key], _known_ids(the_plan, write.user_key))
+        answers[write.key] = (
+            BatchResult(201, {"id": made["id"]}) if made else _unknown_add(first_answers[index])
+        )
+        on_settled(len(write.lines))
 
-    def settle_final(n: int, answer: BatchResult) -> None:  # the second and last try
-        answers[writes[retry[n]].key] = answer
-        on_settled(len(writes[retry[n]].lines))
 
-    if retry:
-        client.send_batch([requests[i] for i in retry], on_result=settle_final)
+def _unknown_add(answer: BatchResult) -> BatchResult:
+    """An add of unknown fate that a second read did not find (yet): still unknown."""
+    reason = "" if answer.error is None else failure_of(answer.error).reason + "; "
+    return BatchResult(
+        0,
+        error=PhonectlError(
+            f"{reason}the phone was not there when read again; run apply again later (it "
+            "reads first, then adds it only if still missing)"
+        ),
+    )
+
+
+def write_fate(answer: BatchResult) -> Outcome:
+    """The one rule for what a write came to: `updated` (standing for written: Graph
+    answered 2xx), `failed` (Graph answered that it did not do it: 4xx, 424/429 after the
+    retries, a non-result status), or `unknown` (sent, and no answer says: no answer at
+    all, a timeout, a dropped connection, a malformed answer, a 5xx; Graph may still
+    carry it out)."""
+    if answer.error is None and 200 <= answer.status < 300:
+        return Outcome.updated
+    if answer.status == 0:  # no answer of its own: the batch as a whole failed
+        status = getattr(answer.error, "status", 0) or 0
+        return Outcome.failed if 400 <= status < 500 else Outcome.unknown
+    return Outcome.failed if answer.status < 500 else Outcome.unknown
 
 
 def _slim(answer: BatchResult, method: str) -> BatchResult:
@@ -359,11 +505,6 @@ def _slim(answer: BatchResult, method: str) -> BatchResult:
     if method == "POST" and isinstance(body, dict) and "id" in body:
         return BatchResult(status, {"id": body["id"]}, error)
     return BatchResult(status, None, error)
-
-
-def _fate_unknown(answer: BatchResult) -> bool:
-    """An add that failed without Graph saying it was not done (5xx, no answer at all)."""
-    return answer.error is not None and (answer.status == 0 or answer.status >= 500)
 
 
 def _known_ids(the_plan: Plan, user_key: str) -> set[str]:
@@ -385,9 +526,12 @@ def _made_by(
 
 
 def _row_result(
-    planned: RowPlan, answers: Mapping[str, BatchResult | Failure], dry_run: bool
-) -> RowResult | None:
-    """The row's result; None for a row whose write has no answer yet (interrupted)."""
+    planned: RowPlan,
+    answers: Mapping[str, BatchResult | Failure],
+    sent: set[str],
+    dry_run: bool,
+) -> RowResult:
+    """The row's result, from its plan and its write's fate (write_fate)."""
     row = planned.row
     if planned.failure is not None:
         return _failed(row, planned.phone_id, planned.failure)
@@ -404,26 +548,63 @@ def _row_result(
         return RowResult(row.line, row.user, planned.phone_id, outcome, planned.changes)
     answer = answers.get(planned.write_key)
     if answer is None:
-        return None
+        if planned.write_key in sent:  # it went out; the run stopped before the answer
+            return RowResult(
+                row.line,
+                row.user,
+                planned.phone_id,
+                Outcome.unknown,
+                planned.changes,
+                "sent, no answer before the run stopped: check before rerunning",
+                ExitCode.FAILED,
+            )
+        return _not_sent(row, planned.phone_id, planned.changes)
     if isinstance(answer, Failure):
         return _failed(row, planned.phone_id, answer)
-    if answer.error is not None:
-        return _failed(row, planned.phone_id, failure_of(answer.error))
+    fate = write_fate(answer)
+    if fate is not Outcome.updated:
+        assert answer.error is not None
+        problem = failure_of(answer.error)
+        if fate is Outcome.failed:
+            return _failed(row, planned.phone_id, problem)
+        return RowResult(
+            row.line,
+            row.user,
+            planned.phone_id,
+            Outcome.unknown,
+            planned.changes,
+            f"{problem.reason} (Graph may have done it: check before rerunning)",
+            problem.exit_code,
+        )
     if planned.prunes:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.deleted, planned.changes)
     if not planned.adds:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.updated, planned.changes)
     new_id = answer.body.get("id") if isinstance(answer.body, dict) else None
-    if answer.status not in {200, 201} or not isinstance(new_id, str):
-        return _failed(
-            row,
+    if not isinstance(new_id, str):
+        return RowResult(
+            row.line,
+            row.user,
             None,
-            Failure(
-                f"Graph answered the add with {answer.status} and no new phone; run apply "
-                "again to check whether it was made"
-            ),
+            Outcome.unknown,
+            planned.changes,
+            f"Graph answered the add with {answer.status} and no new phone; run apply "
+            "again to check whether it was made",
+            ExitCode.FAILED,
         )
     return RowResult(row.line, row.user, new_id, Outcome.added, planned.changes)
+
+
+def _not_sent(row: Row, phone_id: str | None = None, changes: tuple[Change, ...] = ()) -> RowResult:
+    return RowResult(
+        row.line,
+        row.user,
+        phone_id or row.phone_id,
+        Outcome.not_sent,
+        changes,
+        None,
+        ExitCode.FAILED,
+    )
 
 
 def _failed(row: Row, phone_id: str | None, failure: Failure) -> RowResult:

@@ -3,7 +3,7 @@ write their phones as such a file."""
 
 import sys
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,19 +16,30 @@ from phonectl.commands.options import (
     RegionOption,
     UsersFileOption,
     UsersOption,
+    YesOption,
     number_rules,
     runtime,
 )
 from phonectl.errors import ExitCode, InvalidInput
 
 if TYPE_CHECKING:
-    from phonectl.apply.run import Before
+    from phonectl.apply.run import ApplyReport, ApplyStopped, Approval, Before
+    from phonectl.graph import GraphClient
     from phonectl.phones import UserRef
+    from phonectl.results import ApplyResult
     from phonectl.runtime import Runtime
     from phonectl.settings import Settings
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
-DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", ",": ",", ";": ";", "\\t": "\t"}
+DELIMITER_NAMES = {
+    "comma": ",",
+    "semicolon": ";",
+    "tab": "\t",
+    ",": ",",
+    ";": ";",
+    "\\t": "\t",
+    "\t": "\t",  # a literal tab, as $'\t' passes it
+}
 
 FormatOption = Annotated[
     FileFormat | None,
@@ -117,6 +128,18 @@ def apply(
     ] = 4,
     normalize: NormalizeOption = None,
     region: RegionOption = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            metavar="USER",
+            help="The user (id or principal name) of rows that name none, e.g. for the output "
+            "of 'list -o json'.",
+            show_default=False,
+        ),
+    ] = None,
+    yes: YesOption = False,
     output: OutputOption = None,
 ) -> render.Shown:
     """Sync phones from a file: columns user, id, type, number, displayName, allowedAudiences.
@@ -131,10 +154,12 @@ def apply(
     """
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
     from phonectl.apply.rows import ReadOptions, decode, detect_format, read_rows
-    from phonectl.apply.run import ApplyInterrupted, apply_rows
-    from phonectl.results import ApplyResult
+    from phonectl.apply.run import ApplyStopped, apply_rows
+    from phonectl.phones import check_identifier
 
     name = "stdin" if file == "-" else file
+    if backup is not None and not dry_run:
+        _check_backup_path(backup, file)  # before anything is read or sent
     text = decode(read_input(file), name, encoding)
     options = ReadOptions(
         delimiter=_delimiter(delimiter),
@@ -142,6 +167,7 @@ def apply(
         ignored_columns=frozenset(c.strip().lower() for c in ignore_column or ()),
         clear_empty=clear_empty,
         numbers=number_rules(normalize, region),
+        user=None if user is None else check_identifier(user.strip(), "--user"),
     )
     rows = read_rows(text, detect_format(file, text, format_), name, options)
     del text  # a big file's text need not live through the run
@@ -159,13 +185,79 @@ def apply(
                 dry_run=dry_run,
                 prune=prune,
                 max_deletes=max_deletes if prune else None,
-                before_writes=None if backup is None else _Backup(backup),
+                before_writes=None if backup is None else _Backup(backup, client),
+                approve=None if yes else _ask_before_deleting,
                 on_settled=advance,
             )
-        except ApplyInterrupted as stop:
-            # Every write already made is reported before the interrupt takes its course.
-            return render.Shown(ApplyResult(stop.report, stop.cause), fmt)
-    return render.Shown(ApplyResult(report), fmt)
+        except ApplyStopped as stop:
+            # Every row is reported, whatever stopped the run, before it takes its course.
+            return render.Shown(_stopped_result(stop), fmt)
+    return render.Shown(_result(report), fmt)
+
+
+def _result(report: "ApplyReport") -> "ApplyResult":
+    from phonectl.errors import InvalidInput
+    from phonectl.results import ApplyResult
+
+    if report.refusal is None:
+        return ApplyResult(report)
+    return ApplyResult(report, problem=InvalidInput(report.refusal))
+
+
+def _stopped_result(stop: "ApplyStopped") -> "ApplyResult":
+    """The report of a run that stopped, and why: an interrupt keeps its own exit code;
+    an error its own, but never 2 ("nothing was sent") once a write went out."""
+    from phonectl.errors import Interrupted, PhonectlError
+    from phonectl.results import ApplyResult
+
+    cause = stop.cause
+    if isinstance(cause, KeyboardInterrupt):
+        cause = Interrupted()
+    if isinstance(cause, Interrupted):
+        return ApplyResult(stop.report, cause)
+    if isinstance(cause, PhonectlError):
+        problem = cause
+    elif isinstance(cause, OSError):
+        problem = PhonectlError(f"{cause.strerror or cause}: {cause.filename or ''}".rstrip(": "))
+    else:
+        problem = PhonectlError(
+            f"unexpected internal error: {type(cause).__name__}: {cause}",
+            hint="run again with --debug for a traceback, and report it",
+        )
+    if stop.report.writes_sent and problem.exit_code is ExitCode.USAGE:
+        problem.exit_code = ExitCode.FAILED
+    return ApplyResult(stop.report, problem=problem)
+
+
+def _ask_before_deleting(approval: "Approval") -> None:
+    """--prune at a terminal: the count of phones and users, and a yes before any delete.
+    Without a terminal, no question (cron has --max-deletes)."""
+    from phonectl.errors import PhonectlError
+
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return
+    question = (
+        f"--prune will delete {approval.phones} phone{'s' if approval.phones != 1 else ''} of "
+        f"{approval.users} user{'s' if approval.users != 1 else ''}. Go on?"
+    )
+    if not typer.confirm(question, err=True):
+        raise PhonectlError("not confirmed; nothing more was sent", hint="--yes skips the question")
+
+
+def _check_backup_path(backup: str, file: str) -> None:
+    """--backup names a new file, never an existing one (an earlier run's backup, or the
+    input itself): replacing it would lose what it alone can restore."""
+    import os
+
+    if backup == "-":
+        raise InvalidInput("--backup needs a file name, not -")
+    if os.path.lexists(backup):
+        raise InvalidInput(
+            f"the backup file {backup} exists; nothing was read or sent",
+            hint="name each run's backup anew, e.g. backup-$(date +%F-%H%M%S).csv",
+        )
+    if file != "-" and os.path.abspath(backup) == os.path.abspath(file):
+        raise InvalidInput(f"--backup {backup} is the input file")
 
 
 def export(
@@ -184,6 +276,7 @@ def export(
         ),
     ] = None,
     format_: FormatOption = None,
+    output: OutputOption = None,
 ) -> render.Shown:
     """Write users' phones as a file apply takes back: user,id,type,number,displayName,
     allowedAudiences (CSV, or JSON Lines). Applying it unchanged writes nothing.
@@ -193,16 +286,17 @@ def export(
     from pathlib import Path
 
     from phonectl.apply.export import export_phones
-    from phonectl.apply.rows import format_for_output, phone_rows_text
+    from phonectl.apply.rows import phone_rows_text
     from phonectl.files import write_private_file
     from phonectl.results import Said
 
     rt = runtime(ctx)
+    fmt, delimiter = _export_format(rt.output(output), out, format_)
     refs = named_users(rt, user, users_file, all_users)
     client = rt.client()
     with render.progress(len(refs), "exporting") as advance:
         exported = export_phones(client, refs, on_read=advance)
-    text = phone_rows_text(exported.entries, format_for_output(out, format_))
+    text = phone_rows_text(exported.entries, fmt, delimiter=delimiter)
     if out is None or out == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -241,6 +335,21 @@ def named_users(
     return refs
 
 
+def _export_format(
+    output: OutputFormat, out: str | None, given: FileFormat | None
+) -> tuple[FileFormat, str]:
+    """export's file format and CSV delimiter: -o json is JSON Lines, -o tsv tab-separated
+    (never ignored); --format and the --out file's extension must agree with it."""
+    from phonectl.apply.rows import format_for_output
+
+    wanted = {OutputFormat.json: FileFormat.jsonl, OutputFormat.tsv: FileFormat.csv}.get(output)
+    if wanted is not None and given is not None and given is not wanted:
+        raise InvalidInput(f"-o {output.value} and --format {given.value} contradict each other")
+    fmt = format_for_output(out, given or wanted)
+    delimiter = "\t" if output is OutputFormat.tsv or (out or "").lower().endswith(".tsv") else ","
+    return fmt, delimiter
+
+
 def _delimiter(given: str | None) -> str | None:
     if given is None:
         return None
@@ -251,28 +360,38 @@ def _delimiter(given: str | None) -> str | None:
 
 
 class _Backup:
-    """--backup: the phones of the users each round of apply is about to change, as export
-    writes them. The first round replaces the file; later rounds add theirs, each time
-    written whole and atomically, so after every round the file restores everything
-    changed so far. The text so far is kept (a few MB at 50,000 phones), not read back."""
+    """--backup: the phones of the users each round of apply is about to change (a user
+    with none as a row of the user alone), as export writes them, every user named. The
+    first round creates the file (never over another: it is linked into place, which fails
+    if the name is taken); later rounds add theirs, each time written whole and renamed
+    into place, so after every round the file restores everything changed so far, and it
+    is complete on disk before the round's first write. The text so far is kept (a few MB
+    at 50,000 phones), not read back."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, client: "GraphClient") -> None:
         self.path = path
+        self.client = client
         self.users = 0
         self.text = ""
 
     def __call__(self, before: "Before") -> None:
         from pathlib import Path
 
+        from phonectl.apply.export import named
         from phonectl.apply.rows import format_for_output, phone_rows_text
-        from phonectl.files import write_private_file
+        from phonectl.files import create_new_private_file, write_private_file
 
-        entries = [
-            (before.owners[key], phone) for key, phones in before.phones.items() for phone in phones
-        ]
+        entries: list[tuple[UserRef, dict[str, Any] | None]] = []
+        for key, phones in before.phones.items():
+            owner = named(self.client, before.owners[key])
+            entries += [(owner, phone) for phone in phones] or [(owner, None)]
         fmt = format_for_output(self.path, None)
-        self.text += phone_rows_text(entries, fmt, header=not self.text)
-        write_private_file(Path(self.path), self.text, "the backup file")
+        first = not self.text
+        self.text += phone_rows_text(entries, fmt, header=first)
+        if first:
+            create_new_private_file(Path(self.path), self.text, "the backup file")
+        else:
+            write_private_file(Path(self.path), self.text, "the backup file")
         self.users += len(before.phones)
         render.notice(f"backup of {self.users} users' phones written to {self.path}")
 

@@ -101,7 +101,7 @@ def _from_graph(
     numbers = [
         Held(owner, phone.get("id"), phone["number"], phone)
         for owner, phone in exported.entries
-        if isinstance(phone.get("number"), str)
+        if phone is not None and isinstance(phone.get("number"), str)
     ]
     summary = (
         f"lint: {len(numbers)} numbers of {exported.users - len(exported.failures)} users "
