@@ -258,7 +258,7 @@ def _run(
         progress.refusal = limit.take(_deletes(the_plan)) or progress.refusal
         progress.plan = the_plan
         if before_writes is not None and not dry_run and the_plan.writes:
-            touched = {w.user_key for w in the_plan.writes}
+            touched = dict.fromkeys(w.user_key for w in the_plan.writes)  # in file order
             before_writes(
                 Before(
                     {key: this_round.owners[key] for key in touched},

@@ -1,0 +1,215 @@
+"""apply's report tells the truth however the run ends, through real processes against the
+emulator: each row is written (Graph answered), failed, unknown (sent, no answer) or
+not-sent; the summary always reaches stderr; no write goes out after a stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import add_users, phones_of, run_phonectl, written_items
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+USERS = 120
+
+
+class Busy:
+    """How many HTTP requests the emulator is still answering (a delayed batch may still be
+    carried out after phonectl has gone): the state is compared once it is idle."""
+
+    def __init__(self, graph: GraphEmulator) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        original = graph.answer
+
+        def counted(request: Any, **options: Any) -> Any:
+            outer = not options.get("in_batch")
+            with self.lock:
+                self.count += outer
+            try:
+                return original(request, **options)
+            finally:
+                with self.lock:
+                    self.count -= outer
+
+        graph.answer = counted  # type: ignore[method-assign]
+
+    def wait_idle(self) -> None:
+        deadline = time.monotonic() + 30
+        while self.count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert self.count == 0
+
+
+@pytest.fixture
+def busy(graph: GraphEmulator) -> Iterator[Busy]:
+    yield Busy(graph)
+
+
+def _batches(graph: GraphEmulator) -> int:
+    return sum(1 for c in list(graph.requests) if c.decoded_path == "/beta/$batch")
+
+
+def test_an_interrupt_at_any_moment_reports_exactly_what_graph_holds(
+    graph: GraphEmulator, busy: Busy, tmp_path: Path
+) -> None:
+    """The property: SIGINT or SIGTERM at seeded random moments (after the k-th $batch
+    arrived, k from the first read to the last write, plus a random fraction of a batch's
+    latency); each time every phone Graph changed is reported updated or unknown, none
+    reported updated is unchanged, no row is missing, and the summary is on stderr."""
+    add_users(graph, USERS, number="0")
+    # Graph's latency, once per HTTP request: batches overlap (4 in flight).
+    graph.add_fault(
+        Fault(status=None, delay=0.02, path_contains="$batch", per_http_request=True, count=10**6)
+    )
+    rng = random.Random(22)
+    runs, stopped = 14, 0
+    for run in range(1, runs + 1):
+        rows = tmp_path / f"run{run}.csv"
+        rows.write_text(
+            "user,type,number\n"
+            + "".join(f"user{n}@contoso.com,other,+{run} {n}\n" for n in range(USERS))
+        )
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        at_batch = rng.randint(1, 2 * USERS // 20)  # reads, then writes, 20 a batch
+        then = rng.uniform(0, 0.02)
+        start = _batches(graph)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "phonectl", "apply", str(rows), "-o", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while _batches(graph) - start < at_batch and process.poll() is None:
+            time.sleep(0.002)
+        time.sleep(then)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=30)
+        busy.wait_idle()
+        context = f"run {run}: signal {sig} after batch {at_batch}: {err}"
+        if process.returncode != 0:
+            stopped += 1
+            assert process.returncode == 128 + sig, context
+        assert f"apply: {USERS} rows:" in err, context
+        reported = {r["line"] - 2: r for r in json.loads(out)}
+        assert sorted(reported) == list(range(USERS)), context
+        for n, row in reported.items():
+            changed = phones_of(graph, f"user{n}@contoso.com")[0]["number"] == f"+{run} {n}"
+            if changed:
+                assert row["result"] in {"updated", "unknown"}, (n, row, context)
+            if row["result"] == "updated":
+                assert changed, (n, row, context)
+            if row["result"] == "not-sent":
+                assert not changed, (n, row, context)
+    assert stopped >= runs // 2  # most signals land during the run, not after it
+
+
+def test_writes_carried_out_after_a_timeout_are_unknown_not_failed(
+    graph: GraphEmulator, busy: Busy, tmp_path: Path
+) -> None:
+    add_users(graph, 20, number="0")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "user,type,number\n" + "".join(f"user{n}@contoso.com,other,+5 {n}\n" for n in range(20))
+    )
+    # Each PATCH inside the batch is carried out, but later than phonectl waits.
+    graph.add_fault(Fault(status=None, delay=1.5, method="PATCH", count=10**6, after=19))
+    done = run_phonectl(
+        "apply",
+        str(rows),
+        "-o",
+        "json",
+        env={"PHONECTL_TIMEOUT": "1", "PHONECTL_MAX_RETRIES": "0"},
+    )
+    busy.wait_idle()
+    results = [r["result"] for r in json.loads(done.stdout)]
+    assert results == ["unknown"] * 20, done.stderr
+    assert all(p[0]["number"].startswith("+5") for p in _phones(graph, 20))
+    assert "20 unknown" in done.stderr and done.returncode == 6
+    rerun = run_phonectl("apply", str(rows), "-o", "json")
+    assert {r["result"] for r in json.loads(rerun.stdout)} == {"unchanged"}
+
+
+def _phones(graph: GraphEmulator, users: int) -> list[Any]:
+    return [phones_of(graph, f"user{n}@contoso.com") for n in range(users)]
+
+
+def test_a_delete_batch_answered_504_is_not_resent(graph: GraphEmulator, tmp_path: Path) -> None:
+    add_users(graph, 3, phones_each=2)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "user,id,type,number\n"
+        + "".join(f"user{n}@contoso.com,u{n}-p0,other,+1 555 {n:03}0\n" for n in range(3))
+    )
+    # The read goes through; the delete batch is answered 504 (Graph may have done it).
+    graph.add_fault(Fault(status=504, path_contains="$batch", after=1, count=5))
+    done = run_phonectl("apply", str(rows), "--prune", "-o", "json")
+    deletes = [i for i in written_items(graph) if i["method"] == "DELETE"]
+    assert len(deletes) == 3  # one batch, sent once
+    pruned = [r for r in json.loads(done.stdout) if r["line"] == 0]
+    assert [r["result"] for r in pruned] == ["unknown"] * 3, done.stderr
+    assert done.returncode == 6  # nothing known written, one cause: try again later
+
+
+def _no_bigger_files_than(size: int) -> Any:
+    def limit() -> None:  # in the child: a full disk, as far as phonectl can tell
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_backup_failing_in_a_later_round_stops_with_the_report_never_exit_2(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    users = 1500  # two rounds: 1,000 users, then 500
+    add_users(graph, users, number="0")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "user,type,number\n" + "".join(f"user{n}@contoso.com,other,+3 {n}\n" for n in range(users))
+    )
+    backup = tmp_path / "backup.csv"
+    # The first round's backup fits (about 60 KB); with the second's added (90 KB), not.
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "phonectl",
+            "apply",
+            str(rows),
+            "-o",
+            "json",
+            "--backup",
+            str(backup),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ,
+        preexec_fn=_no_bigger_files_than(75_000),
+        check=False,
+    )
+    assert process.returncode == 1, process.stderr
+    assert "File too large" in process.stderr
+    assert f"apply: {users} rows: 1000 updated, 500 not-sent" in process.stderr
+    results = json.loads(process.stdout)
+    assert [r["result"] for r in results] == ["updated"] * 1000 + ["not-sent"] * 500
+    changed = [
+        n for n in range(users) if phones_of(graph, f"user{n}@contoso.com")[0]["number"] != "0"
+    ]
+    assert changed == list(range(1000))
+    # The backup on disk is the first round's, whole: it restores what was written.
+    assert backup.read_text().count("\n") == 1001
