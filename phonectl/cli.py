@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from phonectl.errors import ExitCode, Interrupted, InvalidInput, PhonectlError, Terminated
 
 COMPLETE_VAR = "_PHONECTL_COMPLETE"
+PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool its pipe's reader left
 SHELLS = ("bash", "zsh", "fish")
 
 
@@ -80,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(args)
         sys.stdout.flush()
     except OutputFailed as exc:
+        import errno
+
+        if exc.errno == errno.EPIPE:  # the reader left (| head): quiet, as Unix tools are
+            return PIPE_CLOSED
         from phonectl import render
 
         render.error(PhonectlError(f"could not write the output: {exc.strerror}"))

@@ -31,17 +31,24 @@ class Shown(NamedTuple):
 def show(result: Result, fmt: OutputFormat) -> ExitCode:
     """Write a result in the chosen format, then its messages and problem on stderr; its
     exit code."""
-    if fmt is OutputFormat.json:
-        value = result.json()
-        if value is not None:
-            _write_json(value)
-    elif fmt is OutputFormat.tsv:
-        write = sys.stdout.write
-        for cells in result.tsv():
-            write("\t".join(tsv_escape(cell) for cell in cells) + "\n")
-        sys.stdout.flush()
-    else:
-        _write_view(result)
+    from phonectl.safe_output import OutputFailed
+
+    try:
+        if fmt is OutputFormat.json:
+            value = result.json()
+            if value is not None:
+                _write_json(value)
+        elif fmt is OutputFormat.tsv:
+            write = sys.stdout.write
+            for cells in result.tsv():
+                write("\t".join(tsv_escape(cell) for cell in cells) + "\n")
+            sys.stdout.flush()
+        else:
+            _write_view(result)
+    except OutputFailed:
+        for note in result.notes:  # what was done (apply's summary) still reaches stderr
+            notice(note)
+        raise
     for note in result.notes:
         notice(note)
     if result.problem is not None:

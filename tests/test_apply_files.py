@@ -1,0 +1,267 @@
+"""apply's and export's files, and whose phones they name, through real processes against
+the emulator: users always explicit, Excel's and HR systems' quirks read or refused by name,
+spreadsheet-safe cells, closed pipes, the --prune question, the delete limit's running total."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import (
+    EXAMPLE_PHONE_ID,
+    ME_ID,
+    SECOND_USER_ID,
+    add_users,
+    change_phone,
+    phones_of,
+    run_on_terminal,
+    run_phonectl,
+    written_items,
+)
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+ME_UPN = "innocenty.popov@contoso.com"
+
+
+def _file(tmp_path: Path, text: str | bytes, name: str = "rows.csv") -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+# -- whose phones -------------------------------------------------------------------------
+
+
+def test_a_file_mixing_empty_and_named_users_is_refused_naming_the_lines(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    rows = _file(tmp_path, f"user,type,number\n{ME_UPN},pager,+1\n,mobile,+2\n,home,+3\n")
+    done = run_phonectl("apply", rows)
+    assert done.returncode == 2
+    assert "rows.csv:3: no user" in done.stderr and "rows.csv:4: no user" in done.stderr
+    assert list(graph.requests) == []
+    # --user says whose the unnamed rows are.
+    named = run_phonectl("apply", rows, "--user", SECOND_USER_ID, "-o", "json")
+    assert named.returncode == 0, named.stderr
+    assert [r["user"] for r in json.loads(named.stdout)] == [ME_UPN, SECOND_USER_ID, SECOND_USER_ID]
+    assert {p["type"] for p in phones_of(graph, SECOND_USER_ID)} >= {"mobile", "home"}
+    assert "mobile" not in {p["type"] for p in phones_of(graph, ME_ID)}
+
+
+def test_the_output_of_list_for_another_user_needs_user_and_changes_only_theirs(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    listed = run_phonectl("list", "--user", "adelev@contoso.com", "-o", "json")
+    array = _file(tmp_path, listed.stdout, "adele.json")
+    mine = [dict(p) for p in phones_of(graph, ME_ID)]
+    refused = run_phonectl("apply", array, "--prune")
+    assert refused.returncode == 2 and "--user" in refused.stderr
+    assert list(p["id"] for p in phones_of(graph, ME_ID)) == [p["id"] for p in mine]
+    done = run_phonectl("apply", array, "--prune", "--user", "adelev@contoso.com", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert {r["result"] for r in json.loads(done.stdout)} == {"unchanged"}
+    assert [dict(p) for p in phones_of(graph, ME_ID)] == mine
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_export_names_the_signed_in_user_explicitly(graph: GraphEmulator, fmt: str) -> None:
+    done = run_phonectl("export", "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[1:] if fmt == "csv" else done.stdout.splitlines()
+    users = {line.split(",")[0] if fmt == "csv" else json.loads(line)["user"] for line in lines}
+    assert users == {ME_UPN}
+
+
+# -- export's formats -----------------------------------------------------------------------
+
+
+def test_export_honours_o_or_refuses_it(graph: GraphEmulator, tmp_path: Path) -> None:
+    as_json = run_phonectl("export", "-o", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert all(json.loads(line)["user"] == ME_UPN for line in as_json.stdout.splitlines())
+    as_tsv = run_phonectl("export", "-o", "tsv")
+    assert as_tsv.stdout.splitlines()[0] == "user\tid\ttype\tnumber\tdisplayName\tallowedAudiences"
+    clash = run_phonectl("export", "-o", "json", "--format", "csv")
+    assert clash.returncode == 2
+    # What it wrote applies back writing nothing.
+    tsv = _file(tmp_path, as_tsv.stdout, "phones.tsv")
+    graph.requests.clear()
+    again = run_phonectl("apply", tsv, "-o", "json")
+    assert {r["result"] for r in json.loads(again.stdout)} == {"unchanged"}, again.stderr
+    assert written_items(graph) == []
+
+
+@pytest.mark.parametrize(
+    ("out", "args"),
+    [("phones.xlsx", []), ("phones.json", ["--format", "csv"]), ("phones.csv", ["-o", "json"])],
+)
+def test_an_out_file_named_for_another_format_is_refused_with_a_hint(
+    graph: GraphEmulator, tmp_path: Path, out: str, args: list[str]
+) -> None:
+    done = run_phonectl("export", "--out", str(tmp_path / out), *args)
+    assert done.returncode == 2
+    assert "hint:" in done.stderr or "contradict" in done.stderr or "names" in done.stderr
+    assert not (tmp_path / out).exists()
+    assert list(graph.requests) == []
+
+
+def test_formula_cells_are_exported_inert_and_applied_back_unchanged(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    first, second = (p["id"] for p in phones_of(graph, ME_ID))
+    change_phone(graph, first, displayName='=HYPERLINK("http://evil","x")', number="+1 555 0100")
+    change_phone(graph, second, displayName="-1+cmd|' /C calc'!A0", number="@SUM(A1)")
+    exported = run_phonectl("export")
+    cells = exported.stdout
+    assert "'=HYPERLINK" in cells and "'-1+cmd|" in cells and "'@SUM(A1)" in cells
+    assert ",+1 555 0100," in cells  # a phone number is no formula: left as it is
+    path = _file(tmp_path, cells, "phones.csv")
+    graph.requests.clear()
+    again = run_phonectl("apply", path, "-o", "json")
+    assert {r["result"] for r in json.loads(again.stdout)} == {"unchanged"}, again.stderr
+    assert written_items(graph) == []
+
+
+# -- reading real files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "args"),
+    [
+        (b"sep=;\nuser;type;number\nadelev@contoso.com;pager;+1 2\n", []),  # Excel's sep line
+        (
+            codecs.BOM_UTF16_LE
+            + "user\ttype\tnumber\nadelev@contoso.com\tpager\t+1 2\n".encode("utf-16-le"),
+            [],
+        ),  # Excel's "Unicode text"
+        (b"user\ttype\tnumber\nadelev@contoso.com\tpager\t+1 2\n", ["--delimiter", "\t"]),
+    ],
+)
+def test_excel_and_hr_quirks_are_read(
+    graph: GraphEmulator, tmp_path: Path, data: bytes, args: list[str]
+) -> None:
+    done = run_phonectl("apply", _file(tmp_path, data), *args, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert [r["result"] for r in json.loads(done.stdout)] == ["added"]
+    assert "+1 2" in {p["number"] for p in phones_of(graph, SECOND_USER_ID)}
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("user,type,number\nadelev@contoso.com,pager,+1 2\n", ["--encoding", "hex"], "not a text"),
+        ("user,type,number\nadelev@contoso.com,pager,+1\u200f2\n", [], "rows.csv:2: number"),
+        ("user,type,number\nadelev@contoso.com,pager,+1\u202e2\n", [], "invisible"),
+        ("sep=;\nuser;type;number\n;pager;x\nadelev@contoso.com;pager;+1\n", [], "rows.csv:3"),
+    ],
+)
+def test_quirks_that_cannot_be_read_safely_are_refused(
+    graph: GraphEmulator, tmp_path: Path, text: str, args: list[str], message: str
+) -> None:
+    done = run_phonectl("apply", _file(tmp_path, text), *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(graph.requests) == []
+
+
+def test_a_json_lines_row_with_two_keys_differing_in_case_is_refused(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    text = '{"user": "adelev@contoso.com", "type": "pager", "number": "+1", "Number": "+2"}\n'
+    done = run_phonectl("apply", _file(tmp_path, text, "rows.jsonl"))
+    assert done.returncode == 2
+    assert "rows.jsonl:1" in done.stderr and "'Number'" in done.stderr
+    assert list(graph.requests) == []
+
+
+# -- closed pipes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["list", "apply"])
+def test_a_closed_pipe_ends_quietly_with_141(
+    graph: GraphEmulator, tmp_path: Path, command: str
+) -> None:
+    add_users(graph, 1, phones_each=600)  # more output than a pipe holds
+    rows = _file(
+        tmp_path,
+        "user,id,type,number\n"
+        + "".join(f"user0@contoso.com,u0-p{p},other,+9 {p}\n" for p in range(600)),
+    )
+    args = ["list", "--user", "user0@contoso.com"] if command == "list" else ["apply", rows]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", *args, "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `head -1` does
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=30) == 141
+    assert "Broken pipe" not in err and "Traceback" not in err and "error" not in err
+    if command == "apply":  # what was written is still said
+        assert "apply: 600 rows: 600 updated" in err
+
+
+# -- --prune: the question, the dry run, the running total -----------------------------------
+
+
+def test_prune_at_a_terminal_asks_naming_phones_and_users(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    rows = _file(tmp_path, f"user,id,type\n{ME_UPN},{EXAMPLE_PHONE_ID},home\n")
+    count = len(phones_of(graph, ME_ID))
+    code, screen = run_on_terminal(["apply", rows, "--prune"], prompt=b"Go on?", answer=b"n\n")
+    assert b"will delete 1 phone of 1 user" in screen
+    assert code == 1
+    assert len(phones_of(graph, ME_ID)) == count and written_items(graph) == []
+    yes, _ = run_on_terminal(["apply", rows, "--prune", "--yes"])
+    assert yes == 0
+    assert len(phones_of(graph, ME_ID)) == count - 1
+
+
+def test_dry_run_over_max_deletes_shows_the_whole_plan_and_the_refusal(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    add_users(graph, 3, phones_each=3)
+    rows = _file(
+        tmp_path,
+        "user,id,type\n" + "".join(f"user{n}@contoso.com,u{n}-p0,other\n" for n in range(3)),
+    )
+    done = run_phonectl("apply", rows, "--prune", "--max-deletes", "4", "--dry-run", "-o", "json")
+    assert done.returncode == 2
+    results = [r["result"] for r in json.loads(done.stdout)]
+    assert results == ["unchanged"] * 3 + ["would-delete"] * 6
+    assert "would delete 6 phones, more than --max-deletes 4" in done.stderr
+    assert "a real run would refuse" in done.stderr
+    assert written_items(graph) == []
+
+
+def test_max_deletes_holds_over_the_running_total_when_a_counting_read_fails(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    users = 1010  # two rounds
+    add_users(graph, users, phones_each=2)
+    rows = _file(
+        tmp_path,
+        "user,id,type\n" + "".join(f"user{n}@contoso.com,u{n}-p0,other\n" for n in range(users)),
+    )
+    # One read batch of the counting pass fails: 20 users' deletes go uncounted there.
+    graph.add_fault(Fault(status=403, path_contains="$batch", after=3, count=1))
+    done = run_phonectl("apply", rows, "--prune", "--max-deletes", "1005", "-o", "json")
+    deleted = sum(1 for n in range(users) if len(phones_of(graph, f"user{n}@contoso.com")) == 1)
+    assert deleted <= 1005
+    assert done.returncode == 1  # writes went out: never 2
+    assert "more than --max-deletes 1005" in done.stderr
+    results = [r["result"] for r in json.loads(done.stdout)]
+    assert results.count("deleted") == deleted
+    assert "not-sent" in results
