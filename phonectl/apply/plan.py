@@ -291,6 +291,7 @@ def _plan_row(
         return RowPlan(row, user_key, None, row.phone_id, failure=Failure(problem))
     if found is None and _unwritable(row.fields.items()):
         return RowPlan(row, user_key, None, row.phone_id, failure=Failure(_UNWRITABLE))
+    adding = found is None
     if found is None:  # add a phone: it joins the model, so later rows find it
         key = f"{NEW_PHONE_PREFIX}{row.line}"
         found = model.add({"id": key})
@@ -307,11 +308,13 @@ def _plan_row(
         return RowPlan(row, user_key, None, row.phone_id, failure=Failure(conflict))
     if row.phone_id is None:
         model.typed_by.setdefault(id_key(key), row.line)
-    # Against the model: Graph's values, or what an earlier row of this run set.
+    # Against the model: Graph's values, or what an earlier row of this run set. A new
+    # phone gets every value the row gives, a clear (null) too: Graph fills in defaults
+    # (allowedAudiences organization) for what a POST leaves out.
     changes = tuple(
         Change(name, target.get(name), value)
         for name, value in row.fields.items()
-        if not FIELD_BY_NAME[name].same(target.get(name), value)
+        if adding or not FIELD_BY_NAME[name].same(target.get(name), value)
     )
     existing_id = None if key.startswith(NEW_PHONE_PREFIX) else key
     if not changes:
