@@ -101,7 +101,7 @@ def apply(
         typer.Option(
             "--prune",
             help="Delete the phones of the file's users that no row matches (users not in "
-            "the file are never touched).",
+            "the file are never touched); asks first at a terminal (--yes skips).",
         ),
     ] = False,
     max_deletes: Annotated[
@@ -115,8 +115,9 @@ def apply(
         typer.Option(
             "--backup",
             metavar="FILE",
-            help="Before the first write, save the phones of every user the run changes, in "
-            "export's format ('apply FILE --prune' puts them back).",
+            help="Before the first write, save the phones of every user the run changes to "
+            "this new file (an existing one is refused), in export's format ('apply FILE "
+            "--prune' puts them back).",
             show_default=False,
         ),
     ] = None,
@@ -146,9 +147,13 @@ def apply(
 
     A row with an id updates that phone; without, the user's one phone of that type (added if
     there is none). Rows are planned in file order; only differing properties are sent,
-    through Graph's $batch, so a second run writes nothing. Exits 1 if any row failed (3, 4
-    or 6 when every failure had that one cause and nothing was written); a rerun completes
-    what is left. --dry-run shows each change as old -> new.
+    through Graph's $batch, so a second run writes nothing. Each row is reported updated,
+    added, deleted, unchanged, failed, unknown (sent, no answer: look before rerunning) or
+    not-sent, however the run ends. Exits 1 if any row failed or is unknown (3, 4 or 6 when
+    every one had that one cause and nothing was written); a rerun completes what is left.
+    An empty user cell is the signed-in user only when every row's is empty (or see
+    --user). In CSV a cell of just ' clears its property. --dry-run shows each change as
+    old -> new.
 
     Example: phonectl apply hr-phones.csv --backup before.csv --dry-run
     """
