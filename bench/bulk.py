@@ -10,11 +10,15 @@
    decoding the same answers), and the emulator's own time per write $batch beside the same
    at 1,000 rows.
 
+4. a dry run of 1,000,000 rows (--dry-run-rows) over 10,000 users, 100 rows each (ten types,
+   each added then changed again): phonectl's peak RSS and CPU time.
+
     python bench/bulk.py [--users 100] [--phones 10] [--loop N] [--scale-users 5000]
+                         [--dry-run-rows 1000000] [--only-dry-run]
 
 --loop runs only N of the separate processes and scales their time to all rows (say so in
 what you report); by default all of them run, which takes a couple of minutes.
---scale-users 0 skips part 3.
+--scale-users 0 skips part 3, --dry-run-rows 0 part 4.
 """
 
 import argparse
@@ -103,7 +107,12 @@ def main() -> None:
     parser.add_argument("--phones", type=int, default=10)
     parser.add_argument("--loop", type=int, default=0, help="separate processes to run (0: all)")
     parser.add_argument("--scale-users", type=int, default=5000, help="0: skip the 50,000 rows")
+    parser.add_argument("--dry-run-rows", type=int, default=1_000_000, help="0: skip part 4")
+    parser.add_argument("--only-dry-run", action="store_true", help="run part 4 alone")
     args = parser.parse_args()
+    if args.only_dry_run:
+        dry_run_memory(args.dry_run_rows)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
         with sandbox_server(env) as url:
@@ -176,6 +185,64 @@ def main() -> None:
     )
     if args.scale_users:
         scale(args.scale_users, args.phones)
+    if args.dry_run_rows:
+        dry_run_memory(args.dry_run_rows)
+
+
+ROWS_PER_USER = 100
+TEN_TYPES = [
+    "home",
+    "business",
+    "mobile",
+    "other",
+    "assistant",
+    "homeFax",
+    "businessFax",
+    "otherFax",
+    "pager",
+    "radio",
+]
+
+
+def dry_run_memory(rows: int) -> None:
+    """`apply --dry-run` of `rows` rows over rows/100 users who have no phones yet: each
+    user's first row of a type plans an add, the next rows of that type change it again.
+    What it costs in memory is the rows and their results, read, planned and reported."""
+    users = max(rows // ROWS_PER_USER, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = clean_env(tmp)
+        with sandbox_server(env) as url:
+            env.update({"PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"})
+            for start in range(0, users, 500):
+                chunk = [
+                    {
+                        "id": f"00000000-0000-4000-8000-{u:012}",
+                        "userPrincipalName": f"dry{u}@contoso.com",
+                        "displayName": f"Dry {u}",
+                        "phones": [],
+                    }
+                    for u in range(start, min(start + 500, users))
+                ]
+                control(url, "POST", "users", chunk)
+            csv_path = Path(tmp) / "million.csv"
+            with csv_path.open("w") as out:
+                out.write("user,type,number,displayName\n")
+                for n in range(rows):
+                    user, r = divmod(n, ROWS_PER_USER)
+                    out.write(f"dry{user}@contoso.com,{TEN_TYPES[r % 10]},+1 555 {n:07},row {r}\n")
+            started = time.perf_counter()
+            measured = measured_run(
+                [PHONECTL, "apply", str(csv_path), "--dry-run", "-o", "json"],
+                env,
+                csv_path.with_suffix(".measured.json"),
+            )
+            wall = time.perf_counter() - started
+    print()
+    print(
+        f"apply --dry-run of {rows} rows over {users} users: peak RSS "
+        f"{measured['rss_kb'] / 1024:.0f} MB ({measured['rss_kb'] * 1024 / rows:.0f} bytes a "
+        f"row), {measured['cpu']:.1f} s CPU, {wall:.1f} s wall"
+    )
 
 
 @dataclass

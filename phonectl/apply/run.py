@@ -190,6 +190,11 @@ class _Progress:
         )
 
 
+def unsent(rows: Sequence[Row], dry_run: bool) -> ApplyReport:
+    """The report of a run stopped before it began: every row not sent."""
+    return ApplyReport(tuple(_not_sent(row) for row in rows), 0, 0, dry_run, complete=False)
+
+
 def apply_rows(
     client: GraphClient,
     rows: list[Row],

@@ -159,7 +159,8 @@ def apply(
     """
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
     from phonectl.apply.rows import ReadOptions, decode, detect_format, read_rows
-    from phonectl.apply.run import ApplyStopped, apply_rows
+    from phonectl.apply.run import ApplyStopped, apply_rows, unsent
+    from phonectl.errors import Interrupted, PhonectlError
     from phonectl.phones import check_identifier
 
     name = "stdin" if file == "-" else file
@@ -179,11 +180,11 @@ def apply(
     total = len(rows)
     rt = runtime(ctx)
     fmt = rt.output(output)
-    client = rt.client()
-    client.concurrency = concurrency
-    lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
-    with lock, render.progress(total, "applying") as advance:
-        try:
+    try:
+        client = rt.client()
+        client.concurrency = concurrency
+        lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
+        with lock, render.progress(total, "applying") as advance:
             report = apply_rows(
                 client,
                 rows,
@@ -194,9 +195,13 @@ def apply(
                 approve=None if yes else _ask_before_deleting,
                 on_settled=advance,
             )
-        except ApplyStopped as stop:
-            # Every row is reported, whatever stopped the run, before it takes its course.
-            return render.Shown(_stopped_result(stop), fmt)
+    except ApplyStopped as stop:
+        # Every row is reported, whatever stopped the run, before it takes its course.
+        return render.Shown(_stopped_result(stop), fmt)
+    except (Interrupted, KeyboardInterrupt, PhonectlError) as early:
+        # Stopped before the run began (signing in, waiting for another apply's lock):
+        # still one report, every row not sent.
+        return render.Shown(_stopped_result(ApplyStopped(unsent(rows, dry_run), early)), fmt)
     return render.Shown(_result(report), fmt)
 
 
