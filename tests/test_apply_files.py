@@ -5,12 +5,18 @@ spreadsheet-safe cells, closed pipes, the --prune question, the delete limit's r
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import json
+import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from support import (
     EXAMPLE_PHONE_ID,
     ME_ID,
@@ -265,3 +271,28 @@ def test_max_deletes_holds_over_the_running_total_when_a_counting_read_fails(
     results = [r["result"] for r in json.loads(done.stdout)]
     assert results.count("deleted") == deleted
     assert "not-sent" in results
+
+
+# -- the cell rules, for every text ----------------------------------------------------------
+
+SPREADSHEET_FORMULA = re.compile(r"[=@]|[+-].*[^0-9 ()+\-./x#*]", re.S)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(st.characters(exclude_categories=["Cs"])), number=st.text(min_size=1))
+def test_every_exported_cell_reads_back_as_it_was_and_none_is_a_live_formula(
+    name: str, number: str
+) -> None:
+    from phonectl.apply.rows import phone_rows_text, read_rows
+    from phonectl.choices import FileFormat
+    from phonectl.phones import UserRef
+
+    assume(name.strip() and number.strip() == number and "\r" not in number)
+    assume(all(unicodedata.category(c) not in {"Cc", "Cf"} for c in number))
+    phone = {"id": "p1", "type": "home", "number": number, "displayName": name}
+    text = phone_rows_text([(UserRef(ME_UPN), phone)], FileFormat.csv)
+    for cell in next(csv.reader(io.StringIO(text.split("\n", 1)[1]))):
+        assert not SPREADSHEET_FORMULA.match(cell), cell
+    (row,) = read_rows(text, FileFormat.csv, "x.csv")
+    assert row.fields["displayName"] == name
+    assert row.fields["number"] == number

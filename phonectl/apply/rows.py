@@ -532,7 +532,10 @@ def phone_rows_text(
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return out.getvalue()
-    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
+    # CRLF ends a record, as RFC 4180 has it: the writer quotes every cell holding a
+    # character of its line terminator, so a name with a lone CR (another client wrote it)
+    # is quoted, and read back whole.
+    writer = csv.writer(out, lineterminator="\r\n", delimiter=delimiter)
     if header:
         writer.writerow(COLUMNS)
     for user, phone in entries:
