@@ -496,13 +496,16 @@ def phone_rows_text(
     *,
     header: bool = True,
     delimiter: str = ",",
+    mark_empty: bool = True,
 ) -> str:
     """Phones in the format apply reads (columns user, id and the file fields): reading it
     back plans no write. Every user is named (never an empty cell: the same file applied
     by another admin must change the same people); a user with no phones is one row of
     the user alone (phone None). An empty property is null in JSON Lines and CLEAR_MARKER
-    in CSV, so applying the file empties it again; a CSV cell a spreadsheet would run as
-    a formula starts with '. Without `header`, rows to add to such a file."""
+    in CSV, so applying the file empties it again (without `mark_empty`, as lint's fixes
+    that change numbers alone, it is left out: applying leaves it as it is); a CSV cell a
+    spreadsheet would run as a formula starts with '. Without `header`, rows to add to
+    such a file."""
     import csv
     import io
     import json
@@ -528,7 +531,9 @@ def phone_rows_text(
                 out.write(json.dumps({"user": user.ref}, ensure_ascii=False) + "\n")
                 continue
             row = {
-                k: v for k, v in cells(user, phone).items() if v is not None or _clearable_column(k)
+                k: v
+                for k, v in cells(user, phone).items()
+                if v is not None or (mark_empty and _clearable_column(k))
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return out.getvalue()
@@ -544,7 +549,7 @@ def phone_rows_text(
             continue
         writer.writerow(
             [
-                (CLEAR_MARKER if _clearable_column(k) else "")
+                (CLEAR_MARKER if mark_empty and _clearable_column(k) else "")
                 if v is None
                 else spreadsheet_safe(str(v))
                 for k, v in cells(user, phone).items()

@@ -160,7 +160,7 @@ def _write_fixes(path: Path, fixable: list["Finding"]) -> None:
 
     fmt = format_for_output(str(path), None)
     entries = [(f.held.user, {**f.held.phone, "number": f.suggested}) for f in fixable]
-    text = phone_rows_text(entries, fmt)
+    text = phone_rows_text(entries, fmt, mark_empty=False)  # numbers alone change
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, 0o600)
