@@ -19,6 +19,8 @@ from phonectl.safe_output import add_secret
 from phonectl.settings import Secret, Settings
 from phonectl.token_store import (
     CacheUnreadable,
+    KeyringUnavailable,
+    NoKeyring,
     TokenStore,
     cache_lock,
     open_store,
@@ -561,17 +563,12 @@ class LoggedOut(NamedTuple):
 
 
 def logout(settings: Settings, *, warn: Say) -> LoggedOut:
-    """Forget the account: its cache entries and the config file's record of it. Without a
-    keyring (and no PHONECTL_TOKEN_CACHE) no tokens can have been kept: nothing to clear."""
+    """Forget the account: its cache entries, then the config file's record of it. Without a
+    keyring (and no PHONECTL_TOKEN_CACHE) no tokens can have been kept: nothing to clear. A
+    keyring that fails may still hold them: exit 3, and the account stays remembered."""
+    store: TokenStore | None = None
     try:
-        store: TokenStore | None = open_store(
-            settings.token_cache_path, settings.keyring_timeout, settings.profile
-        )
-    except SignInRequired:
-        if settings.token_cache_path is not None:
-            raise
-        store = None
-    if store is not None:
+        store = open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile)
         with cache_lock(_lock_wait(settings), _lock_name(settings)):
             if settings.token_cache_path is None:
                 store.clear()  # the profile's own keyring entry
@@ -581,6 +578,14 @@ def logout(settings: Settings, *, warn: Say) -> LoggedOut:
                     store.clear()
                 else:
                     store.write(rest)
+    except NoKeyring:
+        store = None
+    except KeyringUnavailable as exc:
+        raise KeyringUnavailable(
+            f"the tokens could not be removed, and may remain in the keyring: {exc.message}; "
+            "the account is still remembered",
+            hint=f"{exc.hint}; then run 'phonectl auth logout' again" if exc.hint else None,
+        ) from None
     remembered = load_config(warn=warn, profile=settings.profile)
     account = remembered.pop("account", None)
     if account is not None:

@@ -46,29 +46,21 @@ def _interrupted(stop: Interrupted | None = None) -> int:
     return int(stop.exit_code)
 
 
-# Environment variables whose values are secrets wherever they come from.
-_SECRET_ENV_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_KEY")
-
-
-def _register_environment_secrets() -> None:
-    """Tokens, client secrets and proxy passwords in the environment never reach output."""
-    from phonectl.safe_output import add_secret
-
-    for name, value in os.environ.items():
-        upper = name.upper()
-        if upper.endswith(_SECRET_ENV_SUFFIXES) or "SECRET" in upper:
-            add_secret(value)
-        elif upper.endswith("_PROXY") and "@" in value:
-            userinfo = value.split("://", 1)[-1].rsplit("@", 1)[0]
-            add_secret(userinfo.partition(":")[2] or userinfo)
-
-
-def _undecodable_argument(args: Sequence[str]) -> str | None:
-    """An argument whose bytes were not UTF-8 (Python keeps them as lone surrogates)."""
+def _arguments_as_utf8(args: Sequence[str]) -> list[str] | str:
+    """The arguments, those the locale's codec could not read (a C locale reads only ASCII;
+    Python keeps the bytes as lone surrogates) read again as UTF-8; or the first argument
+    that is not valid UTF-8 either, for the error message."""
+    decoded = []
     for arg in args:
         if any("\ud800" <= c <= "\udfff" for c in arg):
-            return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return None
+            raw = os.fsencode(arg)
+            try:
+                decoded.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                return raw.decode("utf-8", "replace")
+        else:
+            decoded.append(arg)
+    return decoded
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,8 +103,10 @@ def _run(args: list[str]) -> int:
 
         print(f"phonectl {__version__}")
         return int(ExitCode.OK)
-    # After the --version fast path (which prints no secret): registering compiles a pattern.
-    _register_environment_secrets()
+    # After the --version fast path (which prints no secret).
+    from phonectl.safe_output import register_environment_secrets
+
+    register_environment_secrets(os.environ)
     if os.environ.get(COMPLETE_VAR):
         _accept_click_completion_spelling()
     try:
@@ -124,10 +118,11 @@ def _run(args: list[str]) -> int:
         from phonectl.app import app
     except KeyboardInterrupt:  # Ctrl-C while start-up still imports
         return _interrupted()
-    bad = _undecodable_argument(args)
-    if bad is not None:
-        render.error(InvalidInput(f"an argument is not valid UTF-8 text: {bad!r}"))
+    decoded = _arguments_as_utf8(args)
+    if isinstance(decoded, str):
+        render.error(InvalidInput(f"an argument is not valid UTF-8 text: {decoded!r}"))
         return int(ExitCode.USAGE)
+    args = decoded
     previous = _catch_signals()
     try:
         from phonectl.global_options import hoist_global_options

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, GraphError, PhonectlError
-from phonectl.safe_output import escape_controls, escape_for_json
+from phonectl.safe_output import escape_controls, escape_for_json, redact, stdout_speaks_unicode
 
 if TYPE_CHECKING:
     from phonectl.layout import Column
@@ -26,6 +26,13 @@ class Shown(NamedTuple):
 
     result: Result
     fmt: OutputFormat
+
+
+def shown_text(text: str) -> str:
+    """A value as it may be shown: every secret replaced, then control characters escaped.
+    Done to each value before it is laid out, so that no wrapping can split a secret into
+    pieces that the streams' own redaction would no longer recognise."""
+    return escape_controls(redact(text))
 
 
 def show(result: Result, fmt: OutputFormat) -> ExitCode:
@@ -61,17 +68,17 @@ def _write_view(result: Result) -> None:
 
     view = result.view()
     if isinstance(view, Table):
-        rows = [[escape_controls(cell) for cell in row] for row in view.rows]
+        rows = [[shown_text(cell) for cell in row] for row in view.rows]
         _write_table(view.columns, rows, view.group)
     elif isinstance(view, Card):
         from phonectl.layout import format_card
 
         width, style = _terminal()
-        pairs = [(label, escape_controls(value)) for label, value in view.pairs]
+        pairs = [(label, shown_text(value)) for label, value in view.pairs]
         sys.stdout.write(format_card(pairs, width=width, style=style, whole=view.whole))
         sys.stdout.flush()
     elif isinstance(view, Lines):
-        sys.stdout.write("".join(escape_controls(line) + "\n" for line in view.lines))
+        sys.stdout.write("".join(shown_text(line) + "\n" for line in view.lines))
         sys.stdout.flush()
     elif isinstance(view, Nothing) and view.message:
         notice(view.message)
@@ -79,13 +86,14 @@ def _write_view(result: Result) -> None:
 
 def result_line(text: str) -> None:
     """One line of result on stdout, flushed at once (a script may be waiting for it)."""
-    sys.stdout.write(escape_controls(text) + "\n")
+    sys.stdout.write(shown_text(text) + "\n")
     sys.stdout.flush()
 
 
 def safe_text(text: str) -> str:
-    """Text for a prompt: control characters escaped, as in every other message."""
-    return escape_controls(text)
+    """Text for a prompt: secrets replaced, control characters escaped, as in every other
+    message."""
+    return shown_text(text)
 
 
 @contextmanager
@@ -108,6 +116,12 @@ def _write_json(value: Any) -> None:
     pure-Python one, which cost most of a 50,000-row apply's output) and easy to grep."""
     import json
 
+    # A stdout that cannot carry every character gets JSON's own \\u escapes.
+    ascii_only = not stdout_speaks_unicode()
+
+    def text(item: Any, indent: int | None = None) -> str:
+        return escape_for_json(redact(json.dumps(item, indent=indent, ensure_ascii=ascii_only)))
+
     if isinstance(value, (list, tuple, Iterator)):
         # A line at a time: 50,000 results never become one string (and two more copies,
         # escaped and redacted) in memory.
@@ -115,11 +129,11 @@ def _write_json(value: Any) -> None:
         started = False
         for item in value:
             write(",\n" if started else "[\n")
-            write(escape_for_json(json.dumps(item, ensure_ascii=False)))
+            write(text(item))
             started = True
         write("\n]\n" if started else "[]\n")
     else:
-        sys.stdout.write(escape_for_json(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
+        sys.stdout.write(text(value, indent=2) + "\n")
     sys.stdout.flush()
 
 
@@ -128,7 +142,7 @@ def tsv_escape(value: Any) -> str:
     character escaped (\\t, \\n, \\r, \\x1b, \\u202e); None as empty."""
     if value is None:
         return ""
-    return escape_controls(str(value).replace("\\", "\\\\"))
+    return escape_controls(redact(str(value)).replace("\\", "\\\\"))
 
 
 def _write_table(
@@ -163,7 +177,7 @@ def _to_stderr(lines: Sequence[str]) -> None:
     """Messages are one line each: whatever they quote (a Graph message, a file's cell, an
     argument) has its control characters escaped, so nothing can add lines, move the cursor
     or retitle the terminal."""
-    sys.stderr.write("".join(escape_controls(line) + "\n" for line in lines))
+    sys.stderr.write("".join(shown_text(line) + "\n" for line in lines))
     sys.stderr.flush()
 
 

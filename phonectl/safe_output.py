@@ -16,6 +16,7 @@ from functools import cache
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from collections.abc import Iterable, Mapping
     from typing import Any, TextIO
 
 REDACTED = "[redacted]"
@@ -56,32 +57,98 @@ def escape_for_json(text: str) -> str:
     return _pattern(_INVISIBLE).sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+# A secret is found by the last ANCHOR_CHARS characters of each form it may take (its tail:
+# tokens share their first characters, a JWT's header, far more often than their last).
+ANCHOR_CHARS = MIN_SECRET_LENGTH
+
+
 class _Secrets:
-    """The secrets this process holds; `redact` replaces each one wherever it appears."""
+    """The secrets this process holds; `redact` replaces every one wherever it appears.
+
+    Secrets are only collected when added; the search is built once, at the first redaction
+    after a change: a regex over the secrets' tails (a trie, so its size grows with the number
+    of secrets, not its matching time), then a check of the few whole secrets that share the
+    tail found. Time is linear in the text, however many secrets a token cache held."""
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._by_anchor: dict[str, list[str]] = {}
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False
 
     def add(self, value: str | None) -> None:
         if not value or len(value) < MIN_SECRET_LENGTH:
             return
         import json
-        import re
         from urllib.parse import quote
 
-        # Also as a server might echo it back: JSON-escaped or percent-encoded.
-        forms = {value, json.dumps(value)[1:-1], quote(value, safe="")}
-        if forms <= self._values:
-            return
-        self._values |= forms
-        ordered = sorted(self._values, key=len, reverse=True)
-        # Built whole, then swapped in: a reader never sees a half-made pattern.
-        self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        # Also as a server might echo it back: JSON-escaped (either way) or percent-encoded.
+        forms = {
+            value,
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            quote(value, safe=""),
+        }
+        for form in forms:
+            same_tail = self._by_anchor.setdefault(form[-ANCHOR_CHARS:], [])
+            if form not in same_tail:
+                same_tail.append(form)
+                same_tail.sort(key=len, reverse=True)
+                self._stale = True
+
+    def _search(self) -> re.Pattern[str] | None:
+        if self._stale:
+            import re
+
+            # Built whole, then swapped in: a reader never sees a half-made pattern.
+            self._pattern = re.compile(f"(?=({_trie_pattern(self._by_anchor)}))")
+            self._stale = False
+        return self._pattern
 
     def redact(self, text: str) -> str:
-        pattern = self._pattern
-        return text if pattern is None else pattern.sub(REDACTED, text)
+        pattern = self._search()
+        if pattern is None:
+            return text
+        spans: list[tuple[int, int]] = []
+        for match in pattern.finditer(text):
+            end = match.start() + ANCHOR_CHARS
+            for secret in self._by_anchor[match.group(1)]:  # longest first
+                start = end - len(secret)
+                if start >= 0 and text.startswith(secret, start):
+                    spans.append((start, end))
+                    break
+        if not spans:
+            return text
+        parts = []
+        done = 0
+        for start, end in sorted(spans):
+            if end <= done:
+                continue  # inside a secret already replaced
+            if start >= done:
+                parts += [text[done:start], REDACTED]
+            done = end
+        parts.append(text[done:])
+        return "".join(parts)
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regex matching exactly `words`, as a trie: each character is tried once per level,
+    whatever the number of words."""
+    import re
+
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def alternatives(node: dict[str, Any]) -> str:
+        branches = [
+            re.escape(char) + alternatives(rest) if char else "" for char, rest in node.items()
+        ]
+        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+    return alternatives(root)
 
 
 SECRETS = _Secrets()
@@ -90,6 +157,46 @@ SECRETS = _Secrets()
 def add_secret(value: str | None) -> None:
     """From now on, `value` never reaches stdout or stderr."""
     SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every secret this process holds replaced by [redacted]."""
+    return SECRETS.redact(text)
+
+
+def register_environment_secrets(environ: Mapping[str, str]) -> None:
+    """The secrets phonectl sends that come from the environment: PHONECTL_ACCESS_TOKEN, and
+    the credentials in a proxy's URL (any *_proxy variable, as requests reads them) or in a
+    PHONECTL_* URL. Nothing else: another variable named *_KEY or *_TOKEN is not phonectl's,
+    and its value (`contoso`) may well be data."""
+    add_secret(environ.get("PHONECTL_ACCESS_TOKEN"))
+    for name, value in environ.items():
+        upper = name.upper()
+        if upper.endswith("_PROXY") or upper.startswith("PHONECTL_"):
+            for secret in url_credentials(value):
+                add_secret(secret)
+
+
+def url_credentials(url: str) -> list[str]:
+    """The secret parts of a URL's userinfo: the password (as written and decoded), or the
+    whole userinfo when it has no password (a token as the user name), and the Basic
+    credentials a proxy is sent."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return []
+    authority = rest
+    for end in "/?#":
+        authority = authority.partition(end)[0]
+    userinfo, at, _ = authority.rpartition("@")
+    if not at:
+        return []
+    import base64
+    from urllib.parse import unquote
+
+    user, colon, password = userinfo.partition(":")
+    secret = password if colon else userinfo
+    basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return [secret, unquote(secret), basic]
 
 
 class OutputFailed(OSError):
@@ -161,10 +268,37 @@ class SafeStream:
 
 def install_safe_streams() -> None:
     """Wrap sys.stdout and sys.stderr (once). A closed stderr stays closed: nothing meant for
-    it ever falls back to stdout, as print(file=None) would."""
+    it ever falls back to stdout, as print(file=None) would. What a stream's encoding cannot
+    show (PYTHONIOENCODING=ascii, a C locale) is written as a backslash escape, never an
+    error that would end the output."""
     import sys
 
+    for stream in (sys.stdout, sys.stderr):
+        _escape_what_cannot_be_encoded(stream)
     if not isinstance(sys.stdout, SafeStream):
         sys.stdout = SafeStream(sys.stdout, is_stdout=True)
     if not isinstance(sys.stderr, SafeStream):
         sys.stderr = SafeStream(sys.stderr, is_stdout=False)
+
+
+def _escape_what_cannot_be_encoded(stream: TextIO | None) -> None:
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None or isinstance(stream, SafeStream):
+        return
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):  # closed or detached: writes fail anyway
+        reconfigure(errors="backslashreplace")
+
+
+def stdout_speaks_unicode() -> bool:
+    """Whether stdout's encoding can carry any character (a UTF encoding): json is written
+    with ensure_ascii otherwise, still valid JSON, where a backslash escape would not be."""
+    import codecs
+    import sys
+
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False

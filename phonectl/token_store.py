@@ -2,13 +2,13 @@
 PHONECTL_TOKEN_CACHE, a file of mode 0600. Both are read and written whole, under a lock
 that keeps two processes refreshing at once from losing each other's writes."""
 
-import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from phonectl.errors import InvalidInput, SignInRequired
 from phonectl.files import exclusive_lock, read_regular_text, write_private_file
@@ -19,11 +19,27 @@ HEADER_KEY = "token-cache"
 # chunks stay well below that whatever the backend.
 CHUNK_CHARS = 1000
 MAX_CACHE_BYTES = 16 * 1024 * 1024
+# The most chunks a cache of MAX_CACHE_BYTES needs: a header claiming more is damaged, and
+# no loop over chunks (reading, clearing) runs longer than this, whatever a header says.
+MAX_CHUNKS = -(-MAX_CACHE_BYTES // CHUNK_CHARS)
+KEYRING_HINT = (
+    "unlock the keyring (or check D-Bus), or set PHONECTL_TOKEN_CACHE=/path/to/file to keep "
+    "the token cache in a file of mode 0600 instead"
+)
 T = TypeVar("T")
 
 
 class CacheUnreadable(Exception):
     """The stored cache is damaged; callers treat it as empty, with a warning."""
+
+
+class KeyringUnavailable(SignInRequired):
+    """The OS keyring could not be used: locked, missing, failing, answering nonsense, or too
+    slow. Every failure of a keyring backend becomes this one error (exit 3)."""
+
+
+class NoKeyring(KeyringUnavailable):
+    """No keyring backend exists here at all: nothing can have been kept in one."""
 
 
 class TokenStore(Protocol):
@@ -57,128 +73,251 @@ class FileStore:
         self.path.unlink(missing_ok=True)
 
 
+class _Header(NamedTuple):
+    """The keyring entry's header: how many chunks, their checksum, and the generation that
+    names their keys (None: chunks written before generations, `token-cache.N`)."""
+
+    chunks: int
+    sha256: str
+    generation: str | None
+
+
 class KeyringStore:
     """The cache in the OS keyring, in chunks small enough for any backend.
 
-    The chunks are written first and the header (chunk count and checksum) last, so a
-    reader never takes a half-written cache for a whole one."""
+    Each write puts its chunks under keys of a new generation, then the header naming them
+    last, then removes the previous generation's chunks: a write that fails part way (a
+    keyring that refuses, a full disk) leaves the previous cache whole and readable, so a
+    refreshed sign-in that cannot be saved never costs the one already kept.
+
+    Every keyring call runs in a worker thread, and each operation (open, read, write, clear)
+    ends within the keyring timeout as a whole; a backend that hangs once is not called again
+    by this process. Whatever a backend does (raise any exception, answer bytes, hang) ends
+    in KeyringUnavailable."""
 
     def __init__(self, timeout: float, header_key: str = HEADER_KEY) -> None:
         self._timeout = timeout
         self._header_key = header_key
-        import keyring
-
-        backend = self._call(keyring.get_keyring)
+        self._deadline = time.monotonic() + timeout
+        backend = self._call(_default_backend)
+        if _is_fail_backend(backend):
+            raise NoKeyring(
+                "no OS keyring is available to keep the sign-in (headless Linux, container, cron)",
+                hint="set PHONECTL_TOKEN_CACHE=/path/to/file to keep the token cache in a "
+                "file of mode 0600 instead, then run 'phonectl auth login'",
+            )
         if _is_plaintext_backend(backend) and not _backend_chosen_explicitly():
-            raise SignInRequired(
+            raise KeyringUnavailable(
                 f"the only keyring found ({_backend_name(backend)}) keeps secrets in a "
                 "plain-text file; phonectl does not put tokens there unless you choose it",
                 hint="set PHONECTL_TOKEN_CACHE=/path/to/file (a file of mode 0600), or choose "
                 "that keyring explicitly with PYTHON_KEYRING_BACKEND",
             )
-        if _is_fail_backend(backend):
-            raise SignInRequired(
-                "no OS keyring is available to keep the sign-in (headless Linux, container, cron)",
-                hint="set PHONECTL_TOKEN_CACHE=/path/to/file to keep the token cache in a "
-                "file of mode 0600 instead, then run 'phonectl auth login'",
-            )
         self._backend = backend
         self.location = f"keyring {_backend_name(backend)}"
 
     def read(self) -> str | None:
-        raw_header = self._get(self._header_key)
-        if raw_header is None:
+        self._start()
+        header = self._header()
+        if header is None:
             return None
-        try:
-            header = json.loads(raw_header)
-            count, digest = int(header["chunks"]), str(header["sha256"])
-        except (ValueError, KeyError, TypeError):
-            raise CacheUnreadable("the keyring entry's header is damaged") from None
-        parts = [self._get(self._chunk_key(i)) for i in range(count)]
-        if any(part is None for part in parts):
-            raise CacheUnreadable("a chunk of the keyring entry is missing")
-        blob = "".join(p for p in parts if p is not None)
-        if _digest(blob) != digest:
+        parts = []
+        size = 0
+        for i in range(header.chunks):
+            part = self._get(self._chunk_key(header.generation, i))
+            if part is None:
+                raise CacheUnreadable("a chunk of the keyring entry is missing")
+            size += len(part)
+            if len(part) > CHUNK_CHARS or size > MAX_CACHE_BYTES:
+                raise CacheUnreadable("a chunk of the keyring entry is larger than written")
+            parts.append(part)
+        blob = "".join(parts)
+        if _digest(blob) != header.sha256:
             raise CacheUnreadable("the keyring entry does not match its checksum")
         return blob
 
     def write(self, blob: str) -> None:
-        old_count = self._stored_chunk_count()
-        chunks = [blob[i : i + CHUNK_CHARS] for i in range(0, len(blob), CHUNK_CHARS)] or [""]
-        for i, chunk in enumerate(chunks):
-            self._call(self._backend.set_password, SERVICE, self._chunk_key(i), chunk)
-        header = json.dumps({"chunks": len(chunks), "sha256": _digest(blob)})
-        self._call(self._backend.set_password, SERVICE, self._header_key, header)
-        self._delete_chunks(range(len(chunks), old_count))
+        if len(blob) > MAX_CACHE_BYTES:
+            raise KeyringUnavailable(
+                f"the token cache has grown past {MAX_CACHE_BYTES // (1024 * 1024)} MiB",
+                hint="run 'phonectl auth logout', then 'phonectl auth login'",
+            )
+        self._start()
+        previous = self._get(self._header_key)
+        import secrets
+
+        new = _Header(-(-len(blob) // CHUNK_CHARS) or 1, _digest(blob), secrets.token_hex(4))
+        try:
+            for i in range(new.chunks):
+                chunk = blob[i * CHUNK_CHARS : (i + 1) * CHUNK_CHARS]
+                key = self._chunk_key(new.generation, i)
+                self._call(self._backend.set_password, SERVICE, key, chunk)
+        except KeyringUnavailable:
+            self._forget_chunks(new.generation, best_effort=True)  # the previous cache stays
+            raise
+        header = {"chunks": new.chunks, "sha256": new.sha256, "generation": new.generation}
+        self._call(self._backend.set_password, SERVICE, self._header_key, json.dumps(header))
+        if previous is not None and _generation(previous) != new.generation:
+            # Saved already: what is left are stale copies, removed as far as time allows.
+            self._forget_chunks(_generation(previous), best_effort=True)
 
     def clear(self) -> None:
-        count = self._stored_chunk_count()
+        """Remove the chunks, then the header: a clear that fails part way leaves a header
+        that still finds what is left, for the next logout to remove. A damaged header
+        still names its chunks' generation."""
+        self._start()
+        header = self._get(self._header_key)
+        if header is None:
+            return
+        self._forget_chunks(_generation(header), best_effort=False)
         self._delete(self._header_key)
-        self._delete_chunks(range(count))
 
-    def _chunk_key(self, index: int) -> str:
-        return f"{self._header_key}.{index}"
+    def _start(self) -> None:
+        """A new operation: the keyring timeout bounds it as a whole."""
+        self._deadline = time.monotonic() + self._timeout
 
-    def _stored_chunk_count(self) -> int:
+    def _chunk_key(self, generation: str | None, index: int) -> str:
+        """A chunk's key: `<header>.<generation>.<n>`, or `<header>.<n>` for a cache
+        written before generations."""
+        prefix = self._header_key if generation is None else f"{self._header_key}.{generation}"
+        return f"{prefix}.{index}"
+
+    def _header(self) -> _Header | None:
         raw = self._get(self._header_key)
+        if raw is None:
+            return None
         try:
-            return int(json.loads(raw)["chunks"]) if raw else 0
-        except (ValueError, KeyError, TypeError):
-            return 0
+            fields = json.loads(raw)
+            chunks, digest = fields["chunks"], fields["sha256"]
+            generation = fields.get("generation")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            raise CacheUnreadable("the keyring entry's header is damaged") from None
+        if (
+            not isinstance(chunks, int)
+            or isinstance(chunks, bool)
+            or not isinstance(digest, str)
+            or not (generation is None or (isinstance(generation, str) and generation.isalnum()))
+        ):
+            raise CacheUnreadable("the keyring entry's header is damaged")
+        if not 0 < chunks <= MAX_CHUNKS:
+            raise CacheUnreadable(
+                f"the keyring entry's header claims {chunks} chunks; a token cache has "
+                f"1 to {MAX_CHUNKS}"
+            )
+        return _Header(chunks, digest, generation)
 
-    def _delete_chunks(self, indexes: range) -> None:
-        for i in indexes:
-            self._delete(self._chunk_key(i))
+    def _forget_chunks(self, generation: str | None, *, best_effort: bool) -> None:
+        """Delete a generation's chunks, from the first to the first already gone (never more
+        than a cache can have, whatever a damaged header claims)."""
+        try:
+            for i in range(MAX_CHUNKS):
+                if not self._delete(self._chunk_key(generation, i)):
+                    break
+        except KeyringUnavailable:
+            if not best_effort:
+                raise
 
-    def _delete(self, key: str) -> None:
+    def _delete(self, key: str) -> bool:
+        """Delete one entry; False when it was not there."""
         import keyring.errors
 
-        with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already gone
+        try:
             self._call(self._backend.delete_password, SERVICE, key)
+        except keyring.errors.PasswordDeleteError:
+            return False
+        return True
 
     def _get(self, key: str) -> str | None:
-        return self._call(self._backend.get_password, SERVICE, key)
+        value: object = self._call(self._backend.get_password, SERVICE, key)
+        if value is not None and not isinstance(value, str):
+            raise KeyringUnavailable(
+                f"the OS keyring ({_backend_name(self._backend)}) answered with "
+                f"{type(value).__name__}, not text",
+                hint=KEYRING_HINT,
+            )
+        return value
 
     def _call(self, operation: Callable[..., T], *args: Any) -> T:
-        """Run a keyring call with a time limit: a D-Bus keyring can hang for ever."""
-        import keyring.errors
+        return _call_keyring(operation, args, self._deadline, self._timeout)
 
-        outcome: list[T] = []
-        failure: list[BaseException] = []
 
-        def run() -> None:
-            try:
-                outcome.append(operation(*args))
-            except BaseException as exc:
-                failure.append(exc)
+# A keyring call that did not end in time: it may still be running (a D-Bus call that never
+# answers), so this process makes no further keyring call.
+_HUNG: list[threading.Thread] = []
 
-        worker = threading.Thread(target=run, name="keyring", daemon=True)
-        worker.start()
-        worker.join(self._timeout)
-        if worker.is_alive():
-            raise SignInRequired(
-                f"the OS keyring did not answer within {self._timeout:g} s",
-                hint="unlock the keyring (or check D-Bus), or set "
-                "PHONECTL_TOKEN_CACHE=/path/to/file to keep the token cache in a file",
-            )
-        if failure:
-            exc = failure[0]
-            if isinstance(exc, keyring.errors.PasswordDeleteError):
-                raise exc
-            if isinstance(exc, keyring.errors.KeyringError):
-                raise SignInRequired(
-                    f"the OS keyring refused: {exc}",
-                    hint="set PHONECTL_TOKEN_CACHE=/path/to/file to keep the token cache "
-                    "in a file instead",
-                ) from None
+
+def _call_keyring(
+    operation: Callable[..., T], args: tuple[Any, ...], deadline: float, timeout: float
+) -> T:
+    """Run one keyring call in a worker thread, waited for until `deadline`; any failure of
+    the backend (an exception of any type, a hang) is KeyringUnavailable. PasswordDeleteError,
+    keyring's "not there", passes through for the caller."""
+    import keyring.errors
+
+    if any(worker.is_alive() for worker in _HUNG):
+        raise _timed_out(timeout)
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(operation(*args))
+        except BaseException as exc:  # whatever a backend raises is reported, not lost
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="keyring", daemon=True)
+    worker.start()
+    worker.join(max(deadline - time.monotonic(), 0))
+    if worker.is_alive():
+        _HUNG.append(worker)
+        raise _timed_out(timeout)
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, keyring.errors.PasswordDeleteError):
             raise exc
-        return outcome[0]
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, keyring.errors.KeyringError):
+            reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+        raise KeyringUnavailable(
+            f"the OS keyring failed: {reason or 'no reason given'}", hint=KEYRING_HINT
+        ) from None
+    return outcome[0]
+
+
+def _timed_out(timeout: float) -> KeyringUnavailable:
+    return KeyringUnavailable(
+        f"the OS keyring did not answer within {timeout:g} s", hint=KEYRING_HINT
+    )
+
+
+def _default_backend() -> Any:
+    """keyring's backend (PYTHON_KEYRING_BACKEND, its config file, or the best found); a
+    chosen backend that cannot load here fails like any keyring call."""
+    import keyring
+
+    backend = keyring.get_keyring()
+    if not all(
+        callable(getattr(backend, name, None))
+        for name in ("get_password", "set_password", "delete_password")
+    ):
+        raise TypeError(f"{_backend_name(backend)} is not a keyring backend")
+    return backend
 
 
 def _digest(blob: str) -> str:
     import hashlib
 
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _generation(raw_header: str) -> str | None:
+    """The generation a stored header names, however damaged the rest of it is; None for a
+    header written before generations (or one too damaged to say)."""
+    try:
+        generation = json.loads(raw_header).get("generation")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return generation if isinstance(generation, str) and generation.isalnum() else None
 
 
 def _backend_name(backend: object) -> str:

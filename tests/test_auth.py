@@ -257,7 +257,8 @@ def test_a_damaged_keyring_entry_is_a_warning_and_counts_as_empty(
     import keyring
 
     login(phonectl)
-    keyring.set_password("phonectl", "token-cache.0", "tampered")
+    header = json.loads(keyring.get_password("phonectl", "token-cache") or "{}")
+    keyring.set_password("phonectl", f"token-cache.{header['generation']}.0", "tampered")
     result = phonectl(*UPDATE)
     assert result.exit_code == 3
     assert "does not match its checksum" in result.stderr
