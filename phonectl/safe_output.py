@@ -62,7 +62,7 @@ def escape_for_json(text: str) -> str:
 ANCHOR_CHARS = MIN_SECRET_LENGTH
 
 
-class _Secrets:
+class SecretSet:
     """The secrets this process holds; `redact` replaces every one wherever it appears.
 
     Secrets are only collected when added; the search is built once, at the first redaction
@@ -151,7 +151,7 @@ def _trie_pattern(words: Iterable[str]) -> str:
     return alternatives(root)
 
 
-SECRETS = _Secrets()
+SECRETS = SecretSet()
 
 
 def add_secret(value: str | None) -> None:
