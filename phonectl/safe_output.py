@@ -71,8 +71,8 @@ class SecretSet:
     tail found. Time is linear in the text, however many secrets a token cache held."""
 
     def __init__(self) -> None:
-        self._by_anchor: dict[str, list[str]] = {}
-        self._pattern: re.Pattern[str] | None = None
+        self._forms: dict[str, set[str]] = {}  # by tail
+        self._search: _Search | None = None
         self._stale = False
 
     def add(self, value: str | None) -> None:
@@ -89,29 +89,30 @@ class SecretSet:
             quote(value, safe=""),
         }
         for form in forms:
-            same_tail = self._by_anchor.setdefault(form[-ANCHOR_CHARS:], [])
+            same_tail = self._forms.setdefault(form[-ANCHOR_CHARS:], set())
             if form not in same_tail:
-                same_tail.append(form)
-                same_tail.sort(key=len, reverse=True)
+                same_tail.add(form)
                 self._stale = True
 
-    def _search(self) -> re.Pattern[str] | None:
+    def _current_search(self) -> _Search | None:
         if self._stale:
-            import re
-
-            # Built whole, then swapped in: a reader never sees a half-made pattern.
-            self._pattern = re.compile(f"(?=({_trie_pattern(self._by_anchor)}))")
             self._stale = False
-        return self._pattern
+            # Built whole, then swapped in: a reader in another thread never sees half of it.
+            self._search = _Search(self._forms)
+        return self._search
 
     def redact(self, text: str) -> str:
-        pattern = self._search()
-        if pattern is None:
+        search = self._current_search()
+        if search is None:
+            return text
+        # Most text holds no secret's tail: one plain search (fast, in C) says so.
+        first = search.any_tail.search(text)
+        if first is None:
             return text
         spans: list[tuple[int, int]] = []
-        for match in pattern.finditer(text):
+        for match in search.every_tail.finditer(text, first.start()):
             end = match.start() + ANCHOR_CHARS
-            for secret in self._by_anchor[match.group(1)]:  # longest first
+            for secret in search.by_tail[match.group(1)]:  # longest first
                 start = end - len(secret)
                 if start >= 0 and text.startswith(secret, start):
                     spans.append((start, end))
@@ -128,6 +129,22 @@ class SecretSet:
             done = end
         parts.append(text[done:])
         return "".join(parts)
+
+
+class _Search:
+    """What redact() searches with: the secrets by tail (longest first) and two regexes over
+    the tails, one that finds the first, one that finds every one (overlapping too)."""
+
+    def __init__(self, forms_by_tail: Mapping[str, set[str]]) -> None:
+        import re
+
+        self.by_tail = {
+            tail: tuple(sorted(forms, key=len, reverse=True))
+            for tail, forms in forms_by_tail.items()
+        }
+        tails = _trie_pattern(self.by_tail)
+        self.any_tail = re.compile(tails)
+        self.every_tail = re.compile(f"(?=({tails}))")
 
 
 def _trie_pattern(words: Iterable[str]) -> str:
