@@ -62,6 +62,8 @@ def echoing(graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 WRAPPING = {
     "get": ["get", EXAMPLE_PHONE_ID],
     "list": ["list"],
+    "set": ["set", "--type", "other", "--number", "+7 499 342 22 13"],
+    "auth list": ["auth", "list"],
     "apply": ["apply", "{rows}"],
     "apply --dry-run": ["apply", "{rows}", "--dry-run"],
 }

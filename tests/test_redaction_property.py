@@ -20,16 +20,19 @@ from hypothesis import strategies as st
 from phonectl import render, safe_output
 from phonectl.apply.plan import Change, Outcome
 from phonectl.apply.run import ApplyReport, RowResult
-from phonectl.auth import AuthStatus
+from phonectl.auth import AuthStatus, ProfileSummary
 from phonectl.choices import OutputFormat
 from phonectl.phones import UserRef
 from phonectl.results import (
     ApplyResult,
     AuthReport,
+    PhoneDeleted,
     PhoneList,
     PhoneShown,
+    ProfileList,
     RequestPlanned,
     Said,
+    SetPlanned,
 )
 from phonectl.safe_output import REDACTED, SecretSet
 
@@ -68,6 +71,7 @@ def results_holding(value: str) -> list[Result]:
         RowResult(2, UserRef("adelev@contoso.com"), None, Outcome.failed, error=value),
     )
     status = AuthStatus(value, "contoso", "global", None, (), "env", None, value, value, value)
+    request = {"method": "PATCH", "url": f"https://graph/{value}", "body": {"displayName": value}}
     return [
         PhoneShown(phone),
         PhoneList([phone, {**phone, "id": "second"}]),
@@ -77,6 +81,9 @@ def results_holding(value: str) -> list[Result]:
         ApplyResult(ApplyReport(rows, writes_sent=1, requests_sent=1, dry_run=False)),
         AuthReport(status),
         Said((f"Signed out of {value}",), warnings=(value,)),
+        PhoneDeleted(value, UserRef(value)),
+        SetPlanned("would-update", PHONE_ID, value, (("displayName", value, "x"),), request),
+        ProfileList([ProfileSummary(value, value, "contoso", "global", True, True, value)]),
     ]
 
 
