@@ -316,9 +316,12 @@ def _save_refreshed(store: TokenStore, blob: str, warn: Say) -> None:
         store.write(blob)
     except (OSError, PhonectlError) as exc:
         reason = exc.message if isinstance(exc, PhonectlError) else exc.strerror or str(exc)
+        # The store replaces its cache whole or not at all: the sign-in saved before is still
+        # there, and Entra does not revoke a refresh token for being used.
         warn(
-            f"could not save the refreshed sign-in ({reason}); this run goes on, and the next "
-            "one may need 'phonectl auth login'"
+            f"could not save the refreshed sign-in ({reason}); this run goes on with the token "
+            "it holds, and the cache keeps the sign-in saved before; if a later run says the "
+            "sign-in has expired, run 'phonectl auth login'"
         )
 
 

@@ -1,7 +1,9 @@
-"""What makes output safe, whatever text reaches it: every secret phonectl holds is replaced by
-`[redacted]` in everything written to stdout and stderr (one step, at the streams, so that a
-server echoing a token back cannot get it printed through any path), and text from outside
-is shown with its control characters escaped, never sent raw to a terminal.
+"""What makes output safe, whatever text reaches it: every secret phonectl holds or sends is
+replaced by `[redacted]`, in each value before it is laid out (render.py: a table or card
+that wraps a value cannot split a secret past redaction) and again in everything written to
+stdout and stderr (so a server echoing a token back cannot get it printed through any path);
+text from outside is shown with its control characters escaped, never sent raw to a
+terminal; and what the streams' encoding cannot show is escaped, not an error.
 
 Kept free of heavy imports: cli.main() installs the streams before anything else runs."""
 

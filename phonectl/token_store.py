@@ -307,7 +307,8 @@ def _default_backend() -> Any:
 def _digest(blob: str) -> str:
     import hashlib
 
-    return hashlib.sha256(blob.encode()).hexdigest()
+    # surrogatepass: a damaged entry holding lone surrogates fails its checksum, not the read.
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _generation(raw_header: str) -> str | None:
