@@ -115,10 +115,15 @@ class KeyringStore:
             )
         self._backend = backend
         self.location = f"keyring {_backend_name(backend)}"
+        # One call now, so that a keyring that cannot be used (locked, failing, hanging) says
+        # so before anyone signs in; the header read serves a first read() (the warm path
+        # makes no extra call), while a write or clear reads it afresh.
+        self._opened_header: list[str | None] = [self._get(header_key)]
 
     def read(self) -> str | None:
         self._start()
-        header = self._header()
+        opened = self._opened_header
+        header = self._header(opened.pop() if opened else self._get(self._header_key))
         if header is None:
             return None
         parts = []
@@ -143,6 +148,7 @@ class KeyringStore:
                 hint="run 'phonectl auth logout', then 'phonectl auth login'",
             )
         self._start()
+        self._opened_header.clear()
         previous = self._get(self._header_key)
         import secrets
 
@@ -166,6 +172,7 @@ class KeyringStore:
         that still finds what is left, for the next logout to remove. A damaged header
         still names its chunks' generation."""
         self._start()
+        self._opened_header.clear()
         header = self._get(self._header_key)
         if header is None:
             return
@@ -182,8 +189,8 @@ class KeyringStore:
         prefix = self._header_key if generation is None else f"{self._header_key}.{generation}"
         return f"{prefix}.{index}"
 
-    def _header(self) -> _Header | None:
-        raw = self._get(self._header_key)
+    def _header(self, raw: str | None) -> _Header | None:
+        """The stored header, checked; None when there is none."""
         if raw is None:
             return None
         try:

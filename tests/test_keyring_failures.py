@@ -79,13 +79,15 @@ def one_clear_error(done: subprocess.CompletedProcess[str], expected: str) -> No
 
 @pytest.mark.parametrize(("backend", "reason"), FAILING_BACKENDS.items())
 def test_a_failing_keyring_is_one_line_and_exit_3_for_every_command(
-    signed_in: GraphEmulator, backend: str, reason: str
+    signed_in: GraphEmulator, login_host: LoginHostFixture, backend: str, reason: str
 ) -> None:
     for args in (UPDATE, ("auth", "status"), ("auth", "login")):
         done = with_backend(backend, *args)
         assert done.returncode == 3, (args, done.stderr)
         one_clear_error(done, reason)
     assert graph_calls(signed_in) == []
+    # login found out before anyone was asked to sign in: only the fixture's device code.
+    assert len(login_host.host.calls("/devicecode")) == 1
     status = with_backend(backend, "auth", "status", "-o", "json")
     assert status.returncode == 3
     assert json.loads(status.stdout)["usable"] is False
@@ -111,7 +113,9 @@ def test_logout_through_a_failing_keyring_says_tokens_may_remain_and_keeps_the_a
     assert "account" not in json.loads(config_path().read_text())
 
 
-@pytest.mark.parametrize("args", [UPDATE, ("auth", "status"), ("auth", "logout")], ids=" ".join)
+@pytest.mark.parametrize(
+    "args", [UPDATE, ("auth", "status"), ("auth", "logout"), ("auth", "login")], ids=" ".join
+)
 def test_a_hanging_keyring_ends_every_command_within_its_timeout(
     signed_in: GraphEmulator, args: tuple[str, ...]
 ) -> None:
