@@ -131,6 +131,8 @@ def acquire_token(
     if settings.account and settings.client_id:
         try:
             token = _refresh(settings, store, warn, debug=debug)
+        except KeyringUnavailable:
+            raise  # its own message and hint; signing in again would not get past it
         except SignInRequired as refused:
             token, why = None, refused.message
         if token is not None:

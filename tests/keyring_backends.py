@@ -124,3 +124,15 @@ class FailsMidWriteKeyring(PlaintextKeyring):
             raise OSError(28, "No space left on device")
         self._wrote = True
         super().set_password(service, username, password)
+
+
+class LocksMidRunKeyring(PlaintextKeyring):
+    """Answers the first look at the cache, then fails (a keyring locked while a run goes on)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        if username == "token-cache":
+            self.header_reads = getattr(self, "header_reads", 0) + 1
+            if self.header_reads > 1:
+                raise RuntimeError("org.freedesktop.DBus.Error.NoReply: the collection is locked")
+        value: str | None = super().get_password(service, username)
+        return value

@@ -162,6 +162,20 @@ def test_a_header_claiming_absurd_chunks_is_a_damaged_cache_never_a_hang(
     assert keyring_entries() == {}  # the chunks too, whatever the header claimed
 
 
+def test_a_keyring_failing_during_a_refresh_is_its_own_error_not_a_sign_in_prompt(
+    signed_in: GraphEmulator, login_host: LoginHostFixture, phonectl: Run
+) -> None:
+    host = login_host.host
+    host.behaviour.access_token_lifetime = 10  # stale at once: the run must refresh
+    assert phonectl("auth", "logout").exit_code == 0
+    assert phonectl("auth", "login").exit_code == 0
+    done = with_backend("keyring_backends.LocksMidRunKeyring", *UPDATE)
+    assert done.returncode == 3, done.stderr
+    one_clear_error(done, "the OS keyring failed: RuntimeError: org.freedesktop.DBus.Error")
+    assert host.calls("/token", grant_type="refresh_token") == []
+    assert graph_calls(signed_in) == []
+
+
 @pytest.mark.parametrize(
     "backend", ["keyring_backends.SaveFailsKeyring", "keyring_backends.FailsMidWriteKeyring"]
 )
