@@ -625,6 +625,8 @@ def status(settings: Settings, *, warn: Say, debug: Say | None = None) -> AuthSt
         token = acquire_token(settings, warn=warn, notify=warn, interactive=False, debug=debug)
     except PhonectlError as exc:
         problem, hint = exc.message, exc.hint
+    except OSError as exc:  # the cache's lock or file: still "no token unattended", exit 3
+        problem = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
     return AuthStatus(
         account=account.get("username"),
         tenant=account.get("tenant_id") or settings.tenant,

@@ -162,6 +162,22 @@ def test_a_header_claiming_absurd_chunks_is_a_damaged_cache_never_a_hang(
     assert keyring_entries() == {}  # the chunks too, whatever the header claimed
 
 
+def test_status_exits_3_not_1_when_the_refresh_cannot_even_take_its_lock(
+    signed_in: GraphEmulator, login_host: LoginHostFixture, phonectl: Run, tmp_path: Path
+) -> None:
+    login_host.host.behaviour.access_token_lifetime = 10  # stale at once: status must refresh
+    assert phonectl("auth", "logout").exit_code == 0
+    assert phonectl("auth", "login").exit_code == 0
+    not_a_dir = tmp_path / "cache-is-a-file"
+    not_a_dir.write_text("")
+    done = with_backend(
+        "keyrings.alt.file.PlaintextKeyring", "auth", "status", XDG_CACHE_HOME=str(not_a_dir)
+    )
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert str(not_a_dir) in done.stderr
+
+
 def test_a_keyring_failing_during_a_refresh_is_its_own_error_not_a_sign_in_prompt(
     signed_in: GraphEmulator, login_host: LoginHostFixture, phonectl: Run
 ) -> None:
