@@ -125,6 +125,7 @@ class FakeLoginHost(ThreadingHTTPServer):
         self.seen: list[Seen] = []
         self.issued_access_tokens: list[str] = []
         self.valid_refresh_tokens: set[str] = set()
+        self.issued_refresh_tokens: list[str] = []  # in the order issued
         self.auth_codes: dict[str, dict[str, str]] = {}
         # The device-code token request carries no scope: Entra answers with the scopes
         # the flow was started with.
@@ -157,6 +158,7 @@ class FakeLoginHost(ThreadingHTTPServer):
             refresh_token = f"rt-{uuid.uuid4()}"
             self.issued_access_tokens.append(access_token)
             self.valid_refresh_tokens.add(refresh_token)
+            self.issued_refresh_tokens.append(refresh_token)
         now = int(time.time())
         claims = {
             "aud": client_id,
@@ -374,12 +376,14 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 granted = host.device_scopes.get(form.get("device_code", ""), "")
                 self._json(200, host.tokens(client_id, granted, tenant_id=tenant_id))
-        # Refreshing: the refresh token rotates; a dead one is invalid_grant with its cause.
+        # Refreshing: a new refresh token comes with each answer, and the one used is NOT
+        # revoked (https://learn.microsoft.com/entra/identity-platform/refresh-tokens: "The
+        # Microsoft identity platform doesn't revoke old refresh tokens when used"); a dead
+        # one (expired, revoked) is invalid_grant with its cause.
         # https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
         elif grant == "refresh_token":
             with host.lock:
                 valid = form.get("refresh_token") in host.valid_refresh_tokens
-                host.valid_refresh_tokens.discard(form.get("refresh_token", ""))  # rotation
             if valid:
                 self._json(200, host.tokens(client_id, scope, tenant_id=tenant_id))
             else:

@@ -107,11 +107,14 @@ def test_an_expired_access_token_is_refreshed_silently_and_persisted(
     host.behaviour.access_token_lifetime = 10  # inside the 5-minute margin: always stale
     login(phonectl)
     for round_ in (1, 2):
+        issued = host.issued_refresh_tokens[-1]
         result = phonectl(*UPDATE)
         assert result.exit_code == 0, result.stderr
-        # Each refresh rotates the refresh token; the second works only if the first run
-        # persisted the new one.
-        assert len(host.calls("/token", grant_type="refresh_token")) == round_
+        refreshes = host.calls("/token", grant_type="refresh_token")
+        assert len(refreshes) == round_
+        # Each refresh redeems the newest refresh token: the one the previous run was given
+        # (at login, or by its own refresh) was persisted, not the first one kept.
+        assert refreshes[-1].form["refresh_token"] == issued
     assert graph_calls(signed_out_graph)[-1].credential == bearer(host.issued_access_tokens[-1])
     assert host.calls("/devicecode") == [host.calls("/devicecode")[0]]  # only the login's
 

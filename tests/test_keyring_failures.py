@@ -223,10 +223,8 @@ def test_after_a_failed_save_the_kept_sign_in_serves_the_next_run_as_entra_allow
     host.behaviour.access_token_lifetime = 10
     assert phonectl("auth", "logout").exit_code == 0
     assert phonectl("auth", "login").exit_code == 0
-    kept_refresh_tokens = set(host.valid_refresh_tokens)
     failed = with_backend("keyring_backends.SaveFailsKeyring", *UPDATE)
     assert failed.returncode == 0, failed.stderr
-    host.valid_refresh_tokens |= kept_refresh_tokens  # as Entra: the used one stays valid
     later = with_backend("keyrings.alt.file.PlaintextKeyring", *UPDATE)
     assert later.returncode == 0, later.stderr
     assert "warning" not in later.stderr
