@@ -96,7 +96,10 @@ class GraphError(PhonectlError):
         request_id: str | None,
         date: str | None,
     ) -> None:
-        super().__init__(message, hint=_HINT_BY_STATUS.get(status))
+        hint = _HINT_BY_STATUS.get(status)
+        if hint is None and status >= 500:
+            hint = "Graph failed on its side: try again later (apply run again does what is left)"
+        super().__init__(message, hint=hint)
         self.status = status
         self.method = method
         self.url = url

@@ -97,15 +97,22 @@ def safe_text(text: str) -> str:
 
 
 @contextmanager
-def progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal; the callable advances it."""
+def progress(total: int, description: str, unit: str = "users") -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal, saying what it is doing and how many
+    of how many `unit` are done; the callable advances it."""
     if total == 0 or not sys.stderr.isatty():
         yield lambda done: None
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda done: bar.advance(task, done)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
 from phonectl.phones import UserRef, audience_names, audience_text, source_types
+from phonectl.words import counted
 
 if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this one
     from typing import Protocol
@@ -507,11 +508,17 @@ class ApplyResult(NamedTuple):
         if counts[Outcome.unknown]:
             tail += "; unknown: sent, but no answer says whether Graph did it (check first)"
         notes = [
-            f"apply: {len(report.results)} rows: {summary or 'none'}; {report.writes_sent} "
-            f"writes in {report.requests_sent} HTTP requests{tail}"
+            f"apply: {counted(len(report.results), 'row')}: {summary or 'none'}; "
+            f"{counted(report.writes_sent, 'write')} in "
+            f"{counted(report.requests_sent, 'HTTP request')}{tail}"
         ]
         if self.interrupted is not None:
             notes.append(self.interrupted.word)
+        elif counts[Outcome.failed] and not report.dry_run:
+            notes.append(
+                "hint: run the same command again once the cause is fixed: it does only what "
+                "is left"
+            )
         return notes
 
 
@@ -539,7 +546,8 @@ def _changes(r: ApplyRow) -> str:
     if r.outcome in ("added", "would-add"):
         return ", ".join(f"{c.field}: {value(c.new)}" for c in r.changes)
     if r.outcome in ("deleted", "would-delete"):
-        return "deletes " + ", ".join(f"{c.field}: {value(c.old)}" for c in r.changes)
+        verb = "deleted" if r.outcome == "deleted" else "would delete"
+        return f"{verb} " + ", ".join(f"{c.field}: {value(c.old)}" for c in r.changes)
     return ", ".join(f"{c.field}: {value(c.old)} -> {value(c.new)}" for c in r.changes)
 
 

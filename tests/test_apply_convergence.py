@@ -291,7 +291,7 @@ def test_two_applies_never_overlap(graph: GraphEmulator, tmp_path: Path) -> None
     assert second.returncode == 6
     assert f"pid {first.pid}: phonectl apply {rows}" in second.stderr
     # Stopped before it began, it still reports every row, none sent.
-    assert "apply: 1 rows: 1 not-sent" in second.stderr
+    assert "apply: 1 row: 1 not-sent" in second.stderr
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,10 @@ def test_an_apply_result() -> None:
         None,
     )
     assert result.exit_code is ExitCode.FAILED
-    assert result.notes == ["apply: 2 rows: 1 updated, 1 failed; 1 writes in 3 HTTP requests"]
+    assert result.notes == [
+        "apply: 2 rows: 1 updated, 1 failed; 1 write in 3 HTTP requests",  # 1 write, not 1 writes
+        "hint: run the same command again once the cause is fixed: it does only what is left",
+    ]
     stopped = ApplyResult(result.report._replace(complete=False), Terminated())
     assert stopped.exit_code is ExitCode.TERMINATED
     assert stopped.notes[-1] == "terminated"

@@ -21,6 +21,7 @@ from phonectl.commands.options import (
     runtime,
 )
 from phonectl.errors import ExitCode, InvalidInput
+from phonectl.words import counted
 
 if TYPE_CHECKING:
     from phonectl.apply.run import ApplyReport, ApplyStopped, Approval, Before
@@ -180,28 +181,35 @@ def apply(
     total = len(rows)
     rt = runtime(ctx)
     fmt = rt.output(output)
+    backup_file: _Backup | None = None
     try:
         client = rt.client()
         client.concurrency = concurrency
         lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
-        with lock, render.progress(total, "applying") as advance:
+        backup_file = None if backup is None else _Backup(backup, client)
+        doing = "dry run: planning" if dry_run else "applying"
+        with lock, render.progress(total, doing, unit="rows") as advance:
             report = apply_rows(
                 client,
                 rows,
                 dry_run=dry_run,
                 prune=prune,
                 max_deletes=max_deletes if prune else None,
-                before_writes=None if backup is None else _Backup(backup, client),
+                before_writes=backup_file,
                 approve=None if yes else _ask_before_deleting,
                 on_settled=advance,
             )
     except ApplyStopped as stop:
         # Every row is reported, whatever stopped the run, before it takes its course.
+        if backup_file is not None:
+            backup_file.say()
         return render.Shown(_stopped_result(stop), fmt)
     except (Interrupted, KeyboardInterrupt, PhonectlError) as early:
         # Stopped before the run began (signing in, waiting for another apply's lock):
         # still one report, every row not sent.
         return render.Shown(_stopped_result(ApplyStopped(unsent(rows, dry_run), early)), fmt)
+    if backup_file is not None:
+        backup_file.say()
     return render.Shown(_result(report), fmt)
 
 
@@ -313,8 +321,9 @@ def export(
     else:
         write_private_file(Path(out), text, "the export file")
     summary = (
-        f"export: {len(exported.entries)} phones of {exported.users - len(exported.failures)} "
-        f"users in {client.requests_sent} HTTP requests"
+        f"export: {counted(len(exported.entries), 'phone')} of "
+        f"{counted(exported.users - len(exported.failures), 'user')} in "
+        f"{counted(client.requests_sent, 'HTTP request')}"
         + (f"; {len(exported.failures)} users could not be read" if exported.failures else "")
     )
     warnings = tuple(
@@ -403,7 +412,12 @@ class _Backup:
         else:
             write_private_file(Path(self.path), self.text, "the backup file")
         self.users += len(before.phones)
-        render.notice(f"backup of {self.users} users' phones written to {self.path}")
+
+    def say(self) -> None:
+        """Once, at the end of the run (the file is complete after every round)."""
+        if self.users:
+            whose = counted(self.users, "user's", "users'")
+            render.notice(f"backup of {whose} phones written to {self.path}")
 
 
 def _one_apply_at_a_time(settings: "Settings", file: str) -> AbstractContextManager[None]:

@@ -21,6 +21,7 @@ from phonectl.commands.options import (
 )
 from phonectl.errors import InvalidInput
 from phonectl.numbers import NumberFormat
+from phonectl.words import counted
 
 if TYPE_CHECKING:
     from phonectl.choices import FileFormat
@@ -104,8 +105,9 @@ def _from_graph(
         if phone is not None and isinstance(phone.get("number"), str)
     ]
     summary = (
-        f"lint: {len(numbers)} numbers of {exported.users - len(exported.failures)} users "
-        f"in {client.requests_sent} HTTP requests"
+        f"lint: {counted(len(numbers), 'number')} of "
+        f"{counted(exported.users - len(exported.failures), 'user')} in "
+        f"{counted(client.requests_sent, 'HTTP request')}"
     )
     warnings = tuple(
         f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}"
