@@ -245,3 +245,13 @@ def test_results_are_immutable(result: Any) -> None:
         setattr(result, result._fields[0], None)
     with pytest.raises(AttributeError):
         result.anything = 1
+
+
+def test_counts_read_in_the_singular_for_one() -> None:
+    from phonectl.words import counted
+
+    assert counted(1, "phone") == "1 phone"
+    assert counted(0, "phone") == "0 phones"
+    assert counted(2, "HTTP request") == "2 HTTP requests"
+    assert counted(1, "user's", "users'") == "1 user's"
+    assert counted(3, "user's", "users'") == "3 users'"
