@@ -156,7 +156,15 @@ def apply(
     --user). In CSV a cell of just ' clears its property. --dry-run shows each change as
     old -> new.
 
-    Example: phonectl apply hr-phones.csv --backup before.csv --dry-run
+    Examples:
+
+    \b
+      # the nightly sync (cron): only what differs is written; a backup first
+      phonectl apply hr.csv --backup "backup-$(date +%F-%H%M%S).csv"
+      # review the plan first (old -> new), writing nothing
+      phonectl apply hr.csv --dry-run
+      # undo: put the touched users' phones back as they were
+      phonectl apply backup-2026-12-06-021500.csv --prune
     """
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
     from phonectl.apply.rows import ReadOptions, decode, detect_format, read_rows
@@ -299,7 +307,12 @@ def export(
     """Write users' phones as a file apply takes back: user,id,type,number,displayName,
     allowedAudiences (CSV, or JSON Lines). Applying it unchanged writes nothing.
 
-    Example: phonectl export --all-users --out phones.csv
+    Examples:
+
+    \b
+      phonectl export --all-users --out phones.csv
+      phonectl export --user adelev@contoso.com -o json
+      phonectl export --users-file team.txt --out team.csv
     """
     from pathlib import Path
 

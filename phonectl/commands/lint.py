@@ -61,7 +61,13 @@ def lint(
     --normalize format (default e164), or are held by more than one user; each with the
     number to write instead. Exits 0 when clean, 1 with findings.
 
-    Example: phonectl lint --all-users --region US --fixes fixes.csv
+    Examples:
+
+    \b
+      phonectl lint --user adelev@contoso.com
+      # every number in E.164: the fixes file is an apply file to review, then apply
+      phonectl lint --all-users --region US --fixes fixes.csv
+      phonectl lint hr.csv --region DE -o json
     """
     from phonectl.results import LintResult
 

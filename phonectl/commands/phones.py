@@ -38,7 +38,13 @@ def list_phones(
 ) -> render.Shown:
     """List every phone of a user's profile (all pages).
 
-    Example: phonectl list --user adelev@contoso.com -o tsv
+    Examples:
+
+    \b
+      phonectl list
+      phonectl list --user adelev@contoso.com -o tsv
+      # only the mobile numbers, for a script
+      phonectl list --user adelev@contoso.com --query "[?type=='mobile'].number" -o tsv
     """
     from phonectl.results import PhoneList
 
@@ -55,7 +61,11 @@ def get(
 ) -> render.Shown:
     """Show one phone of a user's profile.
 
-    Example: phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f -o json
+    Examples:
+
+    \b
+      phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f
+      phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --user adelev@contoso.com -o json
     """
     from phonectl.results import PhoneShown
 
@@ -82,7 +92,13 @@ def add(
 ) -> render.Shown:
     """Add a phone to a user's profile; prints the created phone.
 
-    Example: phonectl add --number "+1 425 555 0100" --type mobile
+    Examples:
+
+    \b
+      phonectl add --number "+1 425 555 0100" --type mobile
+      # another user's pager, visible to the whole organization
+      phonectl add --user adelev@contoso.com --type pager --number "+1 425 555 0111" \
+        --allowed-audiences organization
     """
     if number is None:
         raise InvalidInput("add needs --number")
@@ -124,7 +140,13 @@ def update(
 ) -> render.Shown:
     """Change a phone: sends exactly the properties named on the command line.
 
-    Example: phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
+    Examples:
+
+    \b
+      phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
+      # renumber, and see the request first
+      phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --number "+7 495 342 22 13" --dry-run
+      phonectl update ID --user adelev@contoso.com --clear displayName
     """
     fields = PhoneFields(
         type_,
@@ -170,7 +192,13 @@ def set_phone(
     """Make a user's one phone of a type hold these values: no id needed. Sends a minimal
     PATCH when it differs, nothing when it already does, a POST when the user has none.
 
-    Example: phonectl set --user adelev@contoso.com --type mobile --number "+1 425 555 0109"
+    Examples:
+
+    \b
+      phonectl set --user adelev@contoso.com --type mobile --number "+1 425 555 0109"
+      # what would change, old -> new
+      phonectl set --type mobile --number "+1 425 555 0109" --dry-run
+      phonectl set --type business --number "(425) 555-0100" --normalize e164 --region US
     """
     from phonectl.apply.one_phone import set_phone as set_one
     from phonectl.results import PhoneShown, SetPlanned
@@ -223,7 +251,11 @@ def delete(
 ) -> render.Shown:
     """Delete a phone from a user's profile (asks first, naming the phone, unless --yes).
 
-    Example: phonectl delete 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --user adelev@contoso.com --yes
+    Examples:
+
+    \b
+      phonectl delete 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f   # asks first, naming the phone
+      phonectl delete ID --user adelev@contoso.com --yes     # in a script
     """
     from phonectl.results import PhoneDeleted
 

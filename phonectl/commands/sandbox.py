@@ -39,7 +39,12 @@ def serve(
 ) -> None:
     """Serve the emulator on 127.0.0.1 in the foreground until Ctrl-C; prints its Graph URL.
 
-    Example: phonectl sandbox serve --port 8765
+    Examples:
+
+    \b
+      phonectl sandbox serve --port 8765
+      # then, in another shell, any Graph client:
+      PHONECTL_GRAPH_URL=http://127.0.0.1:8765 PHONECTL_ACCESS_TOKEN=x phonectl list
     """
     from phonectl.sandbox import default_state_path
     from phonectl.sandbox.server import GraphEmulator
@@ -66,7 +71,11 @@ def serve(
 def reset() -> render.Shown:
     """Restore the sandbox's seed data (the example phones and users).
 
-    Example: phonectl sandbox reset
+    Examples:
+
+    \b
+      phonectl sandbox reset
+      phonectl --sandbox list   # the seed again
     """
     from phonectl.results import Said
     from phonectl.sandbox import default_state_path
