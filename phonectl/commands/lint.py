@@ -65,7 +65,7 @@ def lint(
 
     \b
       phonectl lint --user adelev@contoso.com
-      # every number in E.164: the fixes file is an apply file to review, then apply
+      # every number in E.164: review the fixes (an apply file), then apply them
       phonectl lint --all-users --region US --fixes fixes.csv
       phonectl lint hr.csv --region DE -o json
     """

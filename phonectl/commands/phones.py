@@ -44,7 +44,7 @@ def list_phones(
       phonectl list
       phonectl list --user adelev@contoso.com -o tsv
       # only the mobile numbers, for a script
-      phonectl list --user adelev@contoso.com --query "[?type=='mobile'].number" -o tsv
+      phonectl list -u adelev@contoso.com -o tsv --query "[?type=='mobile'].number"
     """
     from phonectl.results import PhoneList
 
@@ -65,7 +65,7 @@ def get(
 
     \b
       phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f
-      phonectl get 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --user adelev@contoso.com -o json
+      phonectl get ID --user adelev@contoso.com -o json
     """
     from phonectl.results import PhoneShown
 
@@ -96,9 +96,8 @@ def add(
 
     \b
       phonectl add --number "+1 425 555 0100" --type mobile
-      # another user's pager, visible to the whole organization
-      phonectl add --user adelev@contoso.com --type pager --number "+1 425 555 0111" \
-        --allowed-audiences organization
+      # another user's pager
+      phonectl add -u adelev@contoso.com --type pager --number "+1 425 555 0111"
     """
     if number is None:
         raise InvalidInput("add needs --number")
@@ -145,7 +144,7 @@ def update(
     \b
       phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --type mobile
       # renumber, and see the request first
-      phonectl update 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f --number "+7 495 342 22 13" --dry-run
+      phonectl update ID --number "+7 495 342 22 13" --dry-run
       phonectl update ID --user adelev@contoso.com --clear displayName
     """
     fields = PhoneFields(
@@ -195,10 +194,11 @@ def set_phone(
     Examples:
 
     \b
-      phonectl set --user adelev@contoso.com --type mobile --number "+1 425 555 0109"
+      phonectl set -u adelev@contoso.com --type mobile --number "+1 425 555 0109"
       # what would change, old -> new
       phonectl set --type mobile --number "+1 425 555 0109" --dry-run
-      phonectl set --type business --number "(425) 555-0100" --normalize e164 --region US
+      phonectl set --type business --number "(425) 555-0100" --normalize e164 \\
+        --region US
     """
     from phonectl.apply.one_phone import set_phone as set_one
     from phonectl.results import PhoneShown, SetPlanned
@@ -254,7 +254,7 @@ def delete(
     Examples:
 
     \b
-      phonectl delete 0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f   # asks first, naming the phone
+      phonectl delete ID                                  # asks first, naming it
       phonectl delete ID --user adelev@contoso.com --yes     # in a script
     """
     from phonectl.results import PhoneDeleted

@@ -44,7 +44,8 @@ def serve(
     \b
       phonectl sandbox serve --port 8765
       # then, in another shell, any Graph client:
-      PHONECTL_GRAPH_URL=http://127.0.0.1:8765 PHONECTL_ACCESS_TOKEN=x phonectl list
+      export PHONECTL_GRAPH_URL=http://127.0.0.1:8765 PHONECTL_ACCESS_TOKEN=x
+        phonectl list
     """
     from phonectl.sandbox import default_state_path
     from phonectl.sandbox.server import GraphEmulator
