@@ -44,7 +44,7 @@ def list_phones(
       phonectl list
       phonectl list --user adelev@contoso.com -o tsv
       # only the mobile numbers, for a script
-      phonectl list -u adelev@contoso.com -o tsv --query "[?type=='mobile'].number"
+      phonectl list -u adele@contoso.com -o tsv --query "[?type=='mobile'].number"
     """
     from phonectl.results import PhoneList
 
