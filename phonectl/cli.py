@@ -97,11 +97,31 @@ def _catch_signals() -> dict[int, Callable[..., object] | int | None]:
     return previous
 
 
+# What a bug report needs besides phonectl's own version (gh --version, az version).
+VERSIONED_DEPENDENCIES = ("msal", "requests", "typer")
+
+
+def version_text() -> str:
+    """phonectl's version, then Python's and those of the libraries it runs on, read from
+    their installed metadata: none of them is imported."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from phonectl import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return f"{name} {version(name)}"
+        except PackageNotFoundError:
+            return f"{name} (not installed)"
+
+    libraries = ", ".join(installed(name) for name in VERSIONED_DEPENDENCIES)
+    return f"phonectl {__version__}\nPython {platform.python_version()}, {libraries}\n"
+
+
 def _run(args: list[str]) -> int:
     if args == ["--version"]:
-        from phonectl import __version__
-
-        print(f"phonectl {__version__}")
+        sys.stdout.write(version_text())
         return int(ExitCode.OK)
     # After the --version fast path (which prints no secret).
     from phonectl.safe_output import register_environment_secrets
@@ -115,7 +135,7 @@ def _run(args: list[str]) -> int:
         import typer
 
         from phonectl import render
-        from phonectl.app import app
+        from phonectl.app import click_group
     except KeyboardInterrupt:  # Ctrl-C while start-up still imports
         return _interrupted()
     decoded = _arguments_as_utf8(args)
@@ -127,7 +147,7 @@ def _run(args: list[str]) -> int:
     try:
         from phonectl.global_options import hoist_global_options
 
-        group = typer.main.get_command(app)
+        group = click_group()
         args = hoist_global_options(args, group)
         returned = group.main(args=args, prog_name="phonectl", standalone_mode=False)
         return _shown(returned)  # inside: writing the result can be interrupted, or fail

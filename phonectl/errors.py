@@ -7,15 +7,26 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    OK = 0
-    FAILED = 1
-    USAGE = 2
-    SIGN_IN = 3
-    FORBIDDEN = 4
-    NOT_FOUND = 5
-    TRY_LATER = 6
-    INTERRUPTED = 130
-    TERMINATED = 143
+    """Each code with its meaning, as `phonectl help exit-codes` prints it: a code cannot be
+    added without saying what it means."""
+
+    meaning: str
+
+    def __new__(cls, code: int, meaning: str) -> ExitCode:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    OK = 0, "success"
+    FAILED = 1, "Graph refused the request (other 4xx, 5xx after retries), or apply had failed rows"
+    USAGE = 2, "bad usage or invalid input, caught before anything was sent"
+    SIGN_IN = 3, "sign-in needed or failed (no usable token and no way to ask; 401)"
+    FORBIDDEN = 4, "permission denied (403)"
+    NOT_FOUND = 5, "not found (404)"
+    TRY_LATER = 6, "network failure, timeout, or still throttled after retries: try again later"
+    INTERRUPTED = 130, "interrupted (Ctrl-C); what was already written is reported first"
+    TERMINATED = 143, "terminated (SIGTERM); what was already written is reported first"
 
 
 TRANSIENT_STATUSES = frozenset({429, 503, 504})

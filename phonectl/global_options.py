@@ -15,25 +15,14 @@ GLOBAL_OPTIONS = {
     "-o": True,
     "--output": True,
     "--cloud": True,
+    "--query": True,
     "--profile": True,
 }
-HELP = (
-    "Global options, before or after the command: --sandbox (the built-in Graph emulator, "
-    "no sign-in) [env: PHONECTL_SANDBOX]; -o/--output table|json|tsv [env: PHONECTL_OUTPUT]; "
-    "--cloud global|usgov|usgovdod|china [env: PHONECTL_CLOUD]; --profile NAME (a remembered "
-    "sign-in) [env: PHONECTL_PROFILE]; --debug [env: PHONECTL_DEBUG]."
+# Every command's help ends with this line rather than the root's options over again.
+EPILOG = (
+    f"Global options ({', '.join(GLOBAL_OPTIONS)}) work before or after the command: see "
+    "'phonectl --help'; their variables: 'phonectl help environment'."
 )
-# Settings with no flag of their own: each command's help names them.
-ENVIRONMENT = (
-    "Environment: PHONECTL_ACCESS_TOKEN (a bearer token to use as is); PHONECTL_GRAPH_URL "
-    "(Graph's root, /beta added); PHONECTL_AUTHORITY_HOST (the login host); PHONECTL_TENANT; "
-    "PHONECTL_CLIENT_ID; PHONECTL_TOKEN_CACHE (a 0600 file instead of the keyring); "
-    "PHONECTL_TIMEOUT (seconds per whole request, default 30); PHONECTL_MAX_RETRIES (of "
-    "429/503/504, default 3); PHONECTL_MAX_WAIT (the longest Retry-After waited out, default "
-    "300); PHONECTL_KEYRING_TIMEOUT (default 3); HTTPS_PROXY, "
-    "REQUESTS_CA_BUNDLE, NO_COLOR."
-)
-EPILOG = f"{HELP}\n\n{ENVIRONMENT}"
 
 
 def hoist_global_options(args: Sequence[str], root: Any) -> list[str]:

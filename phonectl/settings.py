@@ -1,19 +1,19 @@
-"""Settings: flag > PHONECTL_* environment variable > default, and the national-cloud table."""
+"""Settings: flag > PHONECTL_* environment variable > what `auth login` remembered > default.
+
+SETTINGS is the one table of them (name, variable, flag, default, parser, help): loading and
+`phonectl help environment` are both derived from it, and each default is written there once."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat
 from phonectl.errors import InvalidInput, Say
-
-DEFAULT_TENANT = "organizations"
-DEFAULT_SCOPES = ("User.ReadWrite",)
 
 
 class Secret(str):
@@ -43,8 +43,9 @@ class Settings(NamedTuple):
     token_cache_path: Path | None
     keyring_timeout: float
     account: dict[str, str] | None
-    max_wait: float = 300.0
-    profile: str = "default"
+    max_wait: float
+    query: str | None
+    profile: str
 
     @property
     def graph_beta_url(self) -> str:
@@ -70,15 +71,18 @@ class Flags(NamedTuple):
     tenant: str | None = None
     client_id: str | None = None
     scopes: tuple[str, ...] | None = None
+    query: str | None = None
     profile: str | None = None
 
 
-def env_text(env: Mapping[str, str], name: str) -> str | None:
-    """A PHONECTL_* variable's text; None when unset or empty; InvalidInput when its bytes
-    are not UTF-8 (Python hands them over as lone surrogates) or it has control characters."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return None
+# -- parsers: a variable's (or a remembered value's) text and its name -> the value --------
+
+Parser = Callable[[str, str], Any]
+
+
+def text(raw: str, name: str) -> str:
+    """Text as it is, refused when its bytes were not UTF-8 (Python hands them over as lone
+    surrogates) or it has control characters."""
     if any("\ud800" <= c <= "\udfff" for c in raw):
         raise InvalidInput(f"{name} is not valid UTF-8 text")
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in raw):
@@ -86,11 +90,8 @@ def env_text(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
-def env_bool(env: Mapping[str, str], name: str) -> bool | None:
-    """A boolean PHONECTL_* variable (1/0, true/false, yes/no, on/off); None when unset."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return None
+def boolean(raw: str, name: str) -> bool:
+    """1/0, true/false, yes/no, on/off."""
     if raw.lower() in {"1", "true", "yes", "on"}:
         return True
     if raw.lower() in {"0", "false", "no", "off"}:
@@ -98,47 +99,262 @@ def env_bool(env: Mapping[str, str], name: str) -> bool | None:
     raise InvalidInput(f"{name}={raw!r} is not a boolean: use 1 or 0")
 
 
-def _env_number(
-    env: Mapping[str, str],
-    name: str,
-    kind: type[float] | type[int],
-    *,
-    low: float,
-    high: float,
-    low_inclusive: bool = True,
-) -> float | None:
-    """A numeric PHONECTL_* variable within [low, high] (or (low, high]); None when unset."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = kind(raw.strip())
-    except (ValueError, OverflowError):
-        raise InvalidInput(
-            f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number"
-        ) from None
-    above_low = value >= low if low_inclusive else value > low
-    if not (math.isfinite(value) and above_low and value <= high):
-        bound = f"{'at least' if low_inclusive else 'more than'} {low:g} and at most {high:g}"
-        raise InvalidInput(f"{name}={raw!r} is out of range: it must be {bound}")
-    return value
+def choice(enum: type[Enum]) -> Parser:
+    """One of an enum's values, case-insensitively."""
+
+    def parse(raw: str, name: str) -> Any:
+        for member in enum:
+            if member.value == raw.strip().lower():
+                return member
+        valid = ", ".join(str(m.value) for m in enum)
+        raise InvalidInput(f"{name}={raw!r} is not valid: use one of {valid}")
+
+    return parse
 
 
-def _env_choice(env: Mapping[str, str], name: str, enum: type[Enum]) -> str | None:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return None
-    for member in enum:
-        if member.value == raw.strip().lower():
-            return str(member.value)
-    valid = ", ".join(str(m.value) for m in enum)
-    raise InvalidInput(f"{name}={raw!r} is not valid: use one of {valid}")
+def number(
+    kind: type[float] | type[int], *, low: float, high: float, low_inclusive: bool = True
+) -> Parser:
+    """A number within [low, high] (or (low, high])."""
+
+    def parse(raw: str, name: str) -> float | int:
+        try:
+            value = kind(raw.strip())
+        except (ValueError, OverflowError):
+            whole = "whole " if kind is int else ""
+            raise InvalidInput(f"{name}={raw!r} is not a {whole}number") from None
+        above_low = value >= low if low_inclusive else value > low
+        if not (math.isfinite(value) and above_low and value <= high):
+            bound = f"{'at least' if low_inclusive else 'more than'} {low:g} and at most {high:g}"
+            raise InvalidInput(f"{name}={raw!r} is out of range: it must be {bound}")
+        return value
+
+    return parse
+
+
+def _secret(raw: str, name: str) -> Secret:
+    return Secret(raw)  # checked where it is used (auth.py), with a sign-in error's exit code
+
+
+def _path(raw: str, name: str) -> Path:
+    return Path(text(raw, name)).expanduser()
+
+
+def _query(raw: str, name: str) -> str:
+    from phonectl.query import compile_query  # jmespath: only when a query is given
+
+    compile_query(raw, name)
+    return raw
 
 
 # Bounds that keep a typo from turning into a hang or a crash (1e300 seconds, 10**9 retries).
 MAX_TIMEOUT_SECONDS = 3600.0
 MAX_RETRIES = 20
 MAX_WAIT_SECONDS = 86400.0
+
+
+class Setting(NamedTuple):
+    """One setting: where it may come from, its default, and what it means."""
+
+    name: str  # the Settings field
+    env: str | None  # its PHONECTL_* variable
+    flag: str | None  # its command-line option, if it has one
+    default: Any
+    parse: Parser
+    help: str
+    remembered: str | None = None  # its key in the config file when `auth login` keeps it
+    default_text: str | None = None  # the default in words, when it is not a plain value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "profile",
+        "PHONECTL_PROFILE",
+        "--profile",
+        None,  # the config file's current profile (config.current_profile)
+        text,
+        "the remembered sign-in to use (auth login --profile NAME makes one)",
+        default_text="the one 'auth switch' chose, else 'default'",
+    ),
+    Setting(
+        "cloud",
+        "PHONECTL_CLOUD",
+        "--cloud",
+        Cloud.global_,
+        choice(Cloud),
+        "national cloud: global, usgov, usgovdod or china; picks Graph and login hosts",
+        remembered="cloud",
+    ),
+    Setting(
+        "graph_url",
+        "PHONECTL_GRAPH_URL",
+        None,
+        None,
+        text,
+        "Graph's root, e.g. https://graph.microsoft.com (/beta is added)",
+        remembered="graph_url",
+        default_text="the cloud's",
+    ),
+    Setting(
+        "authority_host",
+        "PHONECTL_AUTHORITY_HOST",
+        None,
+        None,
+        text,
+        "the login host, e.g. https://login.microsoftonline.com",
+        remembered="authority_host",
+        default_text="the cloud's",
+    ),
+    Setting(
+        "tenant",
+        "PHONECTL_TENANT",
+        "--tenant",
+        "organizations",
+        text,
+        "tenant id or domain to sign in to",
+        remembered="tenant",
+    ),
+    Setting(
+        "client_id",
+        "PHONECTL_CLIENT_ID",
+        "--client-id",
+        None,
+        text,
+        "the Entra app registration's client id",
+        remembered="client_id",
+    ),
+    Setting(
+        "scopes",
+        None,
+        "--scope",
+        ("User.ReadWrite",),
+        text,
+        "Graph permissions to ask for at sign-in (--scope adds to the default)",
+        remembered="scopes",
+    ),
+    Setting(
+        "access_token",
+        "PHONECTL_ACCESS_TOKEN",
+        None,
+        None,
+        _secret,
+        "a bearer token to use as is: no sign-in, no token cache",
+    ),
+    Setting(
+        "token_cache_path",
+        "PHONECTL_TOKEN_CACHE",
+        None,
+        None,
+        _path,
+        "a file (mode 0600) to keep the token cache in instead of the keyring",
+        remembered="token_cache",
+        default_text="the keyring",
+    ),
+    Setting(
+        "output",
+        "PHONECTL_OUTPUT",
+        "-o/--output",
+        OutputFormat.table,
+        choice(OutputFormat),
+        "output format: table, json or tsv",
+    ),
+    Setting(
+        "query",
+        "PHONECTL_QUERY",
+        "--query",
+        None,
+        _query,
+        "a JMESPath expression applied to the json form of every result",
+    ),
+    Setting(
+        "timeout",
+        "PHONECTL_TIMEOUT",
+        None,
+        30.0,
+        number(float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False),
+        "seconds one whole HTTP request may take",
+    ),
+    Setting(
+        "max_retries",
+        "PHONECTL_MAX_RETRIES",
+        None,
+        3,
+        number(int, low=0, high=MAX_RETRIES),
+        "retries of a request Graph answered 429, 503 or 504",
+    ),
+    Setting(
+        "max_wait",
+        "PHONECTL_MAX_WAIT",
+        None,
+        300.0,
+        # Graph may ask for longer than the default (a day at most).
+        number(float, low=0, high=MAX_WAIT_SECONDS),
+        "the longest Retry-After phonectl waits out, in seconds (past it: exit 6)",
+    ),
+    Setting(
+        "keyring_timeout",
+        "PHONECTL_KEYRING_TIMEOUT",
+        None,
+        3.0,
+        number(float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False),
+        "seconds to wait for the keyring before giving up on it",
+    ),
+    Setting(
+        "debug",
+        "PHONECTL_DEBUG",
+        "--debug",
+        False,
+        boolean,
+        "1: log each HTTP call to stderr (Authorization hidden), show tracebacks",
+    ),
+    Setting(
+        "sandbox",
+        "PHONECTL_SANDBOX",
+        "--sandbox",
+        False,
+        boolean,
+        "1: use the built-in Graph emulator, no sign-in",
+    ),
+)
+SETTING = {row.name: row for row in SETTINGS}
+DEFAULT_TENANT: str = SETTING["tenant"].default
+DEFAULT_SCOPES: tuple[str, ...] = SETTING["scopes"].default
+
+
+def default_in_words(row: Setting) -> str:
+    """A setting's default as help shows it."""
+    if row.default_text is not None:
+        return row.default_text
+    if row.default is None:
+        return "none"
+    if isinstance(row.default, bool):
+        return "1" if row.default else "0"
+    if isinstance(row.default, Enum):
+        return str(row.default.value)
+    if isinstance(row.default, tuple):
+        return " ".join(row.default)
+    return f"{row.default:g}" if isinstance(row.default, float) else str(row.default)
+
+
+def from_env(env: Mapping[str, str], name: str) -> Any:
+    """A setting's value from its variable in `env`, parsed; None when unset or empty."""
+    variable = SETTING[name].env
+    raw = env.get(variable) if variable else None
+    if variable is None or raw is None or raw == "":
+        return None
+    return SETTING[name].parse(raw, variable)
+
+
+def env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    """A boolean PHONECTL_* variable (1/0, true/false, yes/no, on/off); None when unset."""
+    raw = env.get(name)
+    return None if raw is None or raw == "" else boolean(raw, name)
+
+
+def env_text(env: Mapping[str, str], name: str) -> str | None:
+    """A PHONECTL_* variable's text, checked; None when unset or empty."""
+    raw = env.get(name)
+    return None if raw is None or raw == "" else text(raw, name)
 
 
 def load_settings(
@@ -149,15 +365,13 @@ def load_settings(
     warn: Say,
     new_profile: bool = False,
 ) -> Settings:
-    """Resolve every setting: flag > environment > what `auth login` remembered > default.
+    """Resolve every setting of the table: flag > environment > remembered > default.
     The profile (--profile, PHONECTL_PROFILE, else the current one) must exist unless
     `new_profile` (auth login makes it)."""
     env = os.environ if env is None else env
-    # An empty --profile is a mistake (a cron line's unset "$TENANT"), never the default.
-    asked_profile = (
-        flags.profile if flags.profile is not None else env_text(env, "PHONECTL_PROFILE")
-    )
+    asked_profile = _resolve(SETTING["profile"], flags, env, {})
     if asked_profile is not None:
+        # An empty --profile is a mistake (a cron line's unset "$TENANT"), never the default.
         from phonectl.config import check_profile_name
 
         asked_profile = check_profile_name(asked_profile)
@@ -168,73 +382,32 @@ def load_settings(
             warn=warn, profile=asked_profile, must_exist=not new_profile
         )
     else:
-        profile = asked_profile or "default"
-    cloud = (
-        flags.cloud
-        or _as_cloud(_env_choice(env, "PHONECTL_CLOUD", Cloud))
-        or _as_cloud(remembered.get("cloud"))
-        or Cloud.global_
-    )
+        from phonectl.config import DEFAULT_PROFILE
+
+        profile = asked_profile or DEFAULT_PROFILE
+    value = {
+        row.name: _resolve(row, flags, env, remembered) for row in SETTINGS if row.name != "profile"
+    }
+    cloud = value["cloud"]
     from phonectl.urls import check_root_url
 
-    graph_url = check_root_url(
-        env_text(env, "PHONECTL_GRAPH_URL")
-        or remembered.get("graph_url")
-        or CLOUD_HOSTS[cloud].graph,
-        "PHONECTL_GRAPH_URL",
-    )
-    authority_host = check_root_url(
-        env_text(env, "PHONECTL_AUTHORITY_HOST")
-        or remembered.get("authority_host")
-        or CLOUD_HOSTS[cloud].authority,
-        "PHONECTL_AUTHORITY_HOST",
-    )
-    output = flags.output or OutputFormat(
-        _env_choice(env, "PHONECTL_OUTPUT", OutputFormat) or OutputFormat.table
-    )
-    max_retries = _env_number(env, "PHONECTL_MAX_RETRIES", int, low=0, high=MAX_RETRIES)
-    timeout = _env_number(
-        env, "PHONECTL_TIMEOUT", float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False
-    )
-    keyring_timeout = _env_number(
-        env, "PHONECTL_KEYRING_TIMEOUT", float, low=0, high=MAX_TIMEOUT_SECONDS, low_inclusive=False
-    )
-    # The longest Retry-After phonectl waits out; Graph may ask for longer (a day at most).
-    max_wait = _env_number(env, "PHONECTL_MAX_WAIT", float, low=0, high=MAX_WAIT_SECONDS)
-    token_cache = env_text(env, "PHONECTL_TOKEN_CACHE") or remembered.get("token_cache")
     # --scope adds to the default (CONTRACT: "adds scopes"); login remembers the result.
-    scopes = (
-        tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))
-        if flags.scopes
-        else tuple(remembered.get("scopes") or ()) or DEFAULT_SCOPES
-    )
-    account = _remembered_account(remembered)
-    access_token = env.get("PHONECTL_ACCESS_TOKEN", "")
-    return Settings(
-        cloud=cloud,
-        graph_url=graph_url.removesuffix("/beta"),
-        output=output,
-        max_retries=3 if max_retries is None else int(max_retries),
-        timeout=30.0 if timeout is None else float(timeout),
-        debug=flags.debug or env_bool(env, "PHONECTL_DEBUG") or False,
-        sandbox=flags.sandbox or env_bool(env, "PHONECTL_SANDBOX") or False,
-        access_token=Secret(access_token) if access_token else None,
-        tenant=flags.tenant
-        or env_text(env, "PHONECTL_TENANT")
-        or remembered.get("tenant")
-        or DEFAULT_TENANT,
-        client_id=flags.client_id
-        or env_text(env, "PHONECTL_CLIENT_ID")
-        or remembered.get("client_id")
-        or None,
-        authority_host=authority_host,
+    scopes = tuple(value["scopes"])
+    if flags.scopes:
+        scopes = tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))
+    value.update(
+        # A root URL's default is its cloud's; either way it is checked the same.
+        graph_url=check_root_url(
+            value["graph_url"] or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL"
+        ).removesuffix("/beta"),
+        authority_host=check_root_url(
+            value["authority_host"] or CLOUD_HOSTS[cloud].authority, "PHONECTL_AUTHORITY_HOST"
+        ),
         scopes=scopes,
-        token_cache_path=Path(token_cache).expanduser() if token_cache else None,
-        keyring_timeout=3.0 if keyring_timeout is None else float(keyring_timeout),
-        account=account,
-        max_wait=300.0 if max_wait is None else float(max_wait),
+        account=_remembered_account(remembered),
         profile=profile,
     )
+    return Settings(**value)
 
 
 def _remembered_account(remembered: Mapping[str, Any]) -> dict[str, str] | None:
@@ -256,3 +429,27 @@ def _as_cloud(value: Any) -> Cloud | None:
         return Cloud(value) if value else None
     except ValueError:
         return None
+
+
+def _resolve(
+    row: Setting, flags: Flags, env: Mapping[str, str], remembered: Mapping[str, Any]
+) -> Any:
+    """A flag, else its variable, else what was remembered, else the row's default."""
+    given = getattr(flags, row.name, None)
+    if given is not None and row.name != "scopes":
+        # A flag's text is checked as its variable's would be; Click has typed the others.
+        return row.parse(given, row.flag or row.name) if type(given) is str else given
+    from_variable = from_env(env, row.name)
+    if from_variable is not None:
+        return from_variable
+    kept = remembered.get(row.remembered) if row.remembered else None
+    if kept:
+        if not isinstance(kept, str):
+            return kept  # a list (scopes): config.py has checked its type
+        try:
+            return row.parse(kept, f"the remembered {row.remembered}")
+        except InvalidInput as exc:
+            if row.name == "cloud":  # an unknown cloud from another release: the default
+                return row.default
+            raise exc from None
+    return row.default

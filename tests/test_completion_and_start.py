@@ -18,7 +18,17 @@ from phonectl.app import app
 from phonectl.sandbox.server import GraphEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("msal", "requests", "urllib3", "keyring", "rich", "phonectl.sandbox", "phonectl.graph")
+HEAVY = (
+    "msal",
+    "requests",
+    "urllib3",
+    "keyring",
+    "rich",
+    "jmespath",
+    "phonectl.query",
+    "phonectl.sandbox",
+    "phonectl.graph",
+)
 # Not heavy, but only a command that runs needs them: --help and Tab never build settings.
 RUN_ONLY = ("phonectl.settings", "phonectl.runtime", "phonectl.auth")
 
@@ -159,6 +169,7 @@ def imported_heavy(
         ["list", "--help"],
         ["sandbox", "--help"],
         ["delete", "--help"],
+        ["help"],
     ],
 )
 def test_fast_paths_import_no_heavy_library(args: list[str]) -> None:
@@ -174,6 +185,18 @@ def test_completion_imports_no_heavy_library() -> None:
     assert imported_heavy([], env) == []
 
 
+def test_jmespath_loads_only_for_a_query(graph: GraphEmulator) -> None:
+    env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
+    watched = ("jmespath",)
+    assert imported_heavy(["list", "-o", "json"], env, watched) == []
+    assert "jmespath" in imported_heavy(["list", "--query", "[].id"], env, watched)
+    # A query on the line does not make --help or Tab pay for it.
+    assert imported_heavy(["list", "--query", "[].id", "--help"], env, watched) == []
+    tab = {**env, "_PHONECTL_COMPLETE": "bash_complete", "COMP_CWORD": "4"}
+    tab["COMP_WORDS"] = "phonectl --query [].id update x --type "
+    assert imported_heavy([], {**tab, "PHONECTL_QUERY": "[].id"}, watched) == []
+
+
 def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
     # The same probe on a command that really calls Graph does see requests.
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
@@ -183,7 +206,15 @@ def test_the_probe_would_see_a_heavy_import(graph: GraphEmulator) -> None:
 
 # What only bulk work, sign-in, the token cache or the emulator needs: a one-phone command
 # run with a token from the environment pays for none of them.
-NOT_FOR_ONE_PHONE = ("phonectl.apply", "phonectl.sandbox", "sqlite3", "rich", "msal", "keyring")
+NOT_FOR_ONE_PHONE = (
+    "phonectl.apply",
+    "phonectl.sandbox",
+    "sqlite3",
+    "rich",
+    "msal",
+    "keyring",
+    "jmespath",
+)
 
 
 @pytest.mark.parametrize(
@@ -249,15 +280,24 @@ def test_the_program_exits_without_a_last_collection_of_start_up_objects(
     assert done.returncode == (2 if args == ["get"] else 0), done.stderr
 
 
-def test_version_answers_before_typer_or_typing_loads() -> None:
+def test_version_answers_before_typer_or_any_library_it_names_loads() -> None:
     probe = (
         "import sys\n"
         "from phonectl.cli import main\n"
         "main(['--version'])\n"
-        "print(sorted({'typer', 'typing', 'phonectl.render'} & set(sys.modules)))\n"
+        "print(sorted({'typer', 'msal', 'requests', 'phonectl.render'} & set(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines() == [f"phonectl {phonectl.__version__}", "[]"]
+    first, libraries, imported = done.stdout.splitlines()
+    assert first == f"phonectl {phonectl.__version__}"
+    assert imported == "[]"
+    from importlib.metadata import version
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert libraries == (
+        f"Python {python}, msal {version('msal')}, requests {version('requests')}, "
+        f"typer {version('typer')}"
+    )
 
 
 def _shell_env() -> dict[str, str]:

@@ -41,6 +41,7 @@ def test_the_recipes_run_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{block}\n--- stderr:\n{done.stderr}"
     renumbered = (tmp_path / "renumbered.csv").read_text()
     assert "+7 495 342 22 13" in renumbered  # the sed really changed a number
+    assert (tmp_path / "mobiles.txt").read_text() == "+1 425 555 0110\n"  # --query's recipe
     assert "would-update" not in (tmp_path / f"apply-{_today()}.json").read_text()
     fixes = (tmp_path / "e164-fixes.csv").read_text()
     assert ",+74953422213," in fixes  # lint fixed the renumbered number
