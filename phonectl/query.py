@@ -101,8 +101,8 @@ class Queried(NamedTuple):
             return Card(tuple((str(key), _cell(item)) for key, item in value.items()))
         if not isinstance(value, list):
             return Lines((_cell(value),))
-        if all(isinstance(item, dict) for item in value):
-            keys = list(dict.fromkeys(key for item in value for key in item))
+        keys = list(dict.fromkeys(key for item in value if isinstance(item, dict) for key in item))
+        if keys and all(isinstance(item, dict) for item in value):
             columns = tuple(
                 Column(str(key), 0 if i == 0 else i, wraps=i > 0) for i, key in enumerate(keys)
             )
