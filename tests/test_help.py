@@ -126,3 +126,14 @@ def test_the_readme_configuration_table_has_every_variable() -> None:
     for row in SETTINGS:
         if row.env:
             assert f"`{row.env}`" in section, row.env
+
+
+def test_version_reads_dist_info_names_and_falls_back_to_metadata() -> None:
+    from importlib.metadata import version
+
+    from phonectl.cli import _installed_versions, _metadata_version
+
+    found = _installed_versions(("msal", "requests", "typer", "no-such-project"))
+    assert found == {name: version(name) for name in ("msal", "requests", "typer")}
+    assert _metadata_version("requests") == version("requests")
+    assert _metadata_version("no-such-project") == "(not installed)"
