@@ -104,15 +104,14 @@ VERSIONED_DEPENDENCIES = ("msal", "requests", "typer")
 def version_text() -> str:
     """phonectl's version, then Python's and those of the libraries it runs on. None of them
     is imported, nor (usually) importlib.metadata, which alone costs this fast path ~2x."""
-    import platform
-
     from phonectl import __version__
 
     found = _installed_versions(VERSIONED_DEPENDENCIES)
     libraries = ", ".join(
         f"{name} {found.get(name) or _metadata_version(name)}" for name in VERSIONED_DEPENDENCIES
     )
-    return f"phonectl {__version__}\nPython {platform.python_version()}, {libraries}\n"
+    python = ".".join(map(str, sys.version_info[:3]))  # platform's import costs 10% of --version
+    return f"phonectl {__version__}\nPython {python}, {libraries}\n"
 
 
 def _installed_versions(names: Sequence[str]) -> dict[str, str]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat
 from phonectl.errors import InvalidInput, Say
@@ -77,7 +77,10 @@ class Flags(NamedTuple):
 
 # -- parsers: a variable's (or a remembered value's) text and its name -> the value --------
 
-Parser = Callable[[str, str], Any]
+if TYPE_CHECKING:  # subscripting Callable at run time costs every command start-up
+    from collections.abc import Callable
+
+    Parser = Callable[[str, str], Any]
 
 
 def text(raw: str, name: str) -> str:

@@ -80,7 +80,10 @@ def test_each_flag_names_its_variable_in_its_help() -> None:
     checked = 0
     for row in SETTINGS:
         if row.env and row.flag:
-            assert f"[env: {row.env}" in helps[row.flag.split("/")[-1]], row.flag
+            text = helps[row.flag.split("/")[-1]]
+            assert f"[env: {row.env}" in text, row.flag
+            if "default:" in text:
+                assert f"default: {default_in_words(row)}]" in text, row.flag
             checked += 1
     assert checked >= 7
 
@@ -137,3 +140,37 @@ def test_version_reads_dist_info_names_and_falls_back_to_metadata() -> None:
     assert found == {name: version(name) for name in ("msal", "requests", "typer")}
     assert _metadata_version("requests") == version("requests")
     assert _metadata_version("no-such-project") == "(not installed)"
+
+
+def test_every_root_option_is_a_global_option_and_named_in_each_commands_help() -> None:
+    import typer
+
+    from phonectl.app import app
+    from phonectl.global_options import EPILOG, GLOBAL_OPTIONS
+
+    own = {"--version", "--help", "-h", "--install-completion", "--show-completion"}
+    root = typer.main.get_command(app)
+    options = {opt for param in root.params for opt in getattr(param, "opts", [])} - own
+    assert options == set(GLOBAL_OPTIONS)
+    assert all(name in EPILOG for name in options)
+
+
+def test_help_topics_complete() -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl"],
+        env={
+            **os.environ,
+            "_PHONECTL_COMPLETE": "bash_complete",
+            "COMP_WORDS": "phonectl help e",
+            "COMP_CWORD": "2",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert done.stdout.split() == ["exit-codes", "environment"]
