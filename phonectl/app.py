@@ -172,10 +172,17 @@ class _Command(TyperCommand):
         ]
 
 
+def _first_sentence(text: str) -> str:
+    """A help text's first sentence, on one line: a command's summary in its group's list."""
+    paragraph = " ".join(text.split("\n\n", maxsplit=1)[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
 def _command(name: str, function: Callable[..., Any]) -> None:
-    # The docstring's first paragraph whole in the root's list: Click would cut it to fit
+    # The docstring's first sentence whole in the root's list: Click would cut it to fit
     # 80 columns ("Change a phone: sends exactly the properties named on the...").
-    summary = " ".join(inspect.cleandoc(function.__doc__ or "").split("\n\n")[0].split())
+    summary = _first_sentence(inspect.cleandoc(function.__doc__ or ""))
     app.command(name, cls=_Command, short_help=summary, epilog=GLOBAL_HELP)(function)
 
 
@@ -199,5 +206,5 @@ def click_group() -> Any:
     for sub in group.commands.values():  # type: ignore[attr-defined]
         for command in getattr(sub, "commands", {}).values():
             if command.short_help is None and command.help:
-                command.short_help = " ".join(command.help.split("\n\n")[0].split())
+                command.short_help = _first_sentence(command.help)
     return group

@@ -155,6 +155,13 @@ def test_every_root_option_is_a_global_option_and_named_in_each_commands_help() 
     assert all(name in EPILOG for name in options)
 
 
+def test_the_apps_topic_names_are_the_topics() -> None:
+    from phonectl.app import HELP_TOPICS
+    from phonectl.help_topics import TOPICS
+
+    assert tuple(TOPICS) == HELP_TOPICS
+
+
 def test_help_topics_complete() -> None:
     import os
     import subprocess

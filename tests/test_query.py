@@ -217,3 +217,21 @@ def test_a_function_given_the_wrong_type_is_exit_2_naming_it(graph: GraphEmulato
     done = run_phonectl("list", "--query", "abs(@)")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "error: --query: abs() takes number, not array\n"
+
+
+def test_set_and_its_dry_run(graph: GraphEmulator) -> None:
+    args = ["set", "--user", ADELE, "--type", "mobile", "--number", "+1 425 555 0111"]
+    planned = ok(*args, "--dry-run", "--query", "changes[].[field, old, new]", "-o", "tsv")
+    assert planned == f"number\t{ADELES_MOBILE}\t+1 425 555 0111\n"
+    assert [p["number"] for p in phones_of(graph, SECOND_USER_ID)] == [ADELES_MOBILE]
+    assert ok(*args, "--query", "number", "-o", "json") == '"+1 425 555 0111"\n'
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("json", '[\n"default"\n]\n'), ("tsv", "default\n"), ("table", "default\n")],
+)
+def test_auth_list(fmt: str, expected: str) -> None:
+    assert ok("auth", "list", "--query", "[?default].name", "-o", fmt) == expected
+    lines = ok("auth", "list", "--query", "[].{name: name, cloud: cloud}").splitlines()
+    assert [line.split() for line in lines] == [["name", "cloud"], ["default", "global"]]
