@@ -23,7 +23,7 @@ HELP_TOPICS = ("exit-codes", "environment")  # help_topics.TOPICS, named without
 def _queried(value: object, **root_params: object) -> object:
     """The one place --query (or PHONECTL_QUERY) meets a command's result. The expression
     was checked when the command loaded its settings, before anything was sent."""
-    from phonectl.render import Shown  # noqa: TID251 - the root app is the command layer
+    from phonectl.render import Shown
 
     if not isinstance(value, Shown):
         return value
@@ -36,7 +36,7 @@ def _queried(value: object, **root_params: object) -> object:
         query = from_env(os.environ, "query")
     if not query:
         return value
-    from phonectl.query import queried
+    from phonectl.queried import queried
 
     return value._replace(result=queried(value.result, query))
 
@@ -60,7 +60,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from phonectl.cli import version_text
+        from phonectl.version import version_text
 
         typer.echo(version_text(), nl=False)
         raise typer.Exit()

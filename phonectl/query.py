@@ -1,24 +1,17 @@
-"""`--query EXPR`: a JMESPath expression (the `--query` of az and m365) applied to the json
-form of any result, and what remains shown in the chosen format.
-
-Imported only when a query is given: jmespath is not paid for by anything else."""
+"""`--query EXPR`: a JMESPath expression (the `--query` of az and m365), checked and run.
+The only module that imports jmespath, and only when a query is given (settings loads it to
+check PHONECTL_QUERY or --query before anything is sent; queried.py shows what remains)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jmespath
 from jmespath import exceptions as jmespath_errors
 from jmespath.functions import Functions
 
-from phonectl.errors import ExitCode, InvalidInput, PhonectlError
-from phonectl.layout import Column
-from phonectl.results import Card, Lines, Nothing, Table, View, shown
-
-if TYPE_CHECKING:
-    from phonectl.results import Result
+from phonectl.errors import InvalidInput
 
 
 def compile_query(expression: str, name: str = "--query") -> Any:
@@ -44,96 +37,15 @@ def _functions_called(node: Mapping[str, Any]) -> Iterator[str]:
             yield from _functions_called(child)
 
 
-def queried(result: Result, expression: str) -> Queried:
-    """`result` seen through the query: what the expression leaves of its json form."""
-    value = result.json()
-    if value is not None and not isinstance(value, (dict, list, str, int, float, bool)):
-        value = list(value)  # an iterator (apply's rows): the query needs all of it
+def search(expression: str, value: Any) -> Any:
+    """What `expression` leaves of `value`; InvalidInput (exit 2) when a function is given
+    a value of the wrong type or number of arguments (found only when it runs)."""
     try:
-        remains = compile_query(expression).search(value)
-    except jmespath_errors.JMESPathTypeError as exc:  # a function given the wrong type
+        return compile_query(expression).search(value)
+    except jmespath_errors.JMESPathTypeError as exc:
         raise InvalidInput(
             f"--query: {exc.function_name}() takes {' or '.join(exc.expected_types)}, "
             f"not {exc.actual_type}"
         ) from None
-    except jmespath_errors.JMESPathError as exc:  # the wrong number of arguments, say
+    except jmespath_errors.JMESPathError as exc:
         raise InvalidInput(f"--query: {str(exc).splitlines()[0]}") from None
-    return Queried(result, remains)
-
-
-class Queried(NamedTuple):
-    """A result after --query: its exit code and messages unchanged, its output what the
-    expression left (nothing at all when that is null)."""
-
-    original: Result
-    value: Any
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return self.original.exit_code
-
-    @property
-    def notes(self) -> Sequence[str]:
-        return self.original.notes
-
-    @property
-    def problem(self) -> PhonectlError | None:
-        return self.original.problem
-
-    def json(self) -> Any:
-        return self.value
-
-    def tsv(self) -> Iterable[Sequence[Any]]:
-        """One value a line; a list or object in the list as its values, tab-joined."""
-        value = self.value
-        if value is None:
-            return []
-        if isinstance(value, list):
-            return [_tsv_cells(item) for item in value]
-        return [_tsv_cells(value)]
-
-    def view(self) -> View:
-        """A list of objects as a table, an object as a card, anything else a value a line."""
-        value = self.value
-        if value is None or value == []:
-            return Nothing("the query left nothing")
-        if isinstance(value, dict):
-            return Card(tuple((str(key), _cell(item)) for key, item in value.items()))
-        if not isinstance(value, list):
-            return Lines((_cell(value),))
-        keys = list(dict.fromkeys(key for item in value if isinstance(item, dict) for key in item))
-        if keys and all(isinstance(item, dict) for item in value):
-            columns = tuple(
-                Column(str(key), 0 if i == 0 else i, wraps=i > 0) for i, key in enumerate(keys)
-            )
-            rows = [[_cell(item.get(key)) for key in keys] for item in value]
-            return Table(columns, rows)
-        return Lines(
-            tuple(
-                "  ".join(map(_cell, item)) if isinstance(item, list) else _cell(item)
-                for item in value
-            )
-        )
-
-
-def _tsv_cells(item: Any) -> list[Any]:
-    if isinstance(item, list):
-        return [_scalar(v) for v in item]
-    if isinstance(item, dict):
-        return [_scalar(v) for v in item.values()]
-    return [_scalar(item)]
-
-
-def _scalar(value: Any) -> Any:
-    """A cell's value: text and numbers as they are, true/false and nested values as JSON,
-    null as empty."""
-    if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _cell(value: Any) -> str:
-    """A value as a person sees it in a table: booleans yes/no, nested values as JSON."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return shown(value)

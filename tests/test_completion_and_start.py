@@ -26,6 +26,7 @@ HEAVY = (
     "rich",
     "jmespath",
     "phonectl.query",
+    "phonectl.queried",
     "phonectl.sandbox",
     "phonectl.graph",
 )

@@ -134,12 +134,12 @@ def test_the_readme_configuration_table_has_every_variable() -> None:
 def test_version_reads_dist_info_names_and_falls_back_to_metadata() -> None:
     from importlib.metadata import version
 
-    from phonectl.cli import _installed_versions, _metadata_version
+    from phonectl.version import installed_versions, metadata_version
 
-    found = _installed_versions(("msal", "requests", "typer", "no-such-project"))
+    found = installed_versions(("msal", "requests", "typer", "no-such-project"))
     assert found == {name: version(name) for name in ("msal", "requests", "typer")}
-    assert _metadata_version("requests") == version("requests")
-    assert _metadata_version("no-such-project") == "(not installed)"
+    assert metadata_version("requests") == version("requests")
+    assert metadata_version("no-such-project") == "(not installed)"
 
 
 def test_every_root_option_is_a_global_option_and_named_in_each_commands_help() -> None:

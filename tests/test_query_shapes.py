@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from phonectl.errors import ExitCode, PhonectlError
-from phonectl.query import queried
+from phonectl.queried import queried
 from phonectl.render import tsv_escape
 from phonectl.results import Card, Lines, Nothing, Table, View
 
