@@ -16,6 +16,15 @@ STANDARD_VARIABLES = (
     ("NO_COLOR", "set: no colour or bold, even at a terminal"),
 )
 
+# Read by the built-in emulator, which keeps apart from phonectl's settings.
+EMULATOR_VARIABLES = (
+    (
+        "PHONECTL_SANDBOX_SEED",
+        "the order the emulator runs a $batch's requests in, as a whole-number seed "
+        "(default: random, so that no client comes to rely on one order)",
+    ),
+)
+
 
 def exit_codes() -> str:
     from phonectl.errors import ExitCode
@@ -44,6 +53,10 @@ def environment() -> str:
             facts.append("remembered by auth login")
         lines.append(row.env)
         lines += _entry(INDENT, f"{_sentence(row.help)} ({'; '.join(facts)}).")
+    lines += ["", "The built-in emulator (--sandbox, phonectl sandbox serve) reads:", ""]
+    for name, meaning in EMULATOR_VARIABLES:
+        lines.append(name)
+        lines += _entry(INDENT, _sentence(meaning) + ".")
     lines += ["", "Standard variables phonectl honours:", ""]
     for name, meaning in STANDARD_VARIABLES:
         lines.append(name)

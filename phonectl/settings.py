@@ -46,6 +46,7 @@ class Settings(NamedTuple):
     max_wait: float
     query: str | None
     profile: str
+    region: str | None
 
     @property
     def graph_beta_url(self) -> str:
@@ -268,6 +269,15 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         _query,
         "a JMESPath expression applied to the json form of every result",
+    ),
+    Setting(
+        "region",
+        "PHONECTL_REGION",
+        "--region",
+        None,
+        text,
+        "country (ISO 3166 code, e.g. US, DE) of numbers written without a +country code, "
+        "for --normalize",
     ),
     Setting(
         "timeout",

@@ -235,3 +235,9 @@ def test_auth_list(fmt: str, expected: str) -> None:
     assert ok("auth", "list", "--query", "[?default].name", "-o", fmt) == expected
     lines = ok("auth", "list", "--query", "[].{name: name, cloud: cloud}").splitlines()
     assert [line.split() for line in lines] == [["name", "cloud"], ["default", "global"]]
+
+
+def test_lint_findings_keep_lints_exit_code(graph: GraphEmulator) -> None:
+    done = run_phonectl("lint", "--user", ADELE, "--query", "[].[number, suggested]", "-o", "tsv")
+    assert (done.returncode, done.stdout) == (1, f"{ADELES_MOBILE}\t+14255550109\n")
+    assert done.stderr.startswith("lint: ")  # its summary still on stderr

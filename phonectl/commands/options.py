@@ -263,4 +263,8 @@ def number_rules(
         return None
     from phonectl.numbers import number_rules as checked_rules
 
-    return checked_rules(wanted, region if region is not None else os.environ.get(REGION_ENV))
+    if region is None:
+        from phonectl.settings import from_env  # the variable read as every setting's is
+
+        region = from_env(os.environ, "region")
+    return checked_rules(wanted, region)
