@@ -20,7 +20,7 @@ def recipe_blocks() -> list[str]:
 
 
 def test_the_readme_has_recipes() -> None:
-    assert len(recipe_blocks()) == 4
+    assert len(recipe_blocks()) == 5
 
 
 def test_the_recipes_run_as_written(tmp_path: Path) -> None:
