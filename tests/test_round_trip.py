@@ -250,9 +250,9 @@ def test_a_429_on_one_batch_pauses_the_others(
     gaps = [round(c.at - writes[0].at, 3) for c in writes]  # from the throttled arrival
     # Only batches already on their way when the 429 came back (at most the other three in
     # flight) arrive inside its 0.3 s; every one sent after it waits: without the shared
-    # pause all eight would arrive within milliseconds.
+    # pause all eight would arrive within milliseconds. (No upper bound on how late an
+    # in-flight batch arrives: on a loaded machine that is scheduling, not phonectl.)
     assert sum(1 for gap in gaps if gap < 0.25) <= 4, gaps
-    assert all(gap < 0.1 or gap >= 0.25 for gap in gaps), gaps
 
 
 def three_phones_of_one_type(graph: GraphEmulator, user: str) -> tuple[str, ...]:
