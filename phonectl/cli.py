@@ -64,7 +64,7 @@ def _arguments_as_utf8(args: Sequence[str]) -> list[str] | str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run phonectl; the exit code per CONTRACT.md."""
+    """Run phonectl; its exit code (`phonectl help exit-codes`)."""
     from phonectl.safe_output import OutputFailed, install_safe_streams
 
     install_safe_streams()

@@ -404,7 +404,7 @@ def load_settings(
     cloud = value["cloud"]
     from phonectl.urls import check_root_url
 
-    # --scope adds to the default (CONTRACT: "adds scopes"); login remembers the result.
+    # --scope adds to the default scopes; login remembers the result.
     scopes = tuple(value["scopes"])
     if flags.scopes:
         scopes = tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))

@@ -1,4 +1,5 @@
-"""Each exit code of CONTRACT.md, with Graph's error details on stderr and nothing on stdout."""
+"""Each documented exit code (phonectl help exit-codes), with Graph's error details on stderr and
+nothing on stdout."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ PhoneIdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The phone's id ('phonectl list' shows them).")
 ]
 
-# The field flags of add and update (CONTRACT.md "Field flags").
+# The field flags of add, update and set (the README's "Use").
 TypeOption = Annotated[
     str | None,
     typer.Option(
