@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from phonectl.errors import ExitCode, Interrupted, InvalidInput, PhonectlError, Terminated
 
 COMPLETE_VAR = "_PHONECTL_COMPLETE"
-PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool its pipe's reader left
+# 128 + SIGPIPE, what a shell reports for a tool its pipe's reader left
+PIPE_CLOSED = ExitCode.PIPE_CLOSED
 SHELLS = ("bash", "zsh", "fish")
 
 

@@ -26,6 +26,11 @@ class ExitCode(IntEnum):
     NOT_FOUND = 5, "not found (404)"
     TRY_LATER = 6, "network failure, timeout, or still throttled after retries: try again later"
     INTERRUPTED = 130, "interrupted (Ctrl-C); what was already written is reported first"
+    PIPE_CLOSED = (
+        141,
+        "stdout closed by its reader (a pipe to head): quiet; apply sends no more writes and "
+        "says on stderr what it wrote",
+    )
     TERMINATED = 143, "terminated (SIGTERM); what was already written is reported first"
 
 
