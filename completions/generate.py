@@ -26,7 +26,15 @@ def generated(shell: str) -> str:
     )
     # Typer's zsh script starts with a blank line, and zsh's compinit reads a completion
     # file's first line for its #compdef tag: with a blank line first it ignores the file.
-    return done.stdout.lstrip("\n")
+    text = done.stdout.lstrip("\n")
+    if shell == "zsh":
+        # Typer writes an apostrophe in a description as '' inside single quotes, which zsh
+        # reads as one apostrophe only with RC_QUOTES: without it "the user's" loses it.
+        text = text.replace(
+            "_phonectl_completion() {\n",
+            "_phonectl_completion() {\n  setopt local_options rc_quotes\n",
+        )
+    return text
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -359,3 +360,26 @@ def test_a_group_alone_prints_its_help_as_a_usage_error(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("Usage: phonectl") and "Commands:" in err
+
+
+def test_zsh_descriptions_keep_their_apostrophes(tmp_path: Path) -> None:
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed")
+    script = tmp_path / "probe.zsh"
+    script.write_text(
+        "compdef() { : }\n"
+        f"source {ROOT / 'completions' / '_phonectl'}\n"
+        '_arguments() { print -rl -- "$@" }\n'
+        "words=(phonectl set --); CURRENT=3\n"
+        "_phonectl_completion\n"
+    )
+    bin_dir = str(Path(sys.executable).parent)
+    done = subprocess.run(
+        ["zsh", "-f", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]},
+    )
+    assert "e.g. 'Car Phone'." in done.stdout, done.stdout + done.stderr
