@@ -16,6 +16,7 @@ from phonectl.commands.options import (
     help_when_no_command,
 )
 from phonectl.global_options import EPILOG as GLOBAL_HELP
+from phonectl.global_options import GLOBAL_OPTIONS
 
 HELP_TOPICS = ("exit-codes", "environment")  # help_topics.TOPICS, named without importing it
 
@@ -171,6 +172,26 @@ class _Command(TyperCommand):
             for piece in super().collect_usage_pieces(ctx)
         ]
 
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        return super().shell_complete(ctx, incomplete) + global_option_items(self, ctx, incomplete)
+
+
+def global_option_items(command: Any, ctx: Any, incomplete: str) -> list[Any]:
+    """The root's options as completions after a subcommand too (`phonectl list --sa<Tab>`):
+    they work there (hoisted), so Tab offers them, unless the command has its own."""
+    if not incomplete.startswith("-"):
+        return []
+    from click.shell_completion import CompletionItem
+
+    own = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    root = ctx.find_root().command
+    return [
+        CompletionItem(opt, help=getattr(param, "help", None))
+        for param in root.params
+        for opt in (*param.opts, *param.secondary_opts)
+        if opt in GLOBAL_OPTIONS and opt not in own and opt.startswith(incomplete)
+    ]
+
 
 def _first_sentence(text: str) -> str:
     """A help text's first sentence, on one line: a command's summary in its group's list."""
@@ -207,4 +228,10 @@ def click_group() -> Any:
         for command in getattr(sub, "commands", {}).values():
             if command.short_help is None and command.help:
                 command.short_help = _first_sentence(command.help)
+            # The subgroups' commands (auth status, sandbox serve) complete the global
+            # options too, as _Command does for the others.
+            own_completion = command.shell_complete
+            command.shell_complete = lambda ctx, incomplete, own=own_completion, command=command: (
+                own(ctx, incomplete) + global_option_items(command, ctx, incomplete)
+            )
     return group

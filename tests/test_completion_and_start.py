@@ -105,6 +105,13 @@ def test_flags_complete() -> None:
         ("phonectl update x --type homef", ["homefax"]),  # any case in, as typed out
         ("phonectl update x --type BUS", ["BUSiness", "BUSinessFax"]),
         ("phonectl update x --allowed-audiences me,ORG", ["me,ORGanization"]),
+        # A value already typed is not offered again.
+        ("phonectl update x --allowed-audiences family,f", ["family,federatedOrganizations"]),
+        ("phonectl update x --allowed-audiences me,everyone,e", []),
+        # The global options after a subcommand too (they work there).
+        ("phonectl list --sa", ["--sandbox"]),
+        ("phonectl auth status --pro", ["--profile"]),
+        ("phonectl sandbox reset --de", ["--debug"]),
     ],
 )
 def test_enum_values_complete(words: str, expected: list[str]) -> None:

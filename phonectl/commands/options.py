@@ -27,13 +27,15 @@ def complete_from(
     def complete(incomplete: str) -> list[str]:
         done, comma, last = incomplete.rpartition(",") if comma_separated else ("", "", incomplete)
         typed = last.strip()
+        # A value already in the list is not offered again (me,family, -> not me or family).
+        already = {part.strip().lower() for part in done.split(",")} if done else set()
         # Typer keeps only candidates that start with the text as typed, case and all: a
         # case-insensitive match is offered as what was typed plus the rest of the value
         # (`homef` -> `homefax`), which phonectl reads case-insensitively.
         return [
             done + comma + (name if name.startswith(typed) else typed + name[len(typed) :])
             for name in names
-            if name.lower().startswith(typed.lower())
+            if name.lower().startswith(typed.lower()) and name.lower() not in already
         ]
 
     return complete
