@@ -696,8 +696,6 @@ _PER_PROFILE_ENV = frozenset(
         "PHONECTL_CLOUD",
         "PHONECTL_TOKEN_CACHE",
         "PHONECTL_ACCESS_TOKEN",
-        "PHONECTL_GRAPH_URL",
-        "PHONECTL_AUTHORITY_HOST",
     }
 )
 
