@@ -97,11 +97,12 @@ def safe_text(text: str) -> str:
 
 
 @contextmanager
-def progress(total: int, description: str, unit: str = "users") -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal, saying what it is doing and how many
-    of how many `unit` are done; the callable advances it."""
+def progress(total: int, description: str, unit: str = "users") -> Iterator[Callable[..., None]]:
+    """A progress bar on stderr when it is a terminal, saying what it is doing, how many of
+    how many `unit` are done and how many failed so far; the callable advances it
+    (`advance(done, failed=0)`)."""
     if total == 0 or not sys.stderr.isatty():
-        yield lambda done: None
+        yield lambda done, failed=0: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -111,10 +112,19 @@ def progress(total: int, description: str, unit: str = "users") -> Iterator[Call
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn(unit),
+        TextColumn("{task.fields[failed_text]}"),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda done: bar.advance(task, done)
+        task = bar.add_task(description, total=total, failed_text="")
+        failures = 0
+
+        def advance(done: int, failed: int = 0) -> None:
+            nonlocal failures
+            failures += failed
+            text = f"{failures} failed" if failures else ""
+            bar.update(task, advance=done, failed_text=text)
+
+        yield advance
 
 
 def _write_json(value: Any) -> None:

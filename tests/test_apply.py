@@ -369,6 +369,28 @@ def test_progress_on_a_terminal_counts_every_row_to_the_end(
     assert b"applying" in screen
     assert b"30/30" in screen  # the unchanged rows count as done too
     assert screen.count(b"\tupdated\t") == 15 and screen.count(b"\tunchanged\t") == 15
+    assert b"failed" not in screen
+
+
+def test_progress_counts_failures_as_they_happen_and_says_dry_run(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    add_users(graph, 4)
+    # Two rows that cannot be planned (no pager to change, no number to add one), two fine.
+    csv = write(
+        tmp_path,
+        "phones.csv",
+        "user,type,number,displayName\n"
+        "user0@contoso.com,pager,,Pager\n"
+        "user1@contoso.com,pager,,Pager\n"
+        "user2@contoso.com,other,+1 555 0002,x\n"
+        "user3@contoso.com,other,+1 555 0003,y\n",
+    )
+    code, screen = run_on_terminal(["apply", csv, "-o", "tsv"])
+    assert code == 1, screen
+    assert b"2 failed" in screen
+    code, screen = run_on_terminal(["apply", csv, "--dry-run", "-o", "tsv"])
+    assert b"dry run: planning" in screen
 
 
 def test_audience_cells_take_several_values_and_compare_as_a_set(

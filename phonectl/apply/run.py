@@ -204,14 +204,15 @@ def apply_rows(
     max_deletes: int | None = None,
     before_writes: Callable[[Before], None] | None = None,
     approve: Callable[[Approval], None] | None = None,
-    on_settled: Callable[[int], None] = lambda rows: None,
+    on_settled: Callable[[int, int], None] = lambda rows, failed: None,
 ) -> ApplyReport:
     """Bring Graph in line with the rows, USERS_PER_ROUND users at a time (a user's rows all
-    in one round, so each is planned as before against all its phones). `on_settled(n)`: n
-    more rows are done. `before_writes` sees the phones a round will change before its
-    first write (--backup). `max_deletes` holds over the running total of deletes of the
-    whole run; with several rounds they are also counted before the first write, and
-    `approve` (the --prune question) hears that count then. `rows` is emptied.
+    in one round, so each is planned as before against all its phones). `on_settled(n,
+    failed)`: n more rows are done, `failed` of them failed. `before_writes` sees the phones
+    a round will change before its first write (--backup). `max_deletes` holds over the
+    running total of deletes of the whole run; with several rounds they are also counted
+    before the first write, and `approve` (the --prune question) hears that count then.
+    `rows` is emptied.
 
     Whatever stops the run (an interrupt, an error) raises ApplyStopped with the report of
     every row: nothing is lost from it, and no batch goes out after it is made."""
@@ -234,7 +235,7 @@ def _run(
     max_deletes: int | None,
     before_writes: Callable[[Before], None] | None,
     approve: Callable[[Approval], None] | None,
-    on_settled: Callable[[int], None],
+    on_settled: Callable[[int, int], None],
 ) -> None:
     rows = progress.waiting
     user_keys, owners = resolve_users(client, [row.user for row in rows])
@@ -271,10 +272,11 @@ def _run(
                 )
             )
         del phones  # the plan has what the writes need
+        planned_failures = sum(1 for r in the_plan.rows if r.failure is not None)
         if dry_run or not the_plan.writes:
-            on_settled(len(this_round.rows))
+            on_settled(len(this_round.rows), planned_failures)
         else:
-            on_settled(sum(1 for r in the_plan.rows if r.write_key is None))
+            on_settled(sum(1 for r in the_plan.rows if r.write_key is None), planned_failures)
             _send(client, the_plan, progress, on_settled)
         progress.settle_round()
         del this_round, the_plan  # before the next round's phones are read
@@ -438,7 +440,7 @@ def _send(
     client: GraphClient,
     the_plan: Plan,
     progress: _Progress,
-    on_settled: Callable[[int], None],
+    on_settled: Callable[[int, int], None],
 ) -> None:
     """Send every write once; answers by write key, filled in as Graph answers (an
     interrupt leaves them partly filled, and `progress.sent` says which may have gone out).
@@ -462,7 +464,8 @@ def _send(
             first_answers[index] = answer
             return
         answers[writes[index].key] = _slim(answer, writes[index].method)
-        on_settled(len(writes[index].lines))
+        refused = write_fate(answer) is Outcome.failed
+        on_settled(len(writes[index].lines), len(writes[index].lines) if refused else 0)
 
     client.send_batch(requests, on_result=settle, on_sent=went_out)
     if not unknown:
@@ -475,7 +478,7 @@ def _send(
         answers[write.key] = (
             BatchResult(201, {"id": made["id"]}) if made else _unknown_add(first_answers[index])
         )
-        on_settled(len(write.lines))
+        on_settled(len(write.lines), 0)
 
 
 def _unknown_add(answer: BatchResult) -> BatchResult:
