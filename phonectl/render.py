@@ -115,6 +115,7 @@ def progress(total: int, description: str, unit: str = "users") -> Iterator[Call
         TextColumn("{task.fields[failed_text]}"),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        _bars.append(bar)
         task = bar.add_task(description, total=total, failed_text="")
         failures = 0
 
@@ -124,7 +125,29 @@ def progress(total: int, description: str, unit: str = "users") -> Iterator[Call
             text = f"{failures} failed" if failures else ""
             bar.update(task, advance=done, failed_text=text)
 
-        yield advance
+        try:
+            yield advance
+        finally:
+            _bars.remove(bar)
+
+
+# The progress bar on screen, if any: a question stops it while it waits for an answer.
+_bars: list[Any] = []
+
+
+def confirm(question: str) -> bool:
+    """A yes/no question on stderr (no by default), the progress bar paused meanwhile: its
+    redraws would hide the question, and some rich versions hold a line without a newline."""
+    import typer
+
+    paused = list(_bars)
+    for bar in paused:
+        bar.stop()
+    try:
+        return bool(typer.confirm(safe_text(question), err=True))
+    finally:
+        for bar in paused:
+            bar.start()
 
 
 def _write_json(value: Any) -> None:

@@ -195,6 +195,9 @@ def apply(
         client.concurrency = concurrency
         lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
         backup_file = None if backup is None else _Backup(backup, client)
+        # Decided before the progress bar starts: while it runs, sys.stderr may be the bar's
+        # proxy, which some rich versions report as no terminal (and would skip the question).
+        at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
         doing = "dry run: planning" if dry_run else "applying"
         with lock, render.progress(total, doing, unit="rows") as advance:
             report = apply_rows(
@@ -204,7 +207,7 @@ def apply(
                 prune=prune,
                 max_deletes=max_deletes if prune else None,
                 before_writes=backup_file,
-                approve=None if yes else _ask_before_deleting,
+                approve=None if yes or not at_terminal else _ask_before_deleting,
                 on_settled=advance,
             )
     except ApplyStopped as stop:
@@ -257,16 +260,15 @@ def _stopped_result(stop: "ApplyStopped") -> "ApplyResult":
 
 def _ask_before_deleting(approval: "Approval") -> None:
     """--prune at a terminal: the count of phones and users, and a yes before any delete.
-    Without a terminal, no question (cron has --max-deletes)."""
+    (Without a terminal no question is asked: apply passes no approval then; cron has
+    --max-deletes.)"""
     from phonectl.errors import PhonectlError
 
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return
     question = (
-        f"--prune will delete {approval.phones} phone{'s' if approval.phones != 1 else ''} of "
-        f"{approval.users} user{'s' if approval.users != 1 else ''}. Go on?"
+        f"--prune will delete {counted(approval.phones, 'phone')} of "
+        f"{counted(approval.users, 'user')}. Go on?"
     )
-    if not typer.confirm(question, err=True):
+    if not render.confirm(question):
         raise PhonectlError("not confirmed; nothing more was sent", hint="--yes skips the question")
 
 

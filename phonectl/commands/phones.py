@@ -294,5 +294,5 @@ def _confirm_delete(rt: "Runtime", path: str, phone_id: str, owner: str) -> None
     )
     described = f"{phone.get('number') or phone_id}{f' ({what})' if what else ''}"
     question = f"Delete phone {described} of {owner}? (id {phone_id})"
-    if not typer.confirm(render.safe_text(question), err=True):
+    if not render.confirm(question):
         raise PhonectlError("not deleted")
