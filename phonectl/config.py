@@ -153,28 +153,45 @@ def save_config(values: dict[str, Any], path: Path | None = None) -> Path:
 
 
 def save_profile(name: str, values: dict[str, Any], *, warn: Say, path: Path | None = None) -> Path:
-    """Replace one profile's remembered settings, keeping every other profile as it was."""
+    """Replace one profile's remembered settings, keeping every other profile as it was
+    (read, changed and written under a lock: two logins at once lose neither)."""
     path = path or config_path()
-    data = read_config(path, warn=warn)
-    if name == DEFAULT_PROFILE:
-        kept: dict[str, Any] = {k: data[k] for k in ("profiles", "current_profile") if k in data}
-        data = {**values, **kept}
-    else:
-        data["profiles"] = {**(data.get("profiles") or {}), name: values}
-    return save_config(data, path)
+    with _config_lock(path):
+        data = read_config(path, warn=warn)
+        if name == DEFAULT_PROFILE:
+            kept: dict[str, Any] = {
+                k: data[k] for k in ("profiles", "current_profile") if k in data
+            }
+            data = {**values, **kept}
+        else:
+            data["profiles"] = {**(data.get("profiles") or {}), name: values}
+        return save_config(data, path)
 
 
 def switch_profile(name: str, *, warn: Say, path: Path | None = None) -> Path:
     """Make `name` the profile used without --profile."""
     path = path or config_path()
-    data = read_config(path, warn=warn)
-    if profile_section(data, check_profile_name(name)) is None:
-        raise InvalidInput(
-            f"there is no profile {name!r} (profiles: {', '.join(profile_names(data))})",
-            hint=f"sign in to it first: phonectl auth login --profile {name}",
-        )
-    if name == DEFAULT_PROFILE:
-        data.pop("current_profile", None)
-    else:
-        data["current_profile"] = name
-    return save_config(data, path)
+    with _config_lock(path):
+        data = read_config(path, warn=warn)
+        if profile_section(data, check_profile_name(name)) is None:
+            raise InvalidInput(
+                f"there is no profile {name!r} (profiles: {', '.join(profile_names(data))})",
+                hint=f"sign in to it first: phonectl auth login --profile {name}",
+            )
+        if name.lower() == DEFAULT_PROFILE:
+            data.pop("current_profile", None)
+        else:
+            data["current_profile"] = name.lower()
+        return save_config(data, path)
+
+
+# A config change is a few milliseconds; another process's is waited for this long at most.
+CONFIG_LOCK_WAIT = 10.0
+
+
+def _config_lock(path: Path) -> Any:
+    from phonectl.files import exclusive_lock
+
+    return exclusive_lock(
+        path.with_name(path.name + ".lock"), wait=CONFIG_LOCK_WAIT, holder="config"
+    )

@@ -229,3 +229,25 @@ def test_completion_offers_profile_names(two_profiles: list[str]) -> None:
     )
     assert "fabrikam" in done.stdout.split()
     assert "default" not in done.stdout.split()
+
+
+def test_two_logins_at_once_keep_both_profiles(
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture
+) -> None:
+    import subprocess
+    import sys
+
+    login_host.host.behaviour.token_delay = 0.2  # both are signing in at the same moment
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "phonectl", "auth", "login", "--profile", name],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("one", "two")
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    config = json.loads(config_path().read_text())
+    assert sorted(config["profiles"]) == ["one", "two"]
