@@ -128,6 +128,16 @@ def acquire_token(
     if token is not None:
         return token
     why = "not signed in, or the sign-in has expired"
+    if settings.account and not signed_in_for_tenant(settings):
+        # A refresh token works in any tenant the account may enter: redeemed for another
+        # tenant it would sign this run in where the account never signed in with phonectl.
+        account = settings.account
+        raise SignInRequired(
+            f"the sign-in of {settings.account_name} is for tenant "
+            f"{account.get('tenant') or account.get('tenant_id')}, not {settings.tenant}",
+            hint=f"sign in for it: phonectl auth login --tenant {settings.tenant} (with "
+            "--profile NAME to keep both sign-ins)",
+        )
     if settings.account and settings.client_id:
         try:
             token = _refresh(settings, store, warn, debug=debug)
@@ -252,12 +262,22 @@ def token_realms(settings: Settings) -> set[str]:
     return realms
 
 
+def signed_in_for_tenant(settings: Settings) -> bool:
+    """Whether the remembered account signed in for the tenant as configured (its directory
+    is one of the realms that spelling stands for). An account recorded without its
+    directory (a login host that sent no account information) is taken as it is."""
+    directory = ((settings.account or {}).get("tenant_id") or "").lower()
+    return not directory or directory in token_realms(settings)
+
+
 def refresh_rejected(
     settings: Settings, rejected: str, *, warn: Say, debug: Say | None = None
 ) -> Token | None:
     """A new access token after Graph refused `rejected` (401): one forced refresh with the
     cached refresh token; None when there is none to use."""
     if settings.sandbox or settings.access_token is not None or not settings.account:
+        return None
+    if not signed_in_for_tenant(settings):
         return None
     if not settings.client_id:
         return None

@@ -198,6 +198,10 @@ class GraphClient:
     def request_object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         """A call whose answer must be one JSON object (an itemPhone)."""
         answer = self.request(method, path, body)
+        if answer is None and method == "PATCH":
+            # Graph documents 200 with the object; a 204 No Content still says it was done,
+            # so the phone is read back rather than the write reported as failed.
+            answer = self.request("GET", path)
         if not isinstance(answer, dict):
             raise _unexpected_body(method, self.base_url + path, f"{_kind(answer)}, not an object")
         return answer

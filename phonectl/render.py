@@ -182,6 +182,8 @@ def tsv_escape(value: Any) -> str:
     character escaped (\\t, \\n, \\r, \\x1b, \\u202e); None as empty."""
     if value is None:
         return ""
+    if isinstance(value, bool):  # as JSON writes them, whatever the command
+        return "true" if value else "false"
     return escape_controls(redact(str(value)).replace("\\", "\\\\"))
 
 

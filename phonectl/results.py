@@ -572,13 +572,17 @@ class LintResult(NamedTuple):
 
     findings: Sequence[Finding]
     summary: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()  # users whose phones could not be read: exit 1 too
+    warnings: tuple[str, ...] = ()  # users whose phones could not be read
+    # When reads failed: their code (3, 4, 5 or 6 when every read failed for that one
+    # cause, else 1), so a sign-in problem is not taken for findings.
+    read_failure: ExitCode | None = None
+    problem: PhonectlError | None = None
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.FAILED if self.findings or self.warnings else ExitCode.OK
-
-    problem: PhonectlError | None = None
+        if self.read_failure is not None:
+            return self.read_failure
+        return ExitCode.FAILED if self.findings else ExitCode.OK
 
     def json(self) -> Any:
         return [
@@ -608,6 +612,8 @@ class LintResult(NamedTuple):
 
     def view(self) -> View:
         if not self.findings:
+            if self.read_failure is not None:
+                return Nothing("no findings among the numbers read; some could not be read")
             return Nothing("no findings: every number parses, is valid and is in format")
         rows = (
             (

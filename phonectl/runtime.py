@@ -57,6 +57,11 @@ class Runtime:
         self._emulator: GraphEmulator | None = None
 
     @property
+    def flags(self) -> Flags:
+        """The global options as given on the command line (None: not given)."""
+        return self._flags
+
+    @property
     def settings(self) -> Settings:
         if self._settings is None:
             from phonectl import render

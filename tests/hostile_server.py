@@ -204,6 +204,15 @@ def _batch_items(h: _Handler) -> None:
     h.send_json(200, {"responses": responses})
 
 
+def _no_content_patch(h: _Handler) -> None:
+    """A write answered 204 No Content (done, no body); reads answer the phone."""
+    if h.command == "PATCH":
+        h.send_response(204)
+        h.end_headers()
+        return
+    h.send_json(200, {"id": "p1", "type": "home", "number": "+1 425 555 0100"})
+
+
 def _shape(value: Any) -> Answer:
     return lambda h: h.send_json(200, value)
 
@@ -212,6 +221,7 @@ MODES: dict[str, Answer] = {
     "echo-auth": _echo_auth,
     "redirect": _redirect,
     "not-modified": _not_modified,
+    "no-content-patch": _no_content_patch,
     "drip": _drip,
     "drip-headers": _drip_headers,
     "hang": _hang,

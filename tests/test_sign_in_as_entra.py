@@ -78,15 +78,22 @@ def test_an_expired_token_is_refreshed_with_one_token_request(
     assert sent_token(call) == bearer(host.host.issued_access_tokens[-1])
 
 
-def test_a_token_for_one_tenant_is_not_used_for_another_spelled_alike(
+def test_a_sign_in_for_one_tenant_is_not_used_for_another(
     signed_out_graph: GraphEmulator, host: LoginHostFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Neither its access token nor its refresh token: Entra would redeem the refresh token
+    # in any tenant the account may enter, so asking would already be using it.
+    host.host.behaviour.access_token_lifetime = 10  # stale: a run would have to refresh
     sign_in("--tenant", TENANT_DOMAIN)
     host.host.seen.clear()
     monkeypatch.setenv("PHONECTL_TENANT", OTHER_TENANT_DOMAIN)
-    done = run_phonectl("auth", "status", "-o", "json")
-    assert '"tokenSource": "cache"' not in done.stdout
-    assert host.host.seen != []  # it had to ask: the cached token is contoso's
+    done = run_phonectl(*GET)
+    assert done.returncode == 3
+    assert f"is for tenant {TENANT_DOMAIN}, not {OTHER_TENANT_DOMAIN}" in done.stderr
+    assert f"phonectl auth login --tenant {OTHER_TENANT_DOMAIN}" in done.stderr
+    status = run_phonectl("auth", "status", "-o", "json")
+    assert status.returncode == 3 and '"usable": false' in status.stdout
+    assert host.host.seen == [] and graph_calls(signed_out_graph) == []
 
 
 def test_debug_shows_the_login_hosts_calls_with_no_secret(

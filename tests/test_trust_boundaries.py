@@ -142,6 +142,16 @@ def test_redirects_are_never_followed_and_never_count_as_success(
     assert tripwire.connections == 0
 
 
+def test_a_204_to_a_patch_is_success_and_the_phone_is_read_back(
+    hostile: HostileGraph, phonectl: Run
+) -> None:
+    hostile.mode = "no-content-patch"
+    result = phonectl("update", EXAMPLE_PHONE_ID, "--type", "home", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["number"] == "+1 425 555 0100"
+    assert [method for method, _ in hostile.requests] == ["PATCH", "GET"]
+
+
 def test_a_304_to_a_patch_is_not_success(hostile: HostileGraph, phonectl: Run) -> None:
     hostile.mode = "not-modified"
     result = phonectl("update", EXAMPLE_PHONE_ID, "--type", "home")

@@ -324,6 +324,17 @@ def export(
     from phonectl.results import Said
 
     rt = runtime(ctx)
+    if rt.settings.query is not None:
+        raise InvalidInput(
+            "export writes a file and takes no --query",
+            hint="query the phones with 'phonectl list --query ...', or filter the file",
+        )
+    explicit_table = (output or rt.flags.output) is OutputFormat.table
+    if explicit_table:
+        raise InvalidInput(
+            "export writes a file, not a table: -o json writes JSON Lines, -o tsv tab-separated",
+            hint="leave -o out for CSV, or use --format csv|jsonl",
+        )
     fmt, delimiter = _export_format(rt.output(output), out, format_)
     refs = named_users(rt, user, users_file, all_users)
     client = rt.client()
@@ -345,8 +356,22 @@ def export(
         f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}"
         for failed_user, failure in exported.failures
     )
-    code = ExitCode.FAILED if exported.failures else ExitCode.OK
+    code = reads_exit_code([failure for _, failure in exported.failures], exported.entries)
     return render.Shown(Said((summary,), warnings, code), OutputFormat.table)
+
+
+def reads_exit_code(failures: list[Any], read: Any) -> ExitCode:
+    """export's and lint's code when reads failed: the failures' own code (sign-in 3,
+    permission 4, not found 5, try later 6) when they share it and nothing was read, as
+    apply does; else 1."""
+    if not failures:
+        return ExitCode.OK
+    codes = {failure.exit_code for failure in failures}
+    shared = {ExitCode.SIGN_IN, ExitCode.FORBIDDEN, ExitCode.NOT_FOUND, ExitCode.TRY_LATER}
+    if len(codes) == 1 and not read and codes <= shared:
+        code: ExitCode = codes.pop()
+        return code
+    return ExitCode.FAILED
 
 
 def named_users(
@@ -360,8 +385,12 @@ def named_users(
 
     refs = [UserRef(check_identifier(u.strip(), "--user")) for u in user or ()]
     if users_file is not None:
-        listed = decode(read_input(users_file), users_file, None).splitlines()
-        refs += [UserRef(check_identifier(u.strip(), "user")) for u in listed if u.strip()]
+        listed = [u.strip() for u in decode(read_input(users_file), users_file, None).splitlines()]
+        # A header line (user, userPrincipalName, id) and # comments are not users.
+        wanted = [u for u in listed if u and not u.startswith("#")]
+        if wanted and wanted[0].lower() in {"user", "userprincipalname", "upn", "id"}:
+            wanted = wanted[1:]
+        refs += [UserRef(check_identifier(u, "user")) for u in wanted]
     if all_users:
         refs += every_user(rt.client())
     if not refs and not (all_users or users_file):
@@ -379,6 +408,12 @@ def _export_format(
     wanted = {OutputFormat.json: FileFormat.jsonl, OutputFormat.tsv: FileFormat.csv}.get(output)
     if wanted is not None and given is not None and given is not wanted:
         raise InvalidInput(f"-o {output.value} and --format {given.value} contradict each other")
+    if wanted is not None and given is None and out not in (None, "-"):
+        named = format_for_output(out, None)
+        if named is not wanted:
+            raise InvalidInput(
+                f"-o {output.value} writes {wanted.value}, but --out {out} names {named.value}"
+            )
     fmt = format_for_output(out, given or wanted)
     delimiter = "\t" if output is OutputFormat.tsv or (out or "").lower().endswith(".tsv") else ","
     return fmt, delimiter

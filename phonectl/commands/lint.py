@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from phonectl import render
-from phonectl.commands.apply import FormatOption, named_users
+from phonectl.commands.apply import FormatOption, named_users, reads_exit_code
 from phonectl.commands.options import (
     AllUsersOption,
     NormalizeOption,
@@ -19,7 +19,7 @@ from phonectl.commands.options import (
     number_rules,
     runtime,
 )
-from phonectl.errors import InvalidInput
+from phonectl.errors import ExitCode, InvalidInput
 from phonectl.numbers import NumberFormat
 from phonectl.words import counted
 
@@ -77,8 +77,9 @@ def lint(
         raise InvalidInput("lint reads either FILE or users (--user, --users-file, --all-users)")
     fixes_path = None if fixes is None else _new_file(fixes, from_file=file is not None)
     rt = runtime(ctx)
+    read_failure = None
     if file is None:
-        numbers, summary, warnings = _from_graph(rt, user, users_file, all_users)
+        numbers, summary, warnings, read_failure = _from_graph(rt, user, users_file, all_users)
     else:
         numbers, summary = _from_file(file, format_)
         warnings = ()
@@ -91,12 +92,13 @@ def lint(
     if fixes_path is not None:
         _write_fixes(fixes_path, fixable)
         notes.append(f"{len(fixable)} fixes written to {fixes} (review it, then apply it)")
-    return render.Shown(LintResult(findings, tuple(notes), warnings), rt.output(output))
+    result = LintResult(findings, tuple(notes), warnings, read_failure)
+    return render.Shown(result, rt.output(output))
 
 
 def _from_graph(
     rt: "Runtime", user: list[str] | None, users_file: str | None, all_users: bool
-) -> tuple[list["Held"], str, tuple[str, ...]]:
+) -> tuple[list["Held"], str, tuple[str, ...], ExitCode | None]:
     """Every number of the users named, read as export reads them ($batch)."""
     from phonectl.apply.export import export_phones
     from phonectl.lint import Held
@@ -119,7 +121,9 @@ def _from_graph(
         f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}"
         for failed_user, failure in exported.failures
     )
-    return numbers, summary, warnings
+    failures = [failure for _, failure in exported.failures]
+    code = reads_exit_code(failures, exported.entries) if failures else None
+    return numbers, summary, warnings, code
 
 
 def _from_file(file: str, format_: "FileFormat | None") -> tuple[list["Held"], str]:

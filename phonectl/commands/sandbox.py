@@ -45,16 +45,26 @@ def serve(
       phonectl sandbox serve --port 8765
       # then, in another shell, any Graph client:
       export PHONECTL_GRAPH_URL=http://127.0.0.1:8765 PHONECTL_ACCESS_TOKEN=x
-        phonectl list
+      phonectl list
     """
+    import errno
+
+    from phonectl.errors import InvalidInput
     from phonectl.sandbox import default_state_path
     from phonectl.sandbox.server import GraphEmulator
     from phonectl.sandbox.state import SandboxState
 
     state_path = default_state_path()
-    emulator = GraphEmulator(
-        SandboxState(state_path), port=port, page_size=page_size, log_requests=log
-    )
+    try:
+        emulator = GraphEmulator(
+            SandboxState(state_path), port=port, page_size=page_size, log_requests=log
+        )
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise InvalidInput(
+            f"port {port} on 127.0.0.1 is in use", hint="pick another --port, or 0 for any free one"
+        ) from None
     render.result_line(emulator.url)  # stdout: what a script reads to find the emulator
     render.notice(
         f"Graph emulator listening on {emulator.url} (state in {state_path}); Ctrl-C stops it."

@@ -117,8 +117,10 @@ class GraphEmulator(ThreadingHTTPServer):
             raise ValueError(f"the emulator listens on loopback only, not on {host!r}")
         if ":" in host:
             self.address_family = socket.AF_INET6
-        super().__init__((host, port), _Handler)
+        # Before binding: a port in use fails inside __init__, which closes the server.
         self.state = state
+        self._closed = False
+        super().__init__((host, port), _Handler)
         self.page_size = page_size
         self.log_requests = log_requests
         self.faults: list[Fault] = []
@@ -127,7 +129,6 @@ class GraphEmulator(ThreadingHTTPServer):
         # Tests: build @odata.nextLink on this host instead of the request's (a hostile answer).
         self.next_link_host: str | None = None
         self._control_lock = threading.Lock()
-        self._closed = False
         self.shuffle_seed = batch_seed(shuffle_seed)
         self.shuffler = random.Random(self.shuffle_seed)
 

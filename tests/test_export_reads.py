@@ -1,0 +1,82 @@
+"""export and lint as scripts see them: a refused read keeps its own exit code (sign-in 3,
+permission 4, not found 5, try later 6) when every read failed for it, never a plain 1 that
+lint would share with its findings; what export cannot honour (-o table, --query) is refused
+before anything is read; a users file may carry a header and comments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import graph_calls, run_phonectl
+
+from phonectl.sandbox.server import Fault, GraphEmulator
+
+ADELE = "adelev@contoso.com"
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, 3), (403, 4), (404, 5), (429, 6)])
+@pytest.mark.parametrize("command", ["export", "lint"])
+def test_a_refused_read_keeps_its_exit_code(
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch, status: int, code: int, command: str
+) -> None:
+    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "0")
+    graph.add_fault(Fault(status=status, count=50, per_http_request=True))
+    done = run_phonectl(command, "--user", ADELE)
+    assert done.returncode == code, done.stderr
+    assert "every number parses" not in done.stderr  # lint claims nothing it did not read
+
+
+def test_lint_with_some_reads_failing_is_1_and_says_so(graph: GraphEmulator) -> None:
+    graph.add_fault(Fault(status=404, count=1, method="GET", path_contains="nobody"))
+    done = run_phonectl("lint", "--user", ADELE, "--user", "nobody@contoso.com")
+    assert done.returncode == 1, done.stderr
+    assert "nobody@contoso.com" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-o", "table"),
+        ("--output", "table"),
+        ("--query", "[].number"),
+    ],
+)
+def test_export_refuses_what_it_cannot_honour_before_reading(
+    graph: GraphEmulator, args: tuple[str, ...]
+) -> None:
+    done = run_phonectl("export", "--user", ADELE, *args)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert graph_calls(graph) == []
+    global_form = run_phonectl(*args, "export", "--user", ADELE)
+    assert global_form.returncode == 2
+
+
+def test_export_o_tsv_to_a_jsonl_file_names_the_clash(graph: GraphEmulator, tmp_path: Path) -> None:
+    done = run_phonectl("export", "-o", "tsv", "--out", str(tmp_path / "e.jsonl"))
+    assert done.returncode == 2
+    assert "-o tsv writes csv, but --out" in done.stderr
+    assert "--format" not in done.stderr  # none was given
+
+
+def test_a_users_file_may_have_a_header_and_comments(graph: GraphEmulator, tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text(f"userPrincipalName\n# the team\n{ADELE}\n\n")
+    done = run_phonectl("export", "--users-file", str(users))
+    assert done.returncode == 0, done.stderr
+    assert ADELE in done.stdout
+    assert "1 user " in done.stderr or "of 1 user in" in done.stderr
+
+
+def test_tsv_booleans_are_written_as_json_writes_them(graph: GraphEmulator) -> None:
+    done = run_phonectl("--sandbox", "auth", "status", "-o", "tsv")
+    assert "\ttrue\n" in done.stdout and "True" not in done.stdout
+
+
+def test_sandbox_serve_on_a_port_in_use_is_one_clear_line(graph: GraphEmulator) -> None:
+    port = graph.server_address[1]
+    done = run_phonectl("sandbox", "serve", "--port", str(port), timeout=30)
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is in use" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
