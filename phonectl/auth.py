@@ -86,8 +86,7 @@ def is_plausible_bearer_token(value: str) -> bool:
 def env_token(settings: Settings) -> Token:
     """PHONECTL_ACCESS_TOKEN, checked: a malformed or expired one is a sign-in error (exit 3),
     and its text is never shown."""
-    value = settings.access_token or ""
-    add_secret(value)
+    value = Secret(settings.access_token or "")  # redacted from here on
     if not is_plausible_bearer_token(value):
         raise SignInRequired(
             "PHONECTL_ACCESS_TOKEN is not a usable bearer token (it has whitespace, control "
@@ -100,7 +99,7 @@ def env_token(settings: Settings) -> Token:
             f"PHONECTL_ACCESS_TOKEN expired at {_utc(expires_on)}",
             hint="get a fresh token, or unset it and run 'phonectl auth login'",
         )
-    return Token(Secret(value), TokenSource.env, expires_on)
+    return Token(value, TokenSource.env, expires_on)
 
 
 def _utc(timestamp: int) -> str:
@@ -322,13 +321,13 @@ def _refresh(
             )
         if not result or not isinstance(result.get("access_token"), str):
             return None
-        add_secret(result["access_token"])
-        add_secret(result.get("refresh_token"))
-        if not is_plausible_bearer_token(result["access_token"]):
+        access_token = Secret(result["access_token"])  # redacted from here on
+        _hold_refresh_token(result)
+        if not is_plausible_bearer_token(access_token):
             raise SignInRequired("the login host answered with an access token that is not usable")
         if cache.has_state_changed:
             _save_refreshed(store, cache.serialize(), warn)
-        return Token(Secret(result["access_token"]), TokenSource.refresh, _expires_on(result))
+        return Token(access_token, TokenSource.refresh, _expires_on(result))
 
 
 def _save_refreshed(store: TokenStore, blob: str, warn: Say) -> None:
@@ -444,8 +443,8 @@ def sign_in(
             f"sign-in failed: {_error_text(result)}",
             hint="run 'phonectl auth login' to try again",
         )
-    add_secret(result["access_token"])
-    add_secret(result.get("refresh_token"))
+    access_token = Secret(result["access_token"])  # redacted from here on
+    _hold_refresh_token(result)
     with cache_lock(_lock_wait(settings), _lock_name(settings)):
         blob = cache.serialize()
         if settings.token_cache_path is not None:
@@ -457,7 +456,7 @@ def sign_in(
     accounts = app.get_accounts()
     account = accounts[0] if accounts else {}
     return SignedIn(
-        Token(Secret(result["access_token"]), TokenSource.sign_in, _expires_on(result)),
+        Token(access_token, TokenSource.sign_in, _expires_on(result)),
         username=str(claims.get("preferred_username") or account.get("username") or ""),
         tenant_id=str(claims.get("tid") or account.get("realm") or settings.tenant),
         home_account_id=str(account.get("home_account_id") or ""),
@@ -825,6 +824,13 @@ def _login_host_errors() -> Iterator[None]:
             f"the login host did not answer as Microsoft Entra ID does: {exc}",
             hint="check --tenant, --cloud and PHONECTL_AUTHORITY_HOST",
         ) from None
+
+
+def _hold_refresh_token(result: dict[str, Any]) -> None:
+    """A login host's refresh token is a secret from the moment it arrives."""
+    refresh_token = result.get("refresh_token")
+    if isinstance(refresh_token, str):
+        Secret(refresh_token)
 
 
 def _expires_on(result: dict[str, Any]) -> int | None:

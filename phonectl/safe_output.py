@@ -230,10 +230,6 @@ class SafeStream:
         self._stream = stream
         self._is_stdout = is_stdout
 
-    @property
-    def wrapped(self) -> TextIO | None:
-        return self._stream
-
     def write(self, text: str) -> int:
         if self._stream is None:
             if self._is_stdout:

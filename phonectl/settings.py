@@ -17,9 +17,16 @@ from phonectl.errors import InvalidInput, Say
 
 
 class Secret(str):
-    """A token: itself in str() and f-strings, `<hidden>` in any repr (records, logs, errors)."""
+    """A token: itself in str() and f-strings, `<hidden>` in any repr (records, logs, errors),
+    and redacted from all output from the moment it is made (no call site can forget)."""
 
     __slots__ = ()
+
+    def __new__(cls, value: str) -> Secret:
+        from phonectl.safe_output import add_secret
+
+        add_secret(value)
+        return super().__new__(cls, value)
 
     def __repr__(self) -> str:
         return "<hidden>"

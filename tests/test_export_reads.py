@@ -66,7 +66,7 @@ def test_a_users_file_may_have_a_header_and_comments(graph: GraphEmulator, tmp_p
     done = run_phonectl("export", "--users-file", str(users))
     assert done.returncode == 0, done.stderr
     assert ADELE in done.stdout
-    assert "1 user " in done.stderr or "of 1 user in" in done.stderr
+    assert "export: 1 phone of 1 user in" in done.stderr
 
 
 def test_tsv_booleans_are_written_as_json_writes_them(graph: GraphEmulator) -> None:

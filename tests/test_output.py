@@ -182,7 +182,11 @@ def test_one_phone_is_a_card_that_wraps_long_values_at_the_terminal(
 def test_global_options_work_after_the_subcommand(phonectl: Run, args: list[str]) -> None:
     result = phonectl(*args)
     assert result.exit_code == 0, result.stderr
-    assert EXAMPLE_PHONE_ID in result.stdout or '"tokenSource": "sandbox"' in result.stdout
+    if "json" in args:  # auth status, in json, from the sandbox
+        assert result.json()["tokenSource"] == "sandbox"
+    else:  # a phone of the sandbox's, as tsv: the id first, then a tab
+        assert f"{EXAMPLE_PHONE_ID}\t" in result.stdout
+    assert ("debug: GET " in result.stderr) == ("--debug" in args)
 
 
 def test_a_subcommands_own_option_of_that_name_stays_its_own(

@@ -26,11 +26,6 @@ from phonectl.sandbox.server import Fault, GraphEmulator
 UPDATE = ("update", EXAMPLE_PHONE_ID, "--type", "mobile")
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHONECTL_MAX_RETRIES", "3")
-
-
 def _phones(graph: GraphEmulator) -> list[dict[str, object]]:
     users = graph.state.snapshot()["users"]
     return next(u["phones"] for u in users if u["id"] == ME_ID)

@@ -122,8 +122,9 @@ def test_an_absurd_expiry_claim_is_no_expiry_not_a_crash(
 
     claims = base64.urlsafe_b64encode(f'{{"exp": {exp}}}'.encode()).decode().rstrip("=")
     monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", f"eyJhbGciOiJub25lIn0.{claims}.sig")
-    status = phonectl("auth", "status")
+    status = phonectl("auth", "status", "-o", "json")
     assert status.exit_code == 0, status.stderr
+    assert status.json()["accessTokenExpires"] is None  # no expiry, not a made-up one
     assert "Traceback" not in status.stderr
 
 
