@@ -101,6 +101,37 @@ def may_retry(method: str, status: int, *, idempotent: bool | None = None) -> bo
 BATCH_ITEM_RETRY_STATUSES = frozenset({429, 424})
 
 
+class RetryPolicy(NamedTuple):
+    """When a failed call is sent again and after how long: the one rule for single requests
+    and for the items of a $batch (PHONECTL_MAX_RETRIES, PHONECTL_MAX_WAIT)."""
+
+    max_retries: int = 3
+    max_wait: float = 300.0
+
+    def wait_before(
+        self,
+        attempt: int,
+        method: str,
+        status: int,
+        retry_after: str | None,
+        what: str,
+        *,
+        idempotent: bool | None = None,
+        in_batch: bool = False,
+    ) -> float | None:
+        """Seconds to wait before sending retry number `attempt` (0-based); None: do not.
+        A wait Graph asks for beyond `max_wait` is not made: NetworkError (exit 6)."""
+        retryable = (in_batch and status in BATCH_ITEM_RETRY_STATUSES) or may_retry(
+            method, status, idempotent=idempotent
+        )
+        if attempt >= self.max_retries or not retryable:
+            return None
+        asked = server_wait(retry_after)
+        if asked is not None and asked > self.max_wait:
+            raise wait_too_long(status, asked, self.max_wait, what)
+        return retry_delay(retry_after, attempt)
+
+
 class BatchRequest(NamedTuple):
     """One request inside a $batch; `url` is relative to the beta root (/me/profile/phones)."""
 
@@ -141,8 +172,7 @@ class GraphClient:
         self.base_url = base_url
         self._origin = parse_service_url(base_url, "PHONECTL_GRAPH_URL").origin
         self._timeout = timeout
-        self._max_retries = max_retries
-        self._max_wait = max_wait
+        self.retry = RetryPolicy(max_retries, max_wait)
         self._on_unauthorized = on_unauthorized
         self._notify = notify or (lambda message: None)
         self.requests_sent = 0
@@ -177,11 +207,15 @@ class GraphClient:
                 rejected = _bearer_token(response)
                 if rejected and self._on_unauthorized(rejected):
                     continue
-            if attempt < self._max_retries and may_retry(method, status, idempotent=idempotent):
-                asked = server_wait(response.headers.get("Retry-After"))
-                if asked is not None and asked > self._max_wait:
-                    raise wait_too_long(status, asked, self._max_wait, f"{method} {url}")
-                wait = retry_delay(response.headers.get("Retry-After"), attempt)
+            wait = self.retry.wait_before(
+                attempt,
+                method,
+                status,
+                response.headers.get("Retry-After"),
+                f"{method} {url}",
+                idempotent=idempotent,
+            )
+            if wait is not None:
                 if wait > NOTICE_WAIT_ABOVE:
                     self._notify(f"Graph answered {status}; retrying in {wait:.0f} s")
                 if status == 429:
@@ -256,27 +290,23 @@ class GraphClient:
             for answered in self._send_chunks(requests, chunks, on_sent):
                 for index, answer, retry_after in answered:
                     outcome = answer
-                    item_status = outcome.status
-                    item_retryable = item_status in BATCH_ITEM_RETRY_STATUSES or may_retry(
-                        requests[index].method, item_status
-                    )
-                    if attempt < self._max_retries and item_retryable:
-                        item_wait = retry_delay(retry_after, attempt)
-                        asked = server_wait(retry_after)
-                        if asked is None or asked <= self._max_wait:
-                            throttled.append(index)
-                            wait = max(wait, item_wait)
-                            self.pause(wait)
-                            continue
-                        request = requests[index]
-                        outcome = outcome._replace(
-                            error=wait_too_long(
-                                item_status,
-                                asked,
-                                self._max_wait,
-                                f"{request.method} {self.base_url}{request.url}",
-                            )
+                    request = requests[index]
+                    try:
+                        item_wait = self.retry.wait_before(
+                            attempt,
+                            request.method,
+                            outcome.status,
+                            retry_after,
+                            f"{request.method} {self.base_url}{request.url}",
+                            in_batch=True,
                         )
+                    except NetworkError as too_long:  # this item's answer, not the batch's
+                        item_wait, outcome = None, outcome._replace(error=too_long)
+                    if item_wait is not None:
+                        throttled.append(index)
+                        wait = max(wait, item_wait)
+                        self.pause(wait)
+                        continue
                     if on_result is None:
                         results[index] = outcome
                     else:

@@ -412,5 +412,5 @@ def test_export_of_a_users_file_names_each_user_once(
     missing = tmp_path / "missing.txt"
     missing.write_text("nobody@contoso.com\n")
     failed = phonectl("export", "--users-file", str(missing))
-    assert failed.exit_code == 1
+    assert failed.exit_code == 5  # every read failed as not found, and nothing was read
     assert "warning: nobody@contoso.com: 404" in failed.stderr
