@@ -348,9 +348,10 @@ def _save_refreshed(store: TokenStore, blob: str, warn: Say) -> None:
 
 def _lock_name(settings: Settings) -> str:
     """The lock around one store's read-refresh-write: per cache file (profiles may share
-    one), else per profile's keyring entry."""
+    one); the keyring is one store for every profile (some backends rewrite one file), so
+    one lock for all of it."""
     if settings.token_cache_path is None:
-        return store_key(settings.profile)
+        return store_key("default")
     import hashlib
 
     path = str(settings.token_cache_path.expanduser().absolute())

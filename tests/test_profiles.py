@@ -232,12 +232,14 @@ def test_completion_offers_profile_names(two_profiles: list[str]) -> None:
 
 
 def test_two_logins_at_once_keep_both_profiles(
-    signed_out_graph: GraphEmulator, login_host: LoginHostFixture
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture, tmp_path: Path
 ) -> None:
+    import os
     import subprocess
     import sys
 
     login_host.host.behaviour.token_delay = 0.2  # both are signing in at the same moment
+    # Each its own token cache file: what is shared is the config file.
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "phonectl", "auth", "login", "--profile", name],
@@ -245,9 +247,11 @@ def test_two_logins_at_once_keep_both_profiles(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "PHONECTL_TOKEN_CACHE": str(tmp_path / f"{name}.json")},
         )
         for name in ("one", "two")
     ]
-    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    codes = [p.wait(timeout=60) for p in procs]
+    assert codes == [0, 0], [p.stderr.read() if p.stderr else "" for p in procs]
     config = json.loads(config_path().read_text())
     assert sorted(config["profiles"]) == ["one", "two"]
