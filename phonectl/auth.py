@@ -118,7 +118,7 @@ def acquire_token(
 ) -> Token:
     """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
     if settings.sandbox:
-        return Token(Secret(SANDBOX_TOKEN), TokenSource.sandbox)
+        return Token(Secret.public(SANDBOX_TOKEN), TokenSource.sandbox)
     if settings.access_token is not None:
         return env_token(settings)
     check_graph_root(settings)

@@ -211,3 +211,12 @@ def test_every_command_help_lists_the_global_options(phonectl: Run, command: lis
     assert pointer.split(", ") == list(GLOBAL_OPTIONS)
     assert "see 'phonectl --help'" in text
     assert "Run against the built-in Graph emulator" not in text
+
+
+def test_the_sandbox_word_is_no_secret_in_a_process_that_used_it(phonectl: Run) -> None:
+    # The sandbox's token is the word "sandbox": were it redacted, every later output of
+    # the process would lose the word (it did, once Secrets registered themselves).
+    assert phonectl("--sandbox", "list", "-o", "tsv").exit_code == 0
+    status = phonectl("--sandbox", "auth", "status", "-o", "json")
+    assert status.json()["tokenSource"] == "sandbox"
+    assert "--sandbox" in phonectl("list", "--help").stdout
