@@ -122,6 +122,7 @@ def acquire_token(
     if settings.access_token is not None:
         return env_token(settings)
     check_graph_root(settings)
+    warn = _once(warn)  # the cache is read twice (warm path, then refresh): one warning
     store = open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile)
     token = cached_access_token(settings, read_cache(store, warn))
     if token is not None:
@@ -152,6 +153,18 @@ def acquire_token(
     if interactive is None:  # a command that would have signed in, had someone been there
         why += ", and no one is at a terminal to sign in"
     raise SignInRequired(why, hint=SIGN_IN_HINT)
+
+
+def _once(say: Say) -> Say:
+    """`say`, dropping a message it has already said."""
+    said: set[str] = set()
+
+    def say_once(message: str) -> None:
+        if message not in said:
+            said.add(message)
+            say(message)
+
+    return say_once
 
 
 def check_graph_root(settings: Settings) -> None:

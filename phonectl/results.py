@@ -512,6 +512,12 @@ class ApplyResult(NamedTuple):
             f"{counted(report.writes_sent, 'write')} in "
             f"{counted(report.requests_sent, 'HTTP request')}{tail}"
         ]
+        if report.prune_kept:
+            notes.append(
+                f"--prune kept {counted(report.prune_kept, 'phone')} that no row wants, which "
+                "a backup could not add back (a type or audience only Graph's newer clients "
+                "write, or a number that is none); change or delete with update or delete"
+            )
         if self.interrupted is not None:
             notes.append(self.interrupted.word)
         elif counts[Outcome.failed] and not report.dry_run:

@@ -107,6 +107,17 @@ def text(raw: str, name: str) -> str:
     return raw
 
 
+def word(raw: str, name: str) -> str:
+    """An id or a domain (a tenant, a client id): one word, since it becomes part of the
+    login host's URL, where a space, '/', '?', '#' or '\\' would change which URL is called."""
+    value = text(raw, name)
+    if not value or any(c.isspace() or c in "/?#\\%" for c in value):
+        raise InvalidInput(
+            f"{name}={value!r} is not an id or a domain (no spaces, '/', '?', '#', '\\' or '%')"
+        )
+    return value
+
+
 def boolean(raw: str, name: str) -> bool:
     """1/0, true/false, yes/no, on/off."""
     if raw.lower() in {"1", "true", "yes", "on"}:
@@ -227,7 +238,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PHONECTL_TENANT",
         "--tenant",
         "organizations",
-        text,
+        word,
         "tenant id or domain to sign in to",
         remembered="tenant",
     ),
@@ -236,7 +247,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PHONECTL_CLIENT_ID",
         "--client-id",
         None,
-        text,
+        word,
         "the Entra app registration's client id",
         remembered="client_id",
     ),

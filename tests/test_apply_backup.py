@@ -108,6 +108,9 @@ def test_values_graph_holds_but_refuses_in_a_new_phone_survive_prune_and_restore
     assert results[second] == "deleted"
     assert first not in results or results[first] == "unchanged"
     assert any(p["id"] == first for p in phones_of(graph, ME_ID))
+    assert "--prune kept 1 phone that no row wants, which a backup could not add back" in (
+        done.stderr
+    )  # kept, and said so
     undo = run_phonectl("apply", str(backup), "--prune", "-o", "json")
     assert undo.returncode == 0, undo.stderr
     assert export(graph, ME_UPN) == before

@@ -101,3 +101,24 @@ def test_config_path_is_where_platformdirs_puts_it(
     monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
     expected = Path(platformdirs.user_config_dir("phonectl", appauthor=False)) / "config.json"
     assert config_path() == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PHONECTL_CLIENT_ID", " 8d3f1c2e-0000-4000-8000-00000000c11d"),
+        ("PHONECTL_CLIENT_ID", "abc def"),
+        ("PHONECTL_TENANT", "contoso.com/../common"),
+        ("PHONECTL_TENANT", "contoso.com?x=1"),
+        ("PHONECTL_TENANT", "contoso%2ecom"),
+    ],
+)
+def test_a_tenant_or_client_id_that_is_not_one_word_is_exit_2(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    from support import run_phonectl
+
+    monkeypatch.setenv(variable, value)
+    done = run_phonectl("auth", "status")
+    assert done.returncode == 2
+    assert f"{variable}=" in done.stderr and "is not an id or a domain" in done.stderr

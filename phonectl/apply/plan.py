@@ -75,6 +75,8 @@ class Write(NamedTuple):
 class Plan(NamedTuple):
     rows: tuple[RowPlan, ...]
     writes: tuple[Write, ...]
+    # Phones --prune left although no row wants them: a backup could not add them back.
+    prune_kept: int = 0
 
 
 def id_key(phone_id: Any) -> str:
@@ -190,8 +192,11 @@ def plan(
         p if p.write_key is None or p.write_key in kept else p._replace(write_key=None, changes=())
         for p in planned
     ]
+    prune_kept = 0
     if prune:
-        for pruned in _unmatched(rows_planned, phones, owners):
+        unmatched = _unmatched(rows_planned, phones, owners)
+        prune_kept = sum(1 for p in unmatched if not p.prunes)
+        for pruned in (p for p in unmatched if p.prunes):
             rows_planned.append(pruned)
             owner = owners[str(pruned.user_key)]
             writes.append(
@@ -205,7 +210,7 @@ def plan(
                     "DELETE",
                 )
             )
-    return Plan(tuple(rows_planned), tuple(writes))
+    return Plan(tuple(rows_planned), tuple(writes), prune_kept)
 
 
 def _unmatched(
@@ -213,7 +218,8 @@ def _unmatched(
     phones: Mapping[str, Sequence[Mapping[str, Any]] | Failure],
     owners: Mapping[str, UserRef],
 ) -> list[RowPlan]:
-    """The phones of the file's users that no row matched. A user with a failed row keeps
+    """The phones of the file's users that no row matched (`prunes`), and those of them kept
+    because a backup could not add them back (not `prunes`). A user with a failed row keeps
     every phone: an ambiguous row must not get both of its candidates deleted."""
     matched = {id_key(p.phone_id) for p in planned if p.phone_id is not None}
     unsure = {p.user_key for p in planned if p.failure is not None}
@@ -223,16 +229,20 @@ def _unmatched(
             continue
         for phone in found:
             phone_id = str(phone.get("id", ""))
-            if phone_id and id_key(phone_id) not in matched and restorable(phone):
-                before = tuple(
-                    Change(name, phone.get(name), None)
-                    for name in ("type", "number")
-                    if phone.get(name) is not None
-                )
-                row = Row(0, owners[user_key], phone_id, {})
-                pruned.append(
-                    RowPlan(row, user_key, f"delete:{phone_id}", phone_id, before, prunes=True)
-                )
+            if not phone_id or id_key(phone_id) in matched:
+                continue
+            row = Row(0, owners[user_key], phone_id, {})
+            if not restorable(phone):  # kept, and counted so the run can say so
+                pruned.append(RowPlan(row, user_key, None, phone_id))
+                continue
+            before = tuple(
+                Change(name, phone.get(name), None)
+                for name in ("type", "number")
+                if phone.get(name) is not None
+            )
+            pruned.append(
+                RowPlan(row, user_key, f"delete:{phone_id}", phone_id, before, prunes=True)
+            )
     return pruned
 
 

@@ -50,6 +50,7 @@ class ApplyReport(NamedTuple):
     dry_run: bool
     complete: bool = True
     refusal: str | None = None  # a dry run's plan that a real run would refuse
+    prune_kept: int = 0  # phones --prune left: a backup could not add them back
 
     @property
     def written(self) -> int:
@@ -155,6 +156,7 @@ class _Progress:
         self.sent: set[str] = set()  # write keys that may have reached Graph
         self.answers: dict[str, BatchResult | Failure] = {}
         self.refusal: str | None = None
+        self.prune_kept = 0
 
     def settle_round(self) -> None:
         """The round under way is over: each of its rows' results is kept (whole: no signal
@@ -187,6 +189,7 @@ class _Progress:
             self.dry_run,
             complete,
             self.refusal,
+            self.prune_kept,
         )
 
 
@@ -263,6 +266,7 @@ def _run(
         # The running total: no read that failed (or changed) in the count lets more by.
         progress.refusal = limit.take(_deletes(the_plan)) or progress.refusal
         progress.plan = the_plan
+        progress.prune_kept += the_plan.prune_kept
         if before_writes is not None and not dry_run and the_plan.writes:
             touched = dict.fromkeys(w.user_key for w in the_plan.writes)  # in file order
             before_writes(
