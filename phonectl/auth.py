@@ -46,7 +46,7 @@ MAX_TOKEN_CHARS = 32 * 1024
 # Unix time of 9999-12-31: an `exp` past it (or before 1970) is noise, not an expiry.
 LATEST_EXPIRY = 253_402_300_799
 REGISTER_APP_HINT = (
-    "register a public-client app in Microsoft Entra ID (README: 'Sign in'), then pass its "
+    "register a public-client app in Microsoft Entra ID (docs/sign-in.md), then pass its "
     "id with --client-id or PHONECTL_CLIENT_ID"
 )
 

@@ -151,7 +151,7 @@ PhoneIdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The phone's id ('phonectl list' shows them).")
 ]
 
-# The field flags of add, update and set (the README's "Use").
+# The field flags of add, update and set (docs/usage.md).
 TypeOption = Annotated[
     str | None,
     typer.Option(
