@@ -34,6 +34,8 @@ from typing import Any
 
 from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
 
+from phonectl.phones import PhoneType
+
 
 def seed(url: str, users: int, phones: int) -> list[tuple[str, str]]:
     """Users with `phones` phones each, added 500 users a call; the (user, phone id) of every
@@ -190,18 +192,7 @@ def main() -> None:
 
 
 ROWS_PER_USER = 100
-TEN_TYPES = [
-    "home",
-    "business",
-    "mobile",
-    "other",
-    "assistant",
-    "homeFax",
-    "businessFax",
-    "otherFax",
-    "pager",
-    "radio",
-]
+TEN_TYPES = [t.value for t in PhoneType]  # Graph's ten phone types
 
 
 def dry_run_memory(rows: int) -> None:

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -77,6 +77,19 @@ class HostileGraph(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that give up mid-answer are the point of this server
+
+
+def serve_hostile(monkeypatch: Any, token: str) -> Iterator[HostileGraph]:
+    """A HostileGraph serving on a thread, phonectl pointed at it with `token`; stopped
+    after (the tests' `hostile` fixtures yield from this)."""
+    server = HostileGraph()
+    threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True).start()
+    monkeypatch.setenv("PHONECTL_GRAPH_URL", server.url)
+    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", token)
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
 
 
 Answer = Callable[["_Handler"], None]

@@ -255,3 +255,28 @@ def test_two_logins_at_once_keep_both_profiles(
     assert codes == [0, 0], [p.stderr.read() if p.stderr else "" for p in procs]
     config = json.loads(config_path().read_text())
     assert sorted(config["profiles"]) == ["one", "two"]
+
+
+def test_a_config_change_waits_for_the_lock_another_holds(two_profiles: list[str]) -> None:
+    # The race two logins run is rare to catch; the lock itself is not: while this test holds
+    # it, `auth switch` cannot write, and it finishes once the lock is free.
+    import subprocess
+    import sys
+    import time
+
+    from phonectl.files import exclusive_lock
+
+    lock = config_path().with_name(config_path().name + ".lock")
+    with exclusive_lock(lock, wait=5):
+        switch = subprocess.Popen(
+            [sys.executable, "-m", "phonectl", "auth", "switch", "fabrikam"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)  # far longer than a switch takes when the lock is free
+        assert switch.poll() is None  # still waiting
+        assert "current_profile" not in json.loads(config_path().read_text())
+    assert switch.wait(timeout=30) == 0
+    assert json.loads(config_path().read_text())["current_profile"] == "fabrikam"

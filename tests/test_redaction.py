@@ -9,12 +9,11 @@ value holding a secret, any width and every result type, through the renderer it
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_server import HostileGraph
+from hostile_server import HostileGraph, serve_hostile
 from support import EXAMPLE_PHONE_ID, change_phone, run_on_terminal, run_phonectl
 
 from phonectl.config import save_config
@@ -131,14 +130,7 @@ def test_a_token_never_shows_in_json_or_tsv_at_a_terminal(
 def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileGraph]:
     """A Graph that echoes the Authorization header into its error's code, message,
     request-id and date."""
-    server = HostileGraph()
-    threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True).start()
-    monkeypatch.setenv("PHONECTL_GRAPH_URL", server.url)
-    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", TOKEN)
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    yield from serve_hostile(monkeypatch, TOKEN)
 
 
 @pytest.mark.parametrize("width", [*WIDTHS, None], ids=lambda w: f"width-{w or 'piped'}")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_server import HostileGraph, Tripwire
+from hostile_server import HostileGraph, Tripwire, serve_hostile
 from support import EXAMPLE_PHONE_ID, Result, Run, run_phonectl
 
 from phonectl.sandbox.server import GraphEmulator
@@ -24,16 +24,7 @@ HANG_GUARD_SECONDS = 20
 
 @pytest.fixture
 def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileGraph]:
-    server = HostileGraph()
-    import threading
-
-    threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True).start()
-    monkeypatch.setenv("PHONECTL_GRAPH_URL", server.url)
-    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", TOKEN)
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    yield from serve_hostile(monkeypatch, TOKEN)
 
 
 @pytest.fixture

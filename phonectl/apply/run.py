@@ -561,15 +561,8 @@ def _row_result(
     answer = answers.get(planned.write_key)
     if answer is None:
         if planned.write_key in sent:  # it went out; the run stopped before the answer
-            return RowResult(
-                row.line,
-                row.user,
-                planned.phone_id,
-                Outcome.unknown,
-                planned.changes,
-                "sent, no answer before the run stopped: check before rerunning",
-                ExitCode.FAILED,
-            )
+            why = "sent, no answer before the run stopped: check before rerunning"
+            return _unknown(row, planned, why, ExitCode.FAILED)
         return _not_sent(row, planned.phone_id, planned.changes)
     if isinstance(answer, Failure):
         return _failed(row, planned.phone_id, answer)
@@ -579,15 +572,8 @@ def _row_result(
         problem = failure_of(answer.error)
         if fate is Outcome.failed:
             return _failed(row, planned.phone_id, problem)
-        return RowResult(
-            row.line,
-            row.user,
-            planned.phone_id,
-            Outcome.unknown,
-            planned.changes,
-            f"{problem.reason} (Graph may have done it: check before rerunning)",
-            problem.exit_code,
-        )
+        why = f"{problem.reason} (Graph may have done it: check before rerunning)"
+        return _unknown(row, planned, why, problem.exit_code)
     if planned.prunes:
         return RowResult(row.line, row.user, planned.phone_id, Outcome.deleted, planned.changes)
     if not planned.adds:
@@ -616,6 +602,13 @@ def _not_sent(row: Row, phone_id: str | None = None, changes: tuple[Change, ...]
         changes,
         None,
         ExitCode.FAILED,
+    )
+
+
+def _unknown(row: Row, planned: RowPlan, why: str, exit_code: ExitCode) -> RowResult:
+    """A row whose write went out and whose fate no answer tells."""
+    return RowResult(
+        row.line, row.user, planned.phone_id, Outcome.unknown, planned.changes, why, exit_code
     )
 
 

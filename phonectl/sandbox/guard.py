@@ -5,24 +5,15 @@ JSON only (no cross-site form posts), and its request log holds no credential.""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from phonectl.urls import is_loopback_host
+
 # Headers that carry a credential: never kept in the request log, never returned.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _PORT = re.compile(r":[0-9]{1,5}")
-
-
-def is_loopback_name(name: str) -> bool:
-    """A host name or address that can only mean this machine: localhost, 127/8, ::1."""
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def is_loopback_host_header(host: str) -> bool:
@@ -36,14 +27,14 @@ def is_loopback_host_header(host: str) -> bool:
     else:
         name, colon, rest = host.partition(":")
         port = colon + rest
-    return (not port or _PORT.fullmatch(port) is not None) and is_loopback_name(name)
+    return (not port or _PORT.fullmatch(port) is not None) and is_loopback_host(name)
 
 
 def is_loopback_origin(origin: str) -> bool:
     """An Origin header of a page served from this machine (`http://localhost:3000`)."""
     try:
         parts = urlsplit(origin)
-        return parts.scheme in {"http", "https"} and is_loopback_name(parts.hostname or "")
+        return parts.scheme in {"http", "https"} and is_loopback_host(parts.hostname or "")
     except ValueError:
         return False
 

@@ -26,7 +26,6 @@ from phonectl.sandbox.control import CONTROL_PREFIX, Fault, answer_control, faul
 from phonectl.sandbox.guard import (
     credential_fingerprint,
     is_loopback_host_header,
-    is_loopback_name,
     is_loopback_origin,
     loggable_headers,
     scrubbed,
@@ -43,6 +42,7 @@ from phonectl.sandbox.wire import (
     error_reply,
     method_not_allowed,
 )
+from phonectl.urls import is_loopback_host
 
 __all__ = ["Fault", "GraphEmulator", "RecordedRequest"]
 
@@ -113,7 +113,7 @@ class GraphEmulator(ThreadingHTTPServer):
         shuffle_seed: int | None = None,
         request_log_limit: int = REQUEST_LOG_LIMIT,
     ) -> None:
-        if not is_loopback_name(host):
+        if not is_loopback_host(host):
             raise ValueError(f"the emulator listens on loopback only, not on {host!r}")
         if ":" in host:
             self.address_family = socket.AF_INET6
