@@ -313,18 +313,18 @@ def _refresh(
         if (token is not None and token.value != rejected) or blob is None:
             return token
         cache = _msal_cache(blob)
-        app = _msal_app(settings, cache, debug)
-        home_account_id = (settings.account or {}).get("home_account_id")
-        with _login_host_errors():
-            account = next(
-                (a for a in app.get_accounts() if a.get("home_account_id") == home_account_id),
-                None,
-            )
-            if account is None:
-                return None
-            result = app.acquire_token_silent_with_error(
-                list(settings.scopes), account=account, force_refresh=rejected is not None
-            )
+        with _msal_app(settings, cache, debug) as app:
+            home_account_id = (settings.account or {}).get("home_account_id")
+            with _login_host_errors():
+                account = next(
+                    (a for a in app.get_accounts() if a.get("home_account_id") == home_account_id),
+                    None,
+                )
+                if account is None:
+                    return None
+                result = app.acquire_token_silent_with_error(
+                    list(settings.scopes), account=account, force_refresh=rejected is not None
+                )
         if result and not isinstance(result.get("access_token"), str) and result.get("error"):
             # Entra refused the refresh token (expired, revoked, consent withdrawn): its
             # words say which, and only a new sign-in helps.
@@ -437,21 +437,21 @@ def sign_in(
     No lock is held while the person signs in (up to 15 minutes): other processes, and the
     cron guard 'auth status', carry on; the lock is taken only to write the cache."""
     cache = _msal_cache(None)
-    app = _msal_app(settings, cache, debug)
-    scopes = list(settings.scopes)
-    with _login_host_errors():
-        if browser:
-            result = _sign_in_in_browser(app, scopes, settings, notify)
-        else:
-            flow = app.initiate_device_flow(scopes=scopes)
-            if not isinstance(flow.get("user_code"), str):
-                raise SignInRequired(
-                    f"the login host refused to start a device sign-in: {_error_text(flow)}",
-                    hint="if Conditional Access blocks device code, use "
-                    "'phonectl auth login --browser'",
-                )
-            notify(str(flow.get("message") or f"Enter the code {flow['user_code']}."))
-            result = app.acquire_token_by_device_flow(flow)
+    with _msal_app(settings, cache, debug) as app:
+        scopes = list(settings.scopes)
+        with _login_host_errors():
+            if browser:
+                result = _sign_in_in_browser(app, scopes, settings, notify)
+            else:
+                flow = app.initiate_device_flow(scopes=scopes)
+                if not isinstance(flow.get("user_code"), str):
+                    raise SignInRequired(
+                        f"the login host refused to start a device sign-in: {_error_text(flow)}",
+                        hint="if Conditional Access blocks device code, use "
+                        "'phonectl auth login --browser'",
+                    )
+                notify(str(flow.get("message") or f"Enter the code {flow['user_code']}."))
+                result = app.acquire_token_by_device_flow(flow)
     if not isinstance(result.get("access_token"), str):
         raise SignInRequired(
             f"sign-in failed: {_error_text(result)}",
@@ -467,7 +467,7 @@ def sign_in(
             blob = _merged_cache(read_cache(store, notify), blob)
         store.write(blob)
     claims = result.get("id_token_claims") or {}
-    accounts = app.get_accounts()
+    accounts = app.get_accounts()  # read from the cache, no request
     account = accounts[0] if accounts else {}
     return SignedIn(
         Token(access_token, TokenSource.sign_in, _expires_on(result)),
@@ -791,7 +791,10 @@ def _msal_cache(blob: str | None) -> Any:
     return cache
 
 
-def _msal_app(settings: Settings, cache: Any, debug: Say | None = None) -> Any:
+@contextmanager
+def _msal_app(settings: Settings, cache: Any, debug: Say | None = None) -> Iterator[Any]:
+    """An MSAL application whose HTTP session is closed when the block ends: its worker
+    threads stopped and joined, so none is still running while Python shuts down."""
     import msal
 
     if not settings.client_id:
@@ -803,19 +806,24 @@ def _msal_app(settings: Settings, cache: Any, debug: Say | None = None) -> Any:
     from phonectl.http import BoundedSession
 
     host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
-    with _login_host_errors():
-        return msal.PublicClientApplication(
-            settings.client_id,
-            authority=settings.authority,
-            token_cache=cache,
-            # Instance discovery asks Microsoft about the host: only for Microsoft's hosts.
-            instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
-            # Every login-host call ends within PHONECTL_TIMEOUT, follows no redirect and
-            # says who is calling.
-            http_client=BoundedSession(
-                timeout=settings.timeout, user_agent=f"phonectl/{__version__}", debug=debug
-            ),
-        )
+    session = BoundedSession(
+        timeout=settings.timeout, user_agent=f"phonectl/{__version__}", debug=debug
+    )
+    try:
+        with _login_host_errors():
+            app = msal.PublicClientApplication(
+                settings.client_id,
+                authority=settings.authority,
+                token_cache=cache,
+                # Instance discovery asks Microsoft about the host: only for Microsoft's hosts.
+                instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
+                # Every login-host call ends within PHONECTL_TIMEOUT, follows no redirect and
+                # says who is calling.
+                http_client=session,
+            )
+        yield app
+    finally:
+        session.close()
 
 
 @contextmanager

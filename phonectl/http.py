@@ -63,16 +63,28 @@ class _Worker:
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="http", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
             job()
 
 
-def _stop_workers(idle: list[_Worker]) -> None:
+# How long close() waits for an idle worker to end: it has nothing to finish, so it ends at
+# once; the bound only keeps a wedged interpreter from hanging the exit.
+_WORKER_JOIN_SECONDS = 1.0
+
+
+def _stop_workers(idle: list[_Worker], *, join: bool = True) -> None:
+    stopped = []
     while idle:
-        idle.pop().jobs.put(None)
+        worker = idle.pop()
+        worker.jobs.put(None)
+        stopped.append(worker)
+    if join:
+        for worker in stopped:
+            worker.thread.join(_WORKER_JOIN_SECONDS)
 
 
 class BoundedSession(requests.Session):
@@ -87,8 +99,11 @@ class BoundedSession(requests.Session):
         self._proxy_cache: dict[str, dict[str, str]] = {}
         self._idle_workers: list[_Worker] = []
         self._workers_lock = threading.Lock()
-        # A session dropped without close() still lets its idle workers go.
-        weakref.finalize(self, _stop_workers, self._idle_workers)
+        # A session dropped without close() still lets its idle workers go; but not at
+        # interpreter exit: waking a daemon thread while Python shuts down races the
+        # shutdown (Python 3.13.0 aborted with "double free or corruption"), and an idle
+        # worker left asleep in its queue is harmless.
+        weakref.finalize(self, _stop_workers, self._idle_workers, join=False).atexit = False
 
     def close(self) -> None:
         """Close the connections and end the idle workers (a busy one ends with its request)."""

@@ -534,3 +534,26 @@ def test_a_sandbox_left_on_in_the_environment_says_so(
     explicit = phonectl("--sandbox", "list", "-o", "tsv")
     assert explicit.exit_code == 0
     assert explicit.stderr == ""  # asked for on the command line: nothing to warn about
+
+
+def http_workers() -> list[str]:
+    import threading
+
+    return [thread.name for thread in threading.enumerate() if thread.name == "http"]
+
+
+def test_a_finished_command_leaves_no_http_worker_running(
+    signed_out_graph: GraphEmulator, login_host: LoginHostFixture, phonectl: Run
+) -> None:
+    """Each HTTP session (MSAL's and Graph's) is closed and its workers joined before the
+    command returns. A worker still asleep when Python shuts down, and woken then, raced the
+    shutdown: Python 3.13.0 aborted `auth login` with "double free or corruption"."""
+    assert http_workers() == []
+    login_host.host.behaviour.access_token_lifetime = 10  # every run refreshes through MSAL
+    login(phonectl)
+    assert http_workers() == []
+    assert phonectl(*UPDATE).exit_code == 0
+    assert login_host.host.calls("/token", grant_type="refresh_token")  # MSAL's session ran
+    assert http_workers() == []
+    assert phonectl("auth", "status").exit_code == 0
+    assert http_workers() == []
