@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from phonectl.errors import ExitCode, PhonectlError
 from phonectl.layout import Column
 from phonectl.query import search
-from phonectl.results import Card, Lines, Nothing, Table, View, shown
+from phonectl.results import Card, Lines, Nothing, Table, View
+from phonectl.words import shown
 
 if TYPE_CHECKING:
     from phonectl.results import Result

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
-from phonectl.phones import UserRef, audience_names, audience_text, source_types
-from phonectl.words import counted
+from phonectl.phones import FIELDS, OnCard, UserRef, value_at
+from phonectl.words import counted, shown
 
 if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this one
     from typing import Protocol
@@ -82,49 +82,34 @@ class Nothing(NamedTuple):
 View = Table | Card | Lines | Nothing
 
 
-def shown(value: Any) -> str:
-    """A scalar from Graph as shown to a person: booleans as yes/no, absent as empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 # -- phones ---------------------------------------------------------------------------------
 
-# ID and number are what a person copies and dials: never cut; the rest goes first, the
-# least telling last (and with it every one after: never Source kept and Display name not).
-PHONE_COLUMNS = (
-    Column("ID", 0),
-    Column("Type", 1),
-    Column("Number", 0),
-    Column("Display name", 2, wraps=True),
-    Column("Audience", 3, wraps=True),
-    Column("Source", 4, wraps=True),
-    Column("Last modified", 5),
-)
+# The list's columns, card lines and tsv cells: the rows of phones.FIELDS that have them. ID
+# and number are what a person copies and dials: never cut; the rest goes first, the least
+# telling last (and with it every one after: never Source kept and Display name not).
+_TABLE_FIELDS = tuple(f for f in FIELDS if f.table is not None)
+PHONE_COLUMNS = tuple(Column(str(f.label), *f.table) for f in _TABLE_FIELDS if f.table is not None)
+_TSV_FIELDS = tuple(f for f in FIELDS if f.in_tsv)
+_CARD_FIELDS = tuple(f for f in FIELDS if f.on_card is not None)
 
 
 def _phone_tsv(item: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (
-        item.get("id"),
-        item.get("type"),
-        item.get("number"),
-        item.get("displayName"),
-        audience_text(item),
-    )
+    return tuple(f.text_in(item) for f in _TSV_FIELDS)
 
 
-def _who_when(item: Mapping[str, Any], by_key: str, when_key: str, *, short: bool = False) -> str:
-    """Who changed a phone and when: to the minute on a card, the day in a table."""
-    by = item.get(by_key)
-    user = by.get("user") if isinstance(by, dict) else None
-    who = shown(user.get("displayName")) if isinstance(user, dict) else ""
-    when = shown(item.get(when_key))
-    if when:
-        when = when[:10] if short else when[:16].replace("T", " ") + " UTC"
-    return ", ".join(part for part in (who, when) if part)
+def _phone_cells(item: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(f.shown_in(item, brief=True) for f in _TABLE_FIELDS)
+
+
+def _phone_card(item: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A line a label; fields that share a label (the parts of inference) share its line;
+    a field shown only when set drops out when it is not."""
+    lines: dict[str, list[str]] = {}
+    for field in _CARD_FIELDS:
+        if field.on_card is OnCard.when_set and value_at(item, field.name) is None:
+            continue
+        lines.setdefault(str(field.label), []).append(field.shown_in(item))
+    return tuple((label, ", ".join(parts)) for label, parts in lines.items())
 
 
 class PhoneList(NamedTuple):
@@ -144,19 +129,7 @@ class PhoneList(NamedTuple):
     def view(self) -> View:
         if not self.phones:
             return Nothing("no phones")
-        rows = (
-            (
-                shown(item.get("id")),
-                shown(item.get("type")),
-                shown(item.get("number")),
-                shown(item.get("displayName")),
-                ", ".join(audience_names(item.get("allowedAudiences"))),
-                ", ".join(source_types(item)),
-                _who_when(item, "lastModifiedBy", "lastModifiedDateTime", short=True),
-            )
-            for item in self.phones
-        )
-        return Table(PHONE_COLUMNS, rows)
+        return Table(PHONE_COLUMNS, map(_phone_cells, self.phones))
 
 
 class PhoneShown(NamedTuple):
@@ -174,28 +147,7 @@ class PhoneShown(NamedTuple):
         return [_phone_tsv(self.phone)]
 
     def view(self) -> View:
-        item = self.phone
-        pairs = [
-            ("ID", shown(item.get("id"))),
-            ("Type", shown(item.get("type"))),
-            ("Number", shown(item.get("number"))),
-            ("Display name", shown(item.get("displayName"))),
-            ("Audience", ", ".join(audience_names(item.get("allowedAudiences")))),
-            ("Source", ", ".join(source_types(item))),
-        ]
-        if "isSearchable" in item:
-            pairs.append(("Searchable", shown(item.get("isSearchable"))))
-        inference = item.get("inference")
-        if isinstance(inference, dict) and inference:
-            parts = []
-            if inference.get("confidenceScore") is not None:
-                parts.append(f"confidence {shown(inference['confidenceScore'])}")
-            if inference.get("userHasVerifiedAccuracy") is not None:
-                parts.append(f"verified {shown(inference['userHasVerifiedAccuracy'])}")
-            pairs.append(("Inference", ", ".join(parts)))
-        pairs.append(("Created", _who_when(item, "createdBy", "createdDateTime")))
-        pairs.append(("Last modified", _who_when(item, "lastModifiedBy", "lastModifiedDateTime")))
-        return Card(tuple(pairs))
+        return Card(_phone_card(self.phone))
 
 
 class PhoneDeleted(NamedTuple):

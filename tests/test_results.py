@@ -68,7 +68,7 @@ def test_a_phone_list() -> None:
     assert result.json() == [PHONE, {"id": "p2"}]  # Graph's objects, untouched
     assert list(result.tsv()) == [
         ("p1", "mobile", "+1 555 0100", "Work", "organization,federatedOrganizations"),
-        ("p2", None, None, None, ""),
+        ("p2", None, None, None, None),  # absent: an empty cell
     ]
     view = result.view()
     assert isinstance(view, Table)

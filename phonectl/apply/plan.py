@@ -346,10 +346,10 @@ _UNWRITABLE = (
 
 
 def _unwritable(values: Iterable[tuple[str, Any]]) -> bool:
-    from phonectl.apply.rows import UNKNOWN_FUTURE_VALUE
+    from phonectl.phones import ENUM_PROPERTIES, UNKNOWN_FUTURE_VALUE
 
     return any(
-        name in {"type", "allowedAudiences"} and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v
+        name in ENUM_PROPERTIES and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v
         for name, v in values
     )
 

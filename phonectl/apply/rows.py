@@ -10,14 +10,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from phonectl.choices import FileFormat
 from phonectl.errors import InvalidInput
 from phonectl.phones import (
-    FIELD_BY_NAME,
     FILE_FIELDS,
+    GRAPH_ONLY_PROPERTIES,
     SIGNED_IN,
     UserRef,
     check_identifier,
-    parse_audiences,
-    parse_number,
-    parse_type,
 )
 
 if TYPE_CHECKING:
@@ -27,20 +24,6 @@ FIELDS = tuple(str(f.column) for f in FILE_FIELDS)
 COLUMNS = ("user", "id", *FIELDS)
 MAX_REPORTED_ERRORS = 20
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
-# Read-only or untouched itemPhone properties: a JSON array from `list -o json` carries
-# them; apply leaves them alone instead of refusing the file.
-GRAPH_ONLY_KEYS = frozenset(
-    {
-        "createdBy",
-        "createdDateTime",
-        "lastModifiedBy",
-        "lastModifiedDateTime",
-        "source",
-        "sources",
-        "inference",
-        "isSearchable",
-    }
-)
 
 
 class Row(NamedTuple):
@@ -349,7 +332,7 @@ def _object_values(
         key = str(raw_key)
         if key.lower() in options.ignored_columns or key.startswith("@odata."):
             continue
-        if graph_keys and key in GRAPH_ONLY_KEYS:
+        if graph_keys and key in GRAPH_ONLY_PROPERTIES:  # list -o json's, left alone
             continue
         column = _canonical_column(key)
         if column is None:
@@ -368,48 +351,9 @@ def _json(value: Any) -> str:
     return json.dumps(value)[:40]
 
 
-# Graph's evolvable enums end in this sentinel: a phone a newer client wrote may hold it.
-# A file may name it (so such a phone is matched as it is); Graph refuses it in a write.
-UNKNOWN_FUTURE_VALUE = "unknownFutureValue"
-
-
-def _file_type(text: str, what: str) -> str:
-    if text.strip().lower() == UNKNOWN_FUTURE_VALUE.lower():
-        return UNKNOWN_FUTURE_VALUE
-    return parse_type(text, what)
-
-
-def _file_number(text: str, what: str) -> str:
-    """A number as the file gives it: no control character, and none of the invisible
-    format characters (bidi marks, zero-width joiners) that make two numbers look alike."""
-    import unicodedata
-
-    if any(unicodedata.category(c) == "Cf" for c in text):
-        raise InvalidInput(f"{what} holds an invisible formatting character (a bidi mark?)")
-    return parse_number(text, what)
-
-
-def _file_display_name(text: str, what: str) -> str:
-    # Any text Graph holds, control characters included (another client may have written
-    # them): a backup must put back exactly what was there.
-    return text
-
-
-def _file_audiences(text: str, what: str) -> str:
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    if any(n.lower() == UNKNOWN_FUTURE_VALUE.lower() for n in names):
-        return ",".join(
-            UNKNOWN_FUTURE_VALUE if n.lower() == "unknownfuturevalue" else n for n in names
-        )
-    return parse_audiences(text, what)
-
-
 # How a file's cell becomes Graph's value, by Graph property name.
 CELL_PARSERS: dict[str, Callable[[str, str], Any]] = {
-    "type": _file_type,
-    "number": _file_number,
-    "displayName": _file_display_name,
-    "allowedAudiences": _file_audiences,
+    f.name: f.cell for f in FILE_FIELDS if f.cell is not None
 }
 
 
@@ -432,14 +376,11 @@ def _checked_row(
     for prop in FILE_FIELDS:
         column = str(prop.column)
         if column in present:
-            value = CELL_PARSERS[prop.graph](present[column], column)
-            if numbers is not None and prop.normalize is not None:
-                value = prop.normalize(value, column, numbers)  # --normalize
-            fields[prop.graph] = value
+            fields[prop.name] = prop.read_cell(present[column], column, numbers)
         elif column in values and (values[column] is None or clear_empty):
             # JSON null (CSV: a lone ') always clears; an empty cell clears with --clear-empty.
-            if FIELD_BY_NAME[prop.graph].clearable:
-                fields[prop.graph] = None
+            if prop.clearable:
+                fields[prop.name] = None
             elif values[column] is None:
                 raise InvalidInput(f"{column} cannot be cleared (Graph requires it)")
     user = present.get("user")
@@ -510,15 +451,11 @@ def phone_rows_text(
     import io
     import json
 
-    from phonectl.phones import audience_text
-
     def cells(user: UserRef, phone: Mapping[str, Any]) -> dict[str, Any]:
         assert user.ref is not None, "a file phonectl writes names every user"
         values: dict[str, Any] = {"user": user.ref, "id": phone.get("id")}
         for prop in FILE_FIELDS:
-            value = phone.get(prop.graph)
-            if prop.graph == "allowedAudiences" and value is not None:
-                value = audience_text(phone) or None
+            value = prop.text_in(phone)
             if value == "" and prop.clearable:
                 value = None
             values[str(prop.column)] = value

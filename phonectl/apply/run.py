@@ -20,7 +20,7 @@ from phonectl.errors import ExitCode, GraphError, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
 from phonectl.phones import FILE_FIELDS, UserRef, phones_path
 
-KEPT_PROPERTIES = ("id", *(f.graph for f in FILE_FIELDS))
+KEPT_PROPERTIES = ("id", *(f.top_property for f in FILE_FIELDS))
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 # Codes that mean the same to every row: when all failures share one and nothing was
 # written, apply exits with it, so cron can tell "sign in again" or "later" from "bad data".

@@ -1,16 +1,18 @@
 """Options shared by several commands, and the Runtime they reach through the Typer context."""
 
+import functools
+import inspect
 import os
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from phonectl.choices import Cloud, OutputFormat
 from phonectl.errors import InvalidInput
 from phonectl.numbers import NumberFormat
-from phonectl.phones import CLEARABLE, Audience, PhoneType, enum_values
+from phonectl.phones import CLEARABLE, WRITABLE, Field
 
 if TYPE_CHECKING:
     from phonectl.numbers import NumberRules
@@ -151,72 +153,59 @@ PhoneIdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The phone's id ('phonectl list' shows them).")
 ]
 
-# The field flags of add, update and set (docs/usage.md).
-TypeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--type",
-        metavar="TYPE",
-        help=f"Kind of phone: {enum_values(PhoneType)}.",
-        autocompletion=complete_from(PhoneType),
+# The field flags of add, update and set: one option per writable row of phones.FIELDS.
+
+
+def _field_option(field: Field) -> inspect.Parameter:
+    """The Typer parameter for one field's flag, from its row of the table."""
+    decls = [f"{field.flag}/{field.off_flag}"] if field.off_flag else [str(field.flag)]
+    completion = (
+        complete_from(field.choices, comma_separated=field.comma_separated)
+        if field.choices is not None
+        else None
+    )
+    option = typer.Option(
+        *decls,
+        metavar=field.metavar,
+        help=field.help,
+        autocompletion=completion,
         show_default=False,
-    ),
-]
-NumberOption = Annotated[
-    str | None,
-    typer.Option("--number", metavar="NUMBER", help="The phone number.", show_default=False),
-]
-DisplayNameOption = Annotated[
-    str | None,
-    typer.Option(
-        "--display-name",
-        metavar="TEXT",
-        help="Friendly name, e.g. 'Car Phone'.",
-        show_default=False,
-    ),
-]
-AudienceOption = Annotated[
-    str | None,
-    typer.Option(
-        "--allowed-audiences",
-        metavar="AUDIENCE",
-        help=f"Who may see the phone, one or more (comma-separated): {enum_values(Audience)}.",
-        autocompletion=complete_from(Audience, comma_separated=True),
-        show_default=False,
-    ),
-]
-SourceTypeOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--source-type",
-        metavar="TEXT",
-        help="Where the value came from (source.type; repeatable: a list in Graph).",
-        show_default=False,
-    ),
-]
-SearchableOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--searchable/--not-searchable",
-        help="isSearchable: whether the phone shows up in searches.",
-        show_default=False,
-    ),
-]
-ConfidenceOption = Annotated[
-    float | None,
-    typer.Option(
-        "--confidence",
-        metavar="SCORE",
-        help="inference.confidenceScore, from 0 to 1.",
-        show_default=False,
-    ),
-]
-VerifiedOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--verified/--not-verified", help="inference.userHasVerifiedAccuracy.", show_default=False
-    ),
-]
+    )
+    takes = list[str] if field.takes is list else field.takes
+    return inspect.Parameter(
+        field.name.replace(".", "_"),
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[takes | None, option],
+        default=None,
+    )
+
+
+_FIELD_OPTIONS = {field.name: _field_option(field) for field in WRITABLE}
+
+R = TypeVar("R")
+
+
+def with_field_options(command: Callable[..., R]) -> Callable[..., R]:
+    """A command that takes `fields` (phones.FIELDS' names to their flags' values, None:
+    not given) gets one option per writable field, in the table's order, where `fields`
+    stands in its signature."""
+    signature = inspect.signature(command)
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name == "fields":
+            parameters.extend(_FIELD_OPTIONS.values())
+        else:
+            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+    @functools.wraps(command)
+    def with_fields(**given: Any) -> R:
+        fields = {name: given.pop(option.name) for name, option in _FIELD_OPTIONS.items()}
+        return command(fields=fields, **given)
+
+    with_fields.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return with_fields
+
+
 ClearOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -7,27 +7,23 @@ import typer
 
 from phonectl import render
 from phonectl.commands.options import (
-    AudienceOption,
     ClearOption,
-    ConfidenceOption,
-    DisplayNameOption,
     DryRunOption,
     NormalizeOption,
-    NumberOption,
     OutputOption,
     PhoneIdArgument,
     RegionOption,
-    SearchableOption,
-    SourceTypeOption,
-    TypeOption,
     UserOption,
-    VerifiedOption,
     YesOption,
     number_rules,
     runtime,
+    with_field_options,
 )
 from phonectl.errors import InvalidInput, PhonectlError
-from phonectl.phones import PhoneFields, UserRef, build_body, field_flags, phones_path
+from phonectl.phones import UserRef, build_body, field_flags, phones_path
+
+# What a command decorated with_field_options gets: each writable field's flag value.
+Fields = dict[str, Any]
 
 if TYPE_CHECKING:
     from phonectl.runtime import Runtime
@@ -74,16 +70,10 @@ def get(
     return render.Shown(PhoneShown(rt.client().request_object("GET", path)), rt.output(output))
 
 
+@with_field_options
 def add(
     ctx: typer.Context,
-    number: NumberOption = None,
-    type_: TypeOption = None,
-    display_name: DisplayNameOption = None,
-    allowed_audiences: AudienceOption = None,
-    source_type: SourceTypeOption = None,
-    searchable: SearchableOption = None,
-    confidence: ConfidenceOption = None,
-    verified: VerifiedOption = None,
+    fields: Fields,
     normalize: NormalizeOption = None,
     region: RegionOption = None,
     user: UserOption = None,
@@ -99,37 +89,21 @@ def add(
       # another user's pager
       phonectl add -u adelev@contoso.com --type pager --number "+1 425 555 0111"
     """
-    if number is None:
+    if fields["number"] is None:
         raise InvalidInput("add needs --number")
-    fields = PhoneFields(
-        type_,
-        number,
-        display_name,
-        allowed_audiences,
-        tuple(source_type or ()),
-        searchable,
-        confidence,
-        verified,
-    )
     rt = runtime(ctx)
-    body = build_body(fields, number_rules(normalize, region))
+    body = build_body(fields, numbers=number_rules(normalize, region))
     return render.Shown(
         _send(rt, "POST", phones_path(UserRef(user)), body, dry_run),
         rt.output(output),
     )
 
 
+@with_field_options
 def update(
     ctx: typer.Context,
     phone_id: PhoneIdArgument,
-    type_: TypeOption = None,
-    number: NumberOption = None,
-    display_name: DisplayNameOption = None,
-    allowed_audiences: AudienceOption = None,
-    source_type: SourceTypeOption = None,
-    searchable: SearchableOption = None,
-    confidence: ConfidenceOption = None,
-    verified: VerifiedOption = None,
+    fields: Fields,
     clear: ClearOption = None,
     normalize: NormalizeOption = None,
     region: RegionOption = None,
@@ -147,18 +121,7 @@ def update(
       phonectl update ID --number "+7 495 342 22 13" --dry-run
       phonectl update ID --user adelev@contoso.com --clear displayName
     """
-    fields = PhoneFields(
-        type_,
-        number,
-        display_name,
-        allowed_audiences,
-        tuple(source_type or ()),
-        searchable,
-        confidence,
-        verified,
-        tuple(clear or ()),
-    )
-    body = build_body(fields, number_rules(normalize, region))
+    body = build_body(fields, clear or (), number_rules(normalize, region))
     if not body:
         raise InvalidInput(f"nothing to update: name at least one field ({field_flags()})")
     rt = runtime(ctx)
@@ -166,16 +129,10 @@ def update(
     return render.Shown(_send(rt, "PATCH", path, body, dry_run), rt.output(output))
 
 
+@with_field_options
 def set_phone(
     ctx: typer.Context,
-    type_: TypeOption = None,
-    number: NumberOption = None,
-    display_name: DisplayNameOption = None,
-    allowed_audiences: AudienceOption = None,
-    source_type: SourceTypeOption = None,
-    searchable: SearchableOption = None,
-    confidence: ConfidenceOption = None,
-    verified: VerifiedOption = None,
+    fields: Fields,
     clear: ClearOption = None,
     normalize: NormalizeOption = None,
     region: RegionOption = None,
@@ -203,20 +160,9 @@ def set_phone(
     from phonectl.apply.one_phone import set_phone as set_one
     from phonectl.results import PhoneShown, SetPlanned
 
-    if type_ is None:
+    if fields["type"] is None:
         raise InvalidInput("set needs --type: the user's one phone of that type is set")
-    fields = PhoneFields(
-        type_,
-        number,
-        display_name,
-        allowed_audiences,
-        tuple(source_type or ()),
-        searchable,
-        confidence,
-        verified,
-        tuple(clear or ()),
-    )
-    body = build_body(fields, number_rules(normalize, region))
+    body = build_body(fields, clear or (), number_rules(normalize, region))
     rt = runtime(ctx)
     owner = UserRef(user)
     done = set_one(rt.client(), owner, body, dry_run=dry_run)
