@@ -4,7 +4,6 @@ a sign-in (device code, or the browser with PKCE). Knows nothing of Typer or Ric
 
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,10 +112,12 @@ def acquire_token(
     *,
     warn: Say,
     notify: Say,
-    interactive: bool | None = None,
+    at_terminal: bool | None = None,
     debug: Say | None = None,
 ) -> Token:
-    """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
+    """A token for Graph without asking anyone if possible; a sign-in only when someone is
+    `at_terminal` (the run's Terminal says so); False: no one is, and the error says so;
+    None: never sign in (auth status: can a token be had unattended?)."""
     if settings.sandbox:
         return Token(Secret.public(SANDBOX_TOKEN), TokenSource.sandbox)
     if settings.access_token is not None:
@@ -147,10 +148,9 @@ def acquire_token(
             token, why = None, refused.message
         if token is not None:
             return token
-    at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
-    if at_terminal if interactive is None else interactive:
+    if at_terminal:
         return login(settings, store, notify=notify, warn=warn, debug=debug).signed_in.token
-    if interactive is None:  # a command that would have signed in, had someone been there
+    if at_terminal is False:  # a command that would have signed in, had someone been there
         why += ", and no one is at a terminal to sign in"
     raise SignInRequired(why, hint=SIGN_IN_HINT)
 
@@ -655,7 +655,7 @@ def status(settings: Settings, *, warn: Say, debug: Say | None = None) -> AuthSt
     hint: str | None = None
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
-        token = acquire_token(settings, warn=warn, notify=warn, interactive=False, debug=debug)
+        token = acquire_token(settings, warn=warn, notify=warn, debug=debug)
     except PhonectlError as exc:
         problem, hint = exc.message, exc.hint
     except OSError as exc:  # the cache's lock or file: still "no token unattended", exit 3

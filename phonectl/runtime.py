@@ -103,7 +103,13 @@ class Runtime:
             settings = self.settings
             base_url = self.graph_url()
             debug = render.debug if settings.debug else None
-            token = acquire_token(settings, warn=render.warning, notify=render.notice, debug=debug)
+            token = acquire_token(
+                settings,
+                warn=render.warning,
+                notify=render.notice,
+                at_terminal=render.terminal().can_prompt,
+                debug=debug,
+            )
             bearer = _Bearer(settings, token.value)
             self._client = GraphClient(
                 base_url,
