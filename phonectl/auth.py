@@ -25,7 +25,6 @@ from phonectl.token_store import (
     open_store,
     store_key,
 )
-from phonectl.urls import is_loopback_host, parse_service_url
 
 SANDBOX_TOKEN = "sandbox"
 # A cached access token this close to expiry is refreshed instead (MSAL uses the same margin).
@@ -172,7 +171,7 @@ def check_graph_root(settings: Settings) -> None:
     PHONECTL_GRAPH_URL pointing elsewhere (a `sandbox serve`, a proxy, a typo) must bring its
     own token, or that server would collect the account's."""
     bound = (settings.account or {}).get("graph_url")
-    if bound and _root(bound) != _root(settings.graph_url):
+    if bound and _root(bound) != _root(settings.graph_url.text()):
         raise SignInRequired(
             f"the sign-in of {settings.account_name} is for Graph at {bound} (where it "
             f"signed in), not at {settings.graph_url}: its tokens are never sent anywhere else",
@@ -252,7 +251,7 @@ def _issued_for(settings: Settings, entry: dict[str, Any]) -> int | None:
     except ValueError:
         return None
     granted = {t.lower().rsplit("/", 1)[-1] for t in entry["target"].split()}
-    login_host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
+    login_host = settings.authority_host.host
     usable = (
         entry["client_id"] == settings.client_id
         # A login host that sends neither client_info nor an id token leaves the account id
@@ -587,7 +586,7 @@ def login(
             # What the tokens were obtained for: the tenant as typed (its directory is
             # tenant_id) and the Graph root they may be sent to.
             "tenant": settings.tenant,
-            "graph_url": settings.graph_url,
+            "graph_url": settings.graph_url.text(),
         },
     }
     hosts = CLOUD_HOSTS[settings.cloud]
@@ -596,12 +595,12 @@ def login(
         ("authority_host", settings.authority_host, hosts.authority),
         ("graph_url", settings.graph_url, hosts.graph),
     ):
-        if value == default:
+        if value.text() == default:
             continue
-        if is_loopback_host(parse_service_url(value, key).host):
+        if value.is_loopback:
             not_remembered.append(f"{key} {value} (loopback)")
         else:
-            remembered[key] = value
+            remembered[key] = value.text()
     if settings.token_cache_path is not None:
         remembered["token_cache"] = str(settings.token_cache_path)
     save_profile(settings.profile, remembered, warn=warn)
@@ -818,7 +817,7 @@ def _msal_app(settings: Settings, cache: Any, debug: Say | None = None) -> Itera
     from phonectl import __version__
     from phonectl.http import BoundedSession
 
-    host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
+    host = settings.authority_host.host
     session = BoundedSession(
         timeout=settings.timeout, user_agent=f"phonectl/{__version__}", debug=debug
     )

@@ -10,6 +10,7 @@ from phonectl.settings import Flags, Settings, load_settings
 if TYPE_CHECKING:
     from phonectl.graph import GraphClient
     from phonectl.sandbox.server import GraphEmulator
+    from phonectl.urls import ServiceUrl
 
 
 class _Bearer:
@@ -90,6 +91,10 @@ class Runtime:
 
     def graph_url(self) -> str:
         """Graph's beta root: the sandbox emulator's (started now) or the configured one."""
+        return str(self._graph_beta_root())
+
+    def _graph_beta_root(self) -> ServiceUrl | str:
+        """The configured root as Settings judged it, or the sandbox emulator's (started now)."""
         if self.settings.sandbox:
             return self._start_emulator() + "/beta"
         return self.settings.graph_beta_url
@@ -101,7 +106,7 @@ class Runtime:
             from phonectl.graph import GraphClient
 
             settings = self.settings
-            base_url = self.graph_url()
+            base_url = self._graph_beta_root()
             debug = render.debug if settings.debug else None
             token = acquire_token(
                 settings,

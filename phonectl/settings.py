@@ -42,7 +42,7 @@ class Secret(str):
 # every run, and these are defined on the path of every command.
 class Settings(NamedTuple):
     cloud: Cloud
-    graph_url: str
+    graph_url: ServiceUrl  # judged once, when the settings are loaded (urls.py)
     output: OutputFormat
     max_retries: int
     timeout: float
@@ -51,7 +51,7 @@ class Settings(NamedTuple):
     access_token: Secret | None
     tenant: str
     client_id: str | None
-    authority_host: str
+    authority_host: ServiceUrl
     scopes: tuple[str, ...]
     token_cache_path: Path | None
     keyring_timeout: float
@@ -62,8 +62,8 @@ class Settings(NamedTuple):
     region: str | None
 
     @property
-    def graph_beta_url(self) -> str:
-        return self.graph_url + "/beta"
+    def graph_beta_url(self) -> ServiceUrl:
+        return self.graph_url.under("/beta")
 
     @property
     def account_name(self) -> str:
@@ -93,6 +93,8 @@ class Flags(NamedTuple):
 
 if TYPE_CHECKING:  # subscripting Callable at run time costs every command start-up
     from collections.abc import Callable
+
+    from phonectl.urls import ServiceUrl
 
     Parser = Callable[[str, str], Any]
 
@@ -426,7 +428,7 @@ def load_settings(
         row.name: _resolve(row, flags, env, remembered) for row in SETTINGS if row.name != "profile"
     }
     cloud = value["cloud"]
-    from phonectl.urls import check_root_url
+    from phonectl.urls import root_url
 
     # --scope adds to the default scopes; login remembers the result.
     scopes = tuple(value["scopes"])
@@ -434,10 +436,10 @@ def load_settings(
         scopes = tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))
     value.update(
         # A root URL's default is its cloud's; either way it is checked the same.
-        graph_url=check_root_url(
-            value["graph_url"] or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL"
-        ).removesuffix("/beta"),
-        authority_host=check_root_url(
+        graph_url=root_url(
+            value["graph_url"] or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL", without="/beta"
+        ),
+        authority_host=root_url(
             value["authority_host"] or CLOUD_HOSTS[cloud].authority, "PHONECTL_AUTHORITY_HOST"
         ),
         scopes=scopes,
