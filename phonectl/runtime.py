@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from phonectl.urls import ServiceUrl
 
 
+# The sandbox emulator's Graph root before it has started: it listens on loopback, on a port
+# picked when it starts (0 asks for one), so a dry run that starts nothing can only say that.
+SANDBOX_UNSTARTED_ROOT = "http://127.0.0.1:0/beta"
+
+
 class _Bearer:
     """The token Graph calls carry, and the refresh a 401 earns: when Graph refuses the token
     (revoked, or expired during a long apply) and a refresh token is at hand, one forced
@@ -90,11 +95,16 @@ class Runtime:
         return command_flag or self.settings.output
 
     def graph_url(self) -> str:
-        """Graph's beta root: the sandbox emulator's (started now) or the configured one."""
+        """Graph's beta root as a dry run names it: the configured one, or the sandbox
+        emulator's. A dry run that reads nothing (add, update, delete) never starts the
+        emulator: until it starts it has no port, and the root is SANDBOX_UNSTARTED_ROOT."""
+        if self.settings.sandbox and self._emulator is None:
+            return SANDBOX_UNSTARTED_ROOT
         return str(self._graph_beta_root())
 
     def _graph_beta_root(self) -> ServiceUrl | str:
-        """The configured root as Settings judged it, or the sandbox emulator's (started now)."""
+        """The configured root as Settings judged it, or the sandbox emulator's (started now:
+        a client is about to talk to it)."""
         if self.settings.sandbox:
             return self._start_emulator() + "/beta"
         return self.settings.graph_beta_url
