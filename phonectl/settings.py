@@ -12,7 +12,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat
+from phonectl.characters import has_control
+from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat, choose
 from phonectl.errors import InvalidInput, Say
 
 
@@ -104,7 +105,7 @@ def text(raw: str, name: str) -> str:
     surrogates) or it has control characters."""
     if any("\ud800" <= c <= "\udfff" for c in raw):
         raise InvalidInput(f"{name} is not valid UTF-8 text")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in raw):
+    if has_control(raw):
         raise InvalidInput(f"{name} must not contain control characters")
     return raw
 
@@ -133,9 +134,9 @@ def choice(enum: type[Enum]) -> Parser:
     """One of an enum's values, case-insensitively."""
 
     def parse(raw: str, name: str) -> Any:
-        for member in enum:
-            if member.value == raw.strip().lower():
-                return member
+        member = choose(enum, raw)
+        if member is not None:
+            return member
         valid = ", ".join(str(m.value) for m in enum)
         raise InvalidInput(f"{name}={raw!r} is not valid: use one of {valid}")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from phonectl.characters import is_control
 from phonectl.errors import InvalidInput
 
 _STRICT_URL = re.compile(
@@ -143,7 +144,7 @@ def _why_not(url: str) -> str:
         return "a URL must not contain backslashes"
     if "@" in url:
         return "a URL must not carry a user name or password (user:pass@)"
-    if any(c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
+    if any(c.isspace() or is_control(c) for c in url):
         return "a URL must not contain spaces or control characters"
     if "#" in url or "?" in url:
         return "a root URL must not carry a query or fragment"
