@@ -4,9 +4,8 @@ a sign-in (device code, or the browser with PKCE). Knows nothing of Typer or Ric
 
 import json
 import os
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
 from enum import Enum
@@ -26,7 +25,6 @@ from phonectl.token_store import (
     open_store,
     store_key,
 )
-from phonectl.urls import is_loopback_host, parse_service_url
 
 SANDBOX_TOKEN = "sandbox"
 # A cached access token this close to expiry is refreshed instead (MSAL uses the same margin).
@@ -113,10 +111,12 @@ def acquire_token(
     *,
     warn: Say,
     notify: Say,
-    interactive: bool | None = None,
+    at_terminal: bool | None = None,
     debug: Say | None = None,
 ) -> Token:
-    """A token for Graph without asking anyone if possible; a sign-in only at a terminal."""
+    """A token for Graph without asking anyone if possible; a sign-in only when someone is
+    `at_terminal` (the run's Terminal says so); False: no one is, and the error says so;
+    None: never sign in (auth status: can a token be had unattended?)."""
     if settings.sandbox:
         return Token(Secret.public(SANDBOX_TOKEN), TokenSource.sandbox)
     if settings.access_token is not None:
@@ -124,7 +124,7 @@ def acquire_token(
     check_graph_root(settings)
     warn = _once(warn)  # the cache is read twice (warm path, then refresh): one warning
     store = open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile)
-    token = cached_access_token(settings, read_cache(store, warn))
+    token = cached_access_token(settings, read_cache(store, warn))  # the warm path
     if token is not None:
         return token
     why = "not signed in, or the sign-in has expired"
@@ -147,10 +147,9 @@ def acquire_token(
             token, why = None, refused.message
         if token is not None:
             return token
-    at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
-    if at_terminal if interactive is None else interactive:
+    if at_terminal:
         return login(settings, store, notify=notify, warn=warn, debug=debug).signed_in.token
-    if interactive is None:  # a command that would have signed in, had someone been there
+    if at_terminal is False:  # a command that would have signed in, had someone been there
         why += ", and no one is at a terminal to sign in"
     raise SignInRequired(why, hint=SIGN_IN_HINT)
 
@@ -172,7 +171,7 @@ def check_graph_root(settings: Settings) -> None:
     PHONECTL_GRAPH_URL pointing elsewhere (a `sandbox serve`, a proxy, a typo) must bring its
     own token, or that server would collect the account's."""
     bound = (settings.account or {}).get("graph_url")
-    if bound and _root(bound) != _root(settings.graph_url):
+    if bound and _root(bound) != _root(settings.graph_url.text()):
         raise SignInRequired(
             f"the sign-in of {settings.account_name} is for Graph at {bound} (where it "
             f"signed in), not at {settings.graph_url}: its tokens are never sent anywhere else",
@@ -185,20 +184,33 @@ def _root(url: str) -> str:
     return url.rstrip("/").removesuffix("/beta").lower()
 
 
-def read_cache(store: TokenStore, warn: Say) -> str | None:
-    """The cache's text, checked to be MSAL's JSON shape (sections of entries) once for every
-    reader; an unreadable or damaged cache counts as empty, with a warning."""
+class CachedTokens(NamedTuple):
+    """The token cache as read: parsed once, by read_cache(), for every reader of it (the
+    warm path, a refresh, logout, auth list); its text kept for MSAL, whose only way in is
+    deserialize()."""
+
+    text: str
+    sections: dict[str, dict[str, dict[str, Any]]]  # section -> key -> entry
+
+    def entries(self, section: str) -> Iterable[dict[str, Any]]:
+        return self.sections.get(section, {}).values()
+
+
+def read_cache(store: TokenStore, warn: Say) -> CachedTokens | None:
+    """The cache, parsed and checked to be MSAL's JSON shape (sections of entries); None when
+    there is none. An unreadable or damaged cache counts as empty, with a warning."""
     try:
         blob = store.read()
-        if blob is not None:
-            sections = json.loads(blob)
-            if not isinstance(sections, dict) or not all(
-                isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
-                for entries in sections.values()
-            ):
-                raise CacheUnreadable("not an MSAL token cache")
-            _register_cached_secrets(sections)
-        return blob
+        if blob is None:
+            return None
+        sections = json.loads(blob)
+        if not isinstance(sections, dict) or not all(
+            isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
+            for entries in sections.values()
+        ):
+            raise CacheUnreadable("not an MSAL token cache")
+        _register_cached_secrets(sections)
+        return CachedTokens(blob, sections)
     except (CacheUnreadable, ValueError, RecursionError) as exc:
         reason = exc if isinstance(exc, CacheUnreadable) else "not JSON"
         warn(f"the token cache is unreadable ({reason}); treating it as empty")
@@ -214,14 +226,13 @@ def _register_cached_secrets(sections: dict[str, dict[str, dict[str, Any]]]) -> 
                 add_secret(secret)
 
 
-def cached_access_token(settings: Settings, blob: str | None) -> Token | None:
+def cached_access_token(settings: Settings, cache: CachedTokens | None) -> Token | None:
     """An unexpired access token for the remembered account and scopes, read straight from
     the MSAL cache: the warm path builds no MSAL application and calls no login host."""
-    if not blob or not settings.account or not settings.client_id:
+    if not cache or not settings.account or not settings.client_id:
         return None
-    entries = json.loads(blob).get("AccessToken", {}).values()
     best: Token | None = None
-    for entry in entries:
+    for entry in cache.entries("AccessToken"):
         expires_on = _issued_for(settings, entry)
         if expires_on is not None and (best is None or expires_on > (best.expires_on or 0)):
             best = Token(Secret(entry["secret"]), TokenSource.cache, expires_on)
@@ -240,7 +251,7 @@ def _issued_for(settings: Settings, entry: dict[str, Any]) -> int | None:
     except ValueError:
         return None
     granted = {t.lower().rsplit("/", 1)[-1] for t in entry["target"].split()}
-    login_host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
+    login_host = settings.authority_host.host
     usable = (
         entry["client_id"] == settings.client_id
         # A login host that sends neither client_info nor an id token leaves the account id
@@ -308,11 +319,12 @@ def _refresh(
     """Redeem the cached refresh token, under the lock so two processes never both rotate it.
     With `rejected` (an access token Graph refused), the cache's copy of it is not used."""
     with cache_lock(_lock_wait(settings), _lock_name(settings)):
-        blob = read_cache(store, warn)  # another process may have refreshed while we waited
-        token = cached_access_token(settings, blob)
-        if (token is not None and token.value != rejected) or blob is None:
+        # Read again: another process may have refreshed while this one waited for the lock.
+        cached = read_cache(store, warn)
+        token = cached_access_token(settings, cached)
+        if (token is not None and token.value != rejected) or cached is None:
             return token
-        cache = _msal_cache(blob)
+        cache = _msal_cache(cached.text)
         with _msal_app(settings, cache, debug) as app:
             home_account_id = (settings.account or {}).get("home_account_id")
             with _login_host_errors():
@@ -374,26 +386,26 @@ def _lock_name(settings: Settings) -> str:
 _CACHE_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account", "AppMetadata")
 
 
-def _merged_cache(existing: str | None, fresh: str) -> str:
+def _merged_cache(existing: CachedTokens | None, fresh: str) -> str:
     """MSAL caches joined entry by entry (their keys name account, tenant and client): the
     fresh sign-in's entries over the existing ones, every other account's kept."""
     if not existing:
         return fresh
-    merged: dict[str, dict[str, Any]] = json.loads(existing)
+    merged = {section: dict(entries) for section, entries in existing.sections.items()}
     for section, entries in json.loads(fresh).items():
         merged.setdefault(section, {}).update(entries)
     return json.dumps(merged)
 
 
-def _without_account(blob: str | None, settings: Settings) -> str | None:
+def _without_account(cache: CachedTokens | None, settings: Settings) -> str | None:
     """The cache less this profile's account in its tenant (its refresh token too, unless
     the account still signs in elsewhere in the file); None when nothing else is left."""
-    if not blob:
+    if not cache:
         return None
     account = settings.account or {}
     home = account.get("home_account_id") or ""
     realms = token_realms(settings)
-    sections: dict[str, dict[str, Any]] = json.loads(blob)
+    sections = dict(cache.sections)  # sections are replaced below, never changed in place
 
     def mine(entry: Any, section: str) -> bool:
         if not isinstance(entry, dict) or (entry.get("home_account_id") or "") != home:
@@ -574,7 +586,7 @@ def login(
             # What the tokens were obtained for: the tenant as typed (its directory is
             # tenant_id) and the Graph root they may be sent to.
             "tenant": settings.tenant,
-            "graph_url": settings.graph_url,
+            "graph_url": settings.graph_url.text(),
         },
     }
     hosts = CLOUD_HOSTS[settings.cloud]
@@ -583,12 +595,12 @@ def login(
         ("authority_host", settings.authority_host, hosts.authority),
         ("graph_url", settings.graph_url, hosts.graph),
     ):
-        if value == default:
+        if value.text() == default:
             continue
-        if is_loopback_host(parse_service_url(value, key).host):
+        if value.is_loopback:
             not_remembered.append(f"{key} {value} (loopback)")
         else:
-            remembered[key] = value
+            remembered[key] = value.text()
     if settings.token_cache_path is not None:
         remembered["token_cache"] = str(settings.token_cache_path)
     save_profile(settings.profile, remembered, warn=warn)
@@ -655,7 +667,7 @@ def status(settings: Settings, *, warn: Say, debug: Say | None = None) -> AuthSt
     hint: str | None = None
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
-        token = acquire_token(settings, warn=warn, notify=warn, interactive=False, debug=debug)
+        token = acquire_token(settings, warn=warn, notify=warn, debug=debug)
     except PhonectlError as exc:
         problem, hint = exc.message, exc.hint
     except OSError as exc:  # the cache's lock or file: still "no token unattended", exit 3
@@ -737,16 +749,16 @@ def _unattended(settings: Settings, warn: Say) -> tuple[bool, str]:
     if not settings.account:
         return False, "not signed in"
     try:
-        blob = read_cache(
+        cache = read_cache(
             open_store(settings.token_cache_path, settings.keyring_timeout, settings.profile), warn
         )
     except PhonectlError as exc:
         return False, exc.message
-    token = cached_access_token(settings, blob)
+    token = cached_access_token(settings, cache)
     if token is not None and token.expires_on:
         return True, f"access token until {_utc(token.expires_on)}"
     home_account_id = settings.account.get("home_account_id") or ""
-    refresh_tokens = json.loads(blob).get("RefreshToken", {}).values() if blob else ()
+    refresh_tokens = cache.entries("RefreshToken") if cache else ()
     if any(
         isinstance(entry, dict)
         and (entry.get("home_account_id") or "") == home_account_id
@@ -805,7 +817,7 @@ def _msal_app(settings: Settings, cache: Any, debug: Say | None = None) -> Itera
     from phonectl import __version__
     from phonectl.http import BoundedSession
 
-    host = parse_service_url(settings.authority_host, "PHONECTL_AUTHORITY_HOST").host
+    host = settings.authority_host.host
     session = BoundedSession(
         timeout=settings.timeout, user_agent=f"phonectl/{__version__}", debug=debug
     )

@@ -3,7 +3,16 @@ hosts), output formats and apply's file formats. Apart from settings.py so that 
 Tab completion, which need them for option values, never build the Settings classes."""
 
 from enum import Enum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
+
+E = TypeVar("E", bound=Enum)
+
+
+def choose(enum: type[E], text: str) -> E | None:
+    """The one way a value is looked up among an enum's: the member whose value is `text`,
+    case-insensitively, spaces around it ignored; None when there is none."""
+    wanted = text.strip().lower()
+    return next((member for member in enum if str(member.value).lower() == wanted), None)
 
 
 class Cloud(str, Enum):

@@ -127,11 +127,14 @@ def _run(args: list[str]) -> int:
     previous = _catch_signals()
     try:
         from phonectl.global_options import hoist_global_options
+        from phonectl.terminal import process_terminal
 
         group = click_group()
         args = hoist_global_options(args, group)
-        returned = group.main(args=args, prog_name="phonectl", standalone_mode=False)
-        return _shown(returned)  # inside: writing the result can be interrupted, or fail
+        # The streams and the environment read once: everything after goes by this reading.
+        with render.run_at(process_terminal()):
+            returned = group.main(args=args, prog_name="phonectl", standalone_mode=False)
+            return _shown(returned)  # inside: writing the result can be interrupted, or fail
     except Interrupted as stop:
         return _interrupted(stop)
     except PhonectlError as exc:

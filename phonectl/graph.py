@@ -19,6 +19,8 @@ from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError, Phonec
 if TYPE_CHECKING:
     import requests
 
+    from phonectl.urls import ServiceUrl
+
 TokenProvider = Callable[[], str]
 # Called with the token Graph refused (401): True when another token is now in use.
 OnUnauthorized = Callable[[str], bool]
@@ -155,7 +157,7 @@ class Stopped(BaseException):
 class GraphClient:
     def __init__(
         self,
-        base_url: str,
+        base_url: str | ServiceUrl,
         token_provider: TokenProvider,
         *,
         user_agent: str,
@@ -169,8 +171,11 @@ class GraphClient:
         from phonectl.http import BoundedSession
         from phonectl.urls import parse_service_url
 
-        self.base_url = base_url
-        self._origin = parse_service_url(base_url, "PHONECTL_GRAPH_URL").origin
+        # Settings' Graph root was judged when they were loaded; any other URL is judged here.
+        if isinstance(base_url, str):
+            base_url = parse_service_url(base_url, "PHONECTL_GRAPH_URL")
+        self.base_url = base_url.text()
+        self._origin = base_url.origin
         self._timeout = timeout
         self.retry = RetryPolicy(max_retries, max_wait)
         self._on_unauthorized = on_unauthorized

@@ -5,15 +5,16 @@ The only module that imports rich, and only for progress bars (layout.py lays ou
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, GraphError, PhonectlError
 from phonectl.safe_output import escape_controls, escape_for_json, redact, stdout_speaks_unicode
+from phonectl.terminal import Terminal, process_terminal
 
 if TYPE_CHECKING:
     from phonectl.layout import Column
@@ -28,6 +29,29 @@ class Shown(NamedTuple):
     fmt: OutputFormat
 
 
+# The terminal of the run under way (cli.main reads it once, at the start); unset outside a
+# run. A context variable: a program running phonectl in two threads runs two runs.
+_run_terminal: ContextVar[Terminal | None] = ContextVar("phonectl_terminal", default=None)
+
+
+@contextmanager
+def run_at(at: Terminal) -> Iterator[Terminal]:
+    """Within the block, everything rendered (and every command that asks `terminal()`)
+    goes by `at`: the one reading of the streams for this run."""
+    reset = _run_terminal.set(at)
+    try:
+        yield at
+    finally:
+        _run_terminal.reset(reset)
+
+
+def terminal() -> Terminal:
+    """The run's terminal; outside a run (a library caller, a test), the streams as they are
+    now."""
+    at = _run_terminal.get()
+    return process_terminal() if at is None else at
+
+
 def shown_text(text: str) -> str:
     """A value as it may be shown: every secret replaced, then control characters escaped.
     Done to each value before it is laid out, so that no wrapping can split a secret into
@@ -35,9 +59,9 @@ def shown_text(text: str) -> str:
     return escape_controls(redact(text))
 
 
-def show(result: Result, fmt: OutputFormat) -> ExitCode:
+def show(result: Result, fmt: OutputFormat, at: Terminal | None = None) -> ExitCode:
     """Write a result in the chosen format, then its messages and problem on stderr; its
-    exit code."""
+    exit code. A table or card is fitted to `at` (default: the run's terminal)."""
     from phonectl.safe_output import OutputFailed
 
     try:
@@ -51,7 +75,7 @@ def show(result: Result, fmt: OutputFormat) -> ExitCode:
                 write("\t".join(tsv_escape(cell) for cell in cells) + "\n")
             sys.stdout.flush()
         else:
-            _write_view(result)
+            _write_view(result, at or terminal())
     except OutputFailed:
         for note in result.notes:  # what was done (apply's summary) still reaches stderr
             notice(note)
@@ -63,19 +87,18 @@ def show(result: Result, fmt: OutputFormat) -> ExitCode:
     return result.exit_code
 
 
-def _write_view(result: Result) -> None:
+def _write_view(result: Result, at: Terminal) -> None:
     from phonectl.results import Card, Lines, Nothing, Table
 
     view = result.view()
     if isinstance(view, Table):
         rows = [[shown_text(cell) for cell in row] for row in view.rows]
-        _write_table(view.columns, rows, view.group)
+        _write_table(view.columns, rows, at, view.group)
     elif isinstance(view, Card):
         from phonectl.layout import format_card
 
-        width, style = _terminal()
         pairs = [(label, shown_text(value)) for label, value in view.pairs]
-        sys.stdout.write(format_card(pairs, width=width, style=style, whole=view.whole))
+        sys.stdout.write(format_card(pairs, width=at.width, style=at.colour, whole=view.whole))
         sys.stdout.flush()
     elif isinstance(view, Lines):
         sys.stdout.write("".join(shown_text(line) + "\n" for line in view.lines))
@@ -101,7 +124,7 @@ def progress(total: int, description: str, unit: str = "users") -> Iterator[Call
     """A progress bar on stderr when it is a terminal, saying what it is doing, how many of
     how many `unit` are done and how many failed so far; the callable advances it
     (`advance(done, failed=0)`)."""
-    if total == 0 or not sys.stderr.isatty():
+    if total == 0 or not terminal().shows_progress:
         yield lambda done, failed=0: None
         return
     from rich.console import Console
@@ -188,31 +211,24 @@ def tsv_escape(value: Any) -> str:
 
 
 def _write_table(
-    columns: Sequence[Column], rows: Sequence[Sequence[str]], group: int | None = None
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    at: Terminal,
+    group: int | None = None,
 ) -> None:
+    """The table fitted to the terminal's width (whole columns when stdout is no terminal),
+    styled when it takes colour."""
     from phonectl.layout import format_table
 
-    width, style = _terminal()
     hidden: list[str] = []
     for line in format_table(
-        columns, rows, width=width, style=style, group=group, on_hidden=hidden.extend
+        columns, rows, width=at.width, style=at.colour, group=group, on_hidden=hidden.extend
     ):
         sys.stdout.write(line)
     sys.stdout.flush()
     if hidden:
         count = f"{len(hidden)} column{'s' if len(hidden) > 1 else ''}"
         notice(f"{count} hidden: -o json shows all")
-
-
-def _terminal() -> tuple[int | None, bool]:
-    """The width to fit (None when stdout is a file or pipe: every column whole, so that
-    grep and cut see whole values) and whether to style (a terminal, unless NO_COLOR)."""
-    import shutil
-
-    is_terminal = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns if is_terminal else None
-    style = (is_terminal or bool(os.environ.get("FORCE_COLOR"))) and not os.environ.get("NO_COLOR")
-    return width, style
 
 
 def _to_stderr(lines: Sequence[str]) -> None:

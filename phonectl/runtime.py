@@ -10,6 +10,12 @@ from phonectl.settings import Flags, Settings, load_settings
 if TYPE_CHECKING:
     from phonectl.graph import GraphClient
     from phonectl.sandbox.server import GraphEmulator
+    from phonectl.urls import ServiceUrl
+
+
+# The sandbox emulator's Graph root before it has started: it listens on loopback, on a port
+# picked when it starts (0 asks for one), so a dry run that starts nothing can only say that.
+SANDBOX_UNSTARTED_ROOT = "http://127.0.0.1:0/beta"
 
 
 class _Bearer:
@@ -89,7 +95,16 @@ class Runtime:
         return command_flag or self.settings.output
 
     def graph_url(self) -> str:
-        """Graph's beta root: the sandbox emulator's (started now) or the configured one."""
+        """Graph's beta root as a dry run names it: the configured one, or the sandbox
+        emulator's. A dry run that reads nothing (add, update, delete) never starts the
+        emulator: until it starts it has no port, and the root is SANDBOX_UNSTARTED_ROOT."""
+        if self.settings.sandbox and self._emulator is None:
+            return SANDBOX_UNSTARTED_ROOT
+        return str(self._graph_beta_root())
+
+    def _graph_beta_root(self) -> ServiceUrl | str:
+        """The configured root as Settings judged it, or the sandbox emulator's (started now:
+        a client is about to talk to it)."""
         if self.settings.sandbox:
             return self._start_emulator() + "/beta"
         return self.settings.graph_beta_url
@@ -101,9 +116,15 @@ class Runtime:
             from phonectl.graph import GraphClient
 
             settings = self.settings
-            base_url = self.graph_url()
+            base_url = self._graph_beta_root()
             debug = render.debug if settings.debug else None
-            token = acquire_token(settings, warn=render.warning, notify=render.notice, debug=debug)
+            token = acquire_token(
+                settings,
+                warn=render.warning,
+                notify=render.notice,
+                at_terminal=render.terminal().can_prompt,
+                debug=debug,
+            )
             bearer = _Bearer(settings, token.value)
             self._client = GraphClient(
                 base_url,

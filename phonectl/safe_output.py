@@ -13,6 +13,8 @@ import errno
 import os
 from functools import cache
 
+from phonectl.characters import C0_RANGE, DEL_AND_C1_RANGE
+
 # Neither `typing` nor `re` is imported for `phonectl --version` (~10 ms): annotations are
 # only read by mypy, and the patterns are compiled on first use.
 TYPE_CHECKING = False
@@ -26,9 +28,10 @@ REDACTED = "[redacted]"
 # would garble ordinary output.
 MIN_SECRET_LENGTH = 6
 
-# C0, DEL, C1, and the invisible characters that reorder or break lines on a terminal: bidi
-# marks, embeddings, overrides and isolates, line and paragraph separators.
-_INVISIBLE = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# DEL, C1 (characters.py says what a control character is), and the invisible characters
+# that reorder or break lines on a terminal: bidi marks, embeddings, overrides and isolates,
+# line and paragraph separators.
+_INVISIBLE = DEL_AND_C1_RANGE + "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _C0_NAMES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -49,7 +52,7 @@ def _escape_char(match: re.Match[str]) -> str:
 
 def escape_controls(text: str) -> str:
     """Text for a terminal: control, bidi and line-separator characters as visible escapes."""
-    return _pattern("\x00-\x1f" + _INVISIBLE).sub(_escape_char, text)
+    return _pattern(C0_RANGE + _INVISIBLE).sub(_escape_char, text)
 
 
 def escape_for_json(text: str) -> str:

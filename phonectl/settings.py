@@ -12,7 +12,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat
+from phonectl.characters import has_control
+from phonectl.choices import CLOUD_HOSTS, Cloud, OutputFormat, choose
 from phonectl.errors import InvalidInput, Say
 
 
@@ -42,7 +43,7 @@ class Secret(str):
 # every run, and these are defined on the path of every command.
 class Settings(NamedTuple):
     cloud: Cloud
-    graph_url: str
+    graph_url: ServiceUrl  # judged once, when the settings are loaded (urls.py)
     output: OutputFormat
     max_retries: int
     timeout: float
@@ -51,7 +52,7 @@ class Settings(NamedTuple):
     access_token: Secret | None
     tenant: str
     client_id: str | None
-    authority_host: str
+    authority_host: ServiceUrl
     scopes: tuple[str, ...]
     token_cache_path: Path | None
     keyring_timeout: float
@@ -62,8 +63,8 @@ class Settings(NamedTuple):
     region: str | None
 
     @property
-    def graph_beta_url(self) -> str:
-        return self.graph_url + "/beta"
+    def graph_beta_url(self) -> ServiceUrl:
+        return self.graph_url.under("/beta")
 
     @property
     def account_name(self) -> str:
@@ -94,6 +95,8 @@ class Flags(NamedTuple):
 if TYPE_CHECKING:  # subscripting Callable at run time costs every command start-up
     from collections.abc import Callable
 
+    from phonectl.urls import ServiceUrl
+
     Parser = Callable[[str, str], Any]
 
 
@@ -102,7 +105,7 @@ def text(raw: str, name: str) -> str:
     surrogates) or it has control characters."""
     if any("\ud800" <= c <= "\udfff" for c in raw):
         raise InvalidInput(f"{name} is not valid UTF-8 text")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in raw):
+    if has_control(raw):
         raise InvalidInput(f"{name} must not contain control characters")
     return raw
 
@@ -131,9 +134,9 @@ def choice(enum: type[Enum]) -> Parser:
     """One of an enum's values, case-insensitively."""
 
     def parse(raw: str, name: str) -> Any:
-        for member in enum:
-            if member.value == raw.strip().lower():
-                return member
+        member = choose(enum, raw)
+        if member is not None:
+            return member
         valid = ", ".join(str(m.value) for m in enum)
         raise InvalidInput(f"{name}={raw!r} is not valid: use one of {valid}")
 
@@ -426,7 +429,7 @@ def load_settings(
         row.name: _resolve(row, flags, env, remembered) for row in SETTINGS if row.name != "profile"
     }
     cloud = value["cloud"]
-    from phonectl.urls import check_root_url
+    from phonectl.urls import root_url
 
     # --scope adds to the default scopes; login remembers the result.
     scopes = tuple(value["scopes"])
@@ -434,10 +437,10 @@ def load_settings(
         scopes = tuple(dict.fromkeys(DEFAULT_SCOPES + flags.scopes))
     value.update(
         # A root URL's default is its cloud's; either way it is checked the same.
-        graph_url=check_root_url(
-            value["graph_url"] or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL"
-        ).removesuffix("/beta"),
-        authority_host=check_root_url(
+        graph_url=root_url(
+            value["graph_url"] or CLOUD_HOSTS[cloud].graph, "PHONECTL_GRAPH_URL", without="/beta"
+        ),
+        authority_host=root_url(
             value["authority_host"] or CLOUD_HOSTS[cloud].authority, "PHONECTL_AUTHORITY_HOST"
         ),
         scopes=scopes,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from phonectl.characters import is_control
 from phonectl.errors import InvalidInput
 
 _STRICT_URL = re.compile(
@@ -43,6 +44,14 @@ class ServiceUrl(NamedTuple):
     def text(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
         return f"{self.scheme}://{self.host}{port}{self.path}"
+
+    def __str__(self) -> str:  # in messages and f-strings, the URL as written
+        return self.text()
+
+    def under(self, path: str) -> ServiceUrl:
+        """The URL of `path` below this one (`/beta` below Graph's root): no need to judge
+        it again, a path of path characters cannot change where it goes."""
+        return self._replace(path=self.path + path)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -94,9 +103,12 @@ def parse_service_url(url: str, what: str, *, allow_query: bool = False) -> Serv
     return parsed
 
 
-def check_root_url(url: str, what: str) -> str:
-    """A root URL (Graph's or the login host's): judged, without a trailing slash."""
-    return parse_service_url(url, what).text().rstrip("/")
+def root_url(url: str, what: str, *, without: str = "") -> ServiceUrl:
+    """A root URL (Graph's or the login host's): judged, without a trailing slash, nor the
+    `without` ending (Graph's root given with its /beta)."""
+    parsed = parse_service_url(url, what)
+    path = parsed.path.rstrip("/")
+    return parsed._replace(path=path.removesuffix(without) if without else path)
 
 
 def _check_ipv6(host: str, what: str, shown: str) -> None:
@@ -132,7 +144,7 @@ def _why_not(url: str) -> str:
         return "a URL must not contain backslashes"
     if "@" in url:
         return "a URL must not carry a user name or password (user:pass@)"
-    if any(c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
+    if any(c.isspace() or is_control(c) for c in url):
         return "a URL must not contain spaces or control characters"
     if "#" in url or "?" in url:
         return "a root URL must not carry a query or fragment"

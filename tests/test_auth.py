@@ -557,3 +557,33 @@ def test_a_finished_command_leaves_no_http_worker_running(
     assert http_workers() == []
     assert phonectl("auth", "status").exit_code == 0
     assert http_workers() == []
+
+
+def test_the_token_cache_is_parsed_once_per_read(
+    signed_out_graph: GraphEmulator,
+    login_host: LoginHostFixture,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm path parses the cache once; a refresh once before the lock, once after it
+    (another process may have refreshed meanwhile), and MSAL once (text is its only way in)."""
+    login_host.host.behaviour.access_token_lifetime = 10  # stale: every run refreshes
+    login(phonectl)
+    parses: list[str] = []
+    real_loads = json.loads
+
+    def counting_loads(text: str | bytes, **kwargs: object) -> object:
+        if isinstance(text, str) and '"AccessToken"' in text:
+            parses.append(text)
+        return real_loads(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    assert phonectl(*UPDATE).exit_code == 0
+    assert len(parses) == 3
+    login_host.host.behaviour.access_token_lifetime = 3600
+    monkeypatch.setattr(json, "loads", real_loads)
+    assert phonectl(*UPDATE).exit_code == 0  # refreshed to a token that stays fresh
+    monkeypatch.setattr(json, "loads", counting_loads)
+    parses.clear()
+    assert phonectl(*UPDATE).exit_code == 0  # the warm path
+    assert len(parses) == 1

@@ -55,7 +55,9 @@ def test_unsafe_graph_url_is_refused(
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:2", "http://[::1]:3"])
 def test_plain_http_is_allowed_on_loopback(url: str) -> None:
     assert (
-        load_settings(Flags(), {"PHONECTL_GRAPH_URL": url}, warn=unexpected_warning).graph_url
+        load_settings(
+            Flags(), {"PHONECTL_GRAPH_URL": url}, warn=unexpected_warning
+        ).graph_url.text()
         == url
     )
 
@@ -63,7 +65,7 @@ def test_plain_http_is_allowed_on_loopback(url: str) -> None:
 def test_defaults() -> None:
     settings = load_settings(Flags(), {}, warn=unexpected_warning)
     assert settings.cloud is Cloud.global_
-    assert settings.graph_beta_url == "https://graph.microsoft.com/beta"
+    assert settings.graph_beta_url.text() == "https://graph.microsoft.com/beta"
     assert settings.output is OutputFormat.table
     assert (settings.max_retries, settings.timeout) == (3, 30.0)
     assert settings.access_token is None
@@ -122,3 +124,17 @@ def test_a_tenant_or_client_id_that_is_not_one_word_is_exit_2(
     done = run_phonectl("auth", "status")
     assert done.returncode == 2
     assert f"{variable}=" in done.stderr and "is not an id or a domain" in done.stderr
+
+
+def test_settings_hold_their_urls_judged_and_parsed() -> None:
+    env = {
+        "PHONECTL_GRAPH_URL": "https://Graph.Example:8443/beta/",
+        "PHONECTL_AUTHORITY_HOST": "https://LOGIN.example/",
+    }
+    settings = load_settings(Flags(), env, warn=unexpected_warning)
+    assert settings.graph_url.host == "graph.example" and settings.graph_url.port == 8443
+    assert str(settings.graph_url) == "https://graph.example:8443"  # /beta and the / dropped
+    assert settings.graph_beta_url.text() == "https://graph.example:8443/beta"
+    assert settings.graph_beta_url.origin == ("https", "graph.example", 8443)
+    assert settings.authority_host.host == "login.example"
+    assert settings.authority == "https://login.example/organizations"

@@ -195,9 +195,7 @@ def apply(
         client.concurrency = concurrency
         lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
         backup_file = None if backup is None else _Backup(backup, client)
-        # Decided before the progress bar starts: while it runs, sys.stderr may be the bar's
-        # proxy, which some rich versions report as no terminal (and would skip the question).
-        at_terminal = sys.stdin.isatty() and sys.stderr.isatty()
+        at_terminal = render.terminal().can_prompt  # read at the start, not the bar's proxy
         doing = "dry run: planning" if dry_run else "applying"
         with lock, render.progress(total, doing, unit="rows") as advance:
             report = apply_rows(
@@ -497,7 +495,7 @@ def read_input(file: str) -> bytes:
         if file == "-":
             if sys.stdin is None or sys.stdin.closed:
                 raise InvalidInput("- reads from stdin, but stdin is closed")
-            if sys.stdin.isatty():
+            if render.terminal().stdin:
                 render.notice("reading from stdin; end with Ctrl-D (or pass a file)")
             stream = getattr(sys.stdin, "buffer", None)
             data = sys.stdin.read() if stream is None else stream.read(MAX_FILE_BYTES + 1)

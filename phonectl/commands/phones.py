@@ -1,6 +1,5 @@
 """The phone commands: list, get, add, update, set, delete."""
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -230,7 +229,7 @@ def _send(rt: "Runtime", method: str, path: str, body: Any, dry_run: bool) -> An
 def _confirm_delete(rt: "Runtime", path: str, phone_id: str, owner: str) -> None:
     """Ask at a terminal, naming the phone by what a person recognises (its number, type
     and name: read first, so a mistyped id is a 'not found', not a wrong deletion)."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+    if not render.terminal().can_prompt:
         raise InvalidInput(
             "delete needs --yes when no one is at a terminal to confirm; nothing was deleted"
         )
