@@ -29,13 +29,13 @@ from phonectl.token_store import (
 SANDBOX_TOKEN = "sandbox"
 # A cached access token this close to expiry is refreshed instead (MSAL uses the same margin).
 EXPIRY_MARGIN_SECONDS = 300
+# Microsoft's login hosts, which MSAL's instance discovery may ask about: each cloud's, and
+# the other names Entra answers under (MSAL's own list of well-known authority hosts).
 MICROSOFT_LOGIN_HOSTS = frozenset(
     {
-        "login.microsoftonline.com",
+        *(hosts.authority.removeprefix("https://") for hosts in CLOUD_HOSTS.values()),
         "login.microsoft.com",
         "login.windows.net",
-        "login.microsoftonline.us",
-        "login.chinacloudapi.cn",
         "login.partner.microsoftonline.cn",
     }
 )

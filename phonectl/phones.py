@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from phonectl.characters import has_control
+from phonectl.choices import choose
 from phonectl.errors import InvalidInput
 from phonectl.words import shown
 
@@ -52,25 +54,21 @@ class Audience(str, Enum):
 
 def parse_enum(enum: type[Enum], text: str, what: str) -> str:
     """Graph's spelling of a case-insensitive enum value, or InvalidInput naming the valid ones."""
-    for member in enum:
-        if member.value.lower() == text.strip().lower():
-            return str(member.value)
-    raise InvalidInput(f"invalid {what} {text!r}: use one of {enum_values(enum)}")
+    member = choose(enum, text)
+    if member is None:
+        raise InvalidInput(f"invalid {what} {text!r}: use one of {enum_values(enum)}")
+    return str(member.value)
 
 
 def enum_values(enum: type[Enum]) -> str:
     return ", ".join(str(m.value) for m in enum)
 
 
-# C0 and C1 controls, DEL: never part of a phone entry, an id or a user name.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def check_text(value: str, what: str, *, allow_empty: bool = True) -> str:
     """Free text for a property: no control characters (they never belong in a phone entry)."""
     if not allow_empty and not value.strip():
         raise InvalidInput(f"{what} must not be empty")
-    if _CONTROL.search(value):
+    if has_control(value):
         raise InvalidInput(f"{what} must not contain control characters (tabs, newlines, NUL)")
     return value
 
@@ -80,7 +78,7 @@ def check_identifier(value: str, what: str) -> str:
     dot segment (`.` and `..` are normalised away by URL handling, whatever the encoding)."""
     if not value.strip():
         raise InvalidInput(f"{what} must not be empty")
-    if _CONTROL.search(value):
+    if has_control(value):
         raise InvalidInput(f"{what} must not contain control characters")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")

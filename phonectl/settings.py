@@ -197,6 +197,12 @@ class Setting(NamedTuple):
     default_text: str | None = None  # the default in words, when it is not a plain value
 
 
+def _either(enum: type[Enum]) -> str:
+    """An enum's values as help words: "table, json or tsv"."""
+    *rest, last = (str(member.value) for member in enum)
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "profile",
@@ -213,7 +219,7 @@ SETTINGS: tuple[Setting, ...] = (
         "--cloud",
         Cloud.global_,
         choice(Cloud),
-        "national cloud: global, usgov, usgovdod or china; picks Graph and login hosts",
+        f"national cloud: {_either(Cloud)}; picks Graph and login hosts",
         remembered="cloud",
     ),
     Setting(
@@ -287,7 +293,7 @@ SETTINGS: tuple[Setting, ...] = (
         "-o/--output",
         OutputFormat.table,
         choice(OutputFormat),
-        "output format: table, json or tsv",
+        f"output format: {_either(OutputFormat)}",
     ),
     Setting(
         "query",
