@@ -281,19 +281,18 @@ def _csv_values(
     text: str, errors: list[tuple[int, str]], options: ReadOptions
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     import csv
-    import io
 
-    first, _, rest = text.partition("\n")
-    skipped = 0
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    skipped = start = 0
     excel_sep = first.rstrip("\r")
     if excel_sep.lower().startswith("sep=") and len(excel_sep) == 5:
         # Excel's "sep=;" first line names the delimiter; the header follows it.
-        text, skipped = rest, 1
+        start, skipped = len(text) if end < 0 else end + 1, 1
         delimiter = options.delimiter or excel_sep[4]
     else:
         delimiter = options.delimiter or sniff_delimiter(first)
-    source = io.StringIO(text)
-    reader = csv.reader(source, delimiter=delimiter)
+    reader = csv.reader(_lines(text, start), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -341,12 +340,33 @@ def _csv_values(
         errors.append((reader.line_num + skipped, str(exc)))
 
 
+def _lines(text: str, start: int) -> Iterator[str]:
+    """The text's lines from `start`, each with its newline, one at a time: a StringIO
+    would copy the whole text (at four bytes a character once it holds one that is not
+    Latin-1), and splitlines would make every line at once."""
+    find = text.find
+    while start < len(text):
+        end = find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end
+
+
+def _split_lines(text: str, size: int = 1 << 20) -> Iterator[str]:
+    """text.splitlines(), a piece of about `size` characters at a time (each piece ends
+    just after a newline, where every line break splitlines knows ends a line anyway)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + size) + 1 or len(text)
+        yield from text[start:end].splitlines()
+        start = end
+
+
 def _jsonl_values(
     text: str, errors: list[tuple[int, str]], options: ReadOptions
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     import json
 
-    for line, source in enumerate(text.splitlines(), start=1):
+    for line, source in enumerate(_split_lines(text), start=1):
         if not source.strip():
             continue
         try:
