@@ -50,10 +50,16 @@ class Audience(str, Enum):
 
 def parse_enum(enum: type[Enum], text: str, what: str) -> str:
     """Graph's spelling of a case-insensitive enum value, or InvalidInput naming the valid ones."""
-    for member in enum:
-        if member.value.lower() == text.strip().lower():
-            return str(member.value)
-    raise InvalidInput(f"invalid {what} {text!r}: use one of {enum_values(enum)}")
+    spellings = _SPELLINGS.get(enum)
+    if spellings is None:  # once per enum: a file's every row asks (apply's types)
+        spellings = _SPELLINGS[enum] = {str(m.value).lower(): str(m.value) for m in enum}
+    found = spellings.get(text.strip().lower())
+    if found is None:
+        raise InvalidInput(f"invalid {what} {text!r}: use one of {enum_values(enum)}")
+    return found
+
+
+_SPELLINGS: dict[type[Enum], dict[str, str]] = {}
 
 
 def enum_values(enum: type[Enum]) -> str:

@@ -348,10 +348,13 @@ _UNWRITABLE = (
 def _unwritable(values: Iterable[tuple[str, Any]]) -> bool:
     from phonectl.apply.rows import UNKNOWN_FUTURE_VALUE
 
-    return any(
-        name in {"type", "allowedAudiences"} and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v
-        for name, v in values
-    )
+    for name, v in values:
+        if name in _ENUM_FIELDS and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v:
+            return True
+    return False
+
+
+_ENUM_FIELDS = frozenset({"type", "allowedAudiences"})
 
 
 def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str | None]:

@@ -143,8 +143,9 @@ def read_rows(
     return list(store_rows(text, fmt, name, options))
 
 
-# Rows a stored chunk holds: one marshal call packs (or unpacks) this many at C speed.
-CHUNK_ROWS = 4096
+# Rows a stored chunk holds: one marshal call packs (or unpacks) this many at C speed; a
+# round unpacks its own and at most two chunks more.
+CHUNK_ROWS = 1024
 
 
 class StoredRows:
@@ -169,8 +170,7 @@ class StoredRows:
             index = self._index[row.user] = len(self.users)
             self.users.append(row.user)
         self.user_of.append(index)
-        flat = tuple(item for pair in row.fields.items() for item in pair)
-        self._open.append((row.line, index, row.phone_id, flat))
+        self._open.append((row.line, index, row.phone_id, dict(row.fields)))
         if len(self._open) == CHUNK_ROWS:
             self._pack()
 
@@ -195,13 +195,15 @@ class StoredRows:
         found: list[Row] = []
         if stop <= start:
             return found
+        make = Row._make
         for n in range(start // CHUNK_ROWS, (stop - 1) // CHUNK_ROWS + 1):
             first = n * CHUNK_ROWS
             packed = self._chunks[n] if n < len(self._chunks) else None
             chunk = self._open if packed is None else marshal.loads(packed)
-            for line, user, phone_id, flat in chunk[max(start - first, 0) : stop - first]:
-                fields = dict(zip(flat[::2], flat[1::2], strict=True))
-                found.append(Row(line, users[user], phone_id, fields))
+            found += [
+                make((line, users[user], phone_id, fields))
+                for line, user, phone_id, fields in chunk[max(start - first, 0) : stop - first]
+            ]
         return found
 
 
@@ -474,7 +476,8 @@ def _file_number(text: str, what: str) -> str:
     format characters (bidi marks, zero-width joiners) that make two numbers look alike."""
     import unicodedata
 
-    if any(unicodedata.category(c) == "Cf" for c in text):
+    # (No ASCII character is a format character: most numbers need no look at each.)
+    if not text.isascii() and any(unicodedata.category(c) == "Cf" for c in text):
         raise InvalidInput(f"{what} holds an invisible formatting character (a bidi mark?)")
     return parse_number(text, what)
 
