@@ -61,8 +61,9 @@ def test_a_dry_runs_peak_memory_does_not_grow_with_the_file(
     small = _peak(graph, 4_000, handed_on=True)
     big = _peak(graph, 16_000, handed_on=True)
     # Four times the rows, the same rounds of about 1000: the peak is the round's (the
-    # row-to-user index alone grows, at a few bytes a row).
-    assert big < 1.3 * small, (small, big)
+    # row-to-user index alone grows, at a few bytes a row; the order Graph's answers come
+    # in moves a round's peak by a third). Kept, it would be about four times.
+    assert big < 2 * small, (small, big)
     # Kept (a table, --query), every result stays: the measure sees what streaming saves.
     kept = _peak(graph, 16_000, handed_on=False)
     assert kept > 2 * big, (kept, big)
