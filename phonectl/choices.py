@@ -11,8 +11,14 @@ E = TypeVar("E", bound=Enum)
 def choose(enum: type[E], text: str) -> E | None:
     """The one way a value is looked up among an enum's: the member whose value is `text`,
     case-insensitively, spaces around it ignored; None when there is none."""
-    wanted = text.strip().lower()
-    return next((member for member in enum if str(member.value).lower() == wanted), None)
+    by_spelling = _SPELLINGS.get(enum)
+    if by_spelling is None:  # once per enum: apply asks for every row of a file
+        by_spelling = _SPELLINGS[enum] = {str(m.value).lower(): m for m in enum}
+    found = by_spelling.get(text.strip().lower())
+    return found  # type: ignore[return-value]
+
+
+_SPELLINGS: dict[type[Enum], dict[str, Enum]] = {}
 
 
 class Cloud(str, Enum):

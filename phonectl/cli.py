@@ -180,7 +180,7 @@ def _shown(returned: object) -> int:
     from phonectl import render
 
     if isinstance(returned, render.Shown):
-        return int(render.show(returned.result, returned.fmt))
+        return int(render.show(returned.result, returned.fmt, stream=returned.stream))
     return int(returned) if isinstance(returned, int) else int(ExitCode.OK)
 
 

@@ -194,7 +194,8 @@ def cell_number(text: str, what: str) -> str:
     format characters (bidi marks, zero-width joiners) that make two numbers look alike."""
     import unicodedata
 
-    if any(unicodedata.category(c) == "Cf" for c in text):
+    # (No ASCII character is a format character: most numbers need no look at each.)
+    if not text.isascii() and any(unicodedata.category(c) == "Cf" for c in text):
         raise InvalidInput(f"{what} holds an invisible formatting character (a bidi mark?)")
     return parse_number(text, what)
 

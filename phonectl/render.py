@@ -6,7 +6,7 @@ The only module that imports rich, and only for progress bars (layout.py lays ou
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -23,10 +23,51 @@ if TYPE_CHECKING:
 
 class Shown(NamedTuple):
     """What a command returns: its result (results.py) and the format asked for; main()
-    renders it. Commands load their result types when they run, not for every --help."""
+    renders it. Commands load their result types when they run, not for every --help.
+    `stream`: the result's rows written so far (apply writes each round's as it settles);
+    the result holds the rest."""
 
     result: Result
     fmt: OutputFormat
+    stream: RowStream | None = None
+
+
+class RowStream:
+    """A list result written a part at a time, as it comes (apply's rounds), byte for byte
+    as show() writes it whole: -o json one compact element a line inside [ ], -o tsv a line
+    a row. show() writes the last part and closes it.
+
+    A stdout that fails (a reader gone: | head) does not stop the work: the failure is
+    kept, later parts go nowhere, and show() reports it once the work is done, after its
+    messages, as it would for a result written whole."""
+
+    def __init__(self, fmt: OutputFormat) -> None:
+        assert fmt in (OutputFormat.json, OutputFormat.tsv), "a table is laid out whole"
+        self.fmt = fmt
+        self.started = False
+        self.failed: OSError | None = None
+
+    def write(self, part: Result) -> None:
+        from phonectl.safe_output import OutputFailed
+
+        if self.failed is not None:
+            return
+        try:
+            if self.fmt is OutputFormat.json:
+                self.started = _write_json_items(part.json(), self.started)
+            else:
+                _write_tsv(part)
+            sys.stdout.flush()
+        except OutputFailed as exc:
+            self.failed = exc
+
+    def close(self, last: Result) -> None:
+        self.write(last)
+        if self.failed is None and self.fmt is OutputFormat.json:
+            sys.stdout.write("\n]\n" if self.started else "[]\n")
+            sys.stdout.flush()
+        if self.failed is not None:
+            raise self.failed
 
 
 # The terminal of the run under way (cli.main reads it once, at the start); unset outside a
@@ -59,20 +100,27 @@ def shown_text(text: str) -> str:
     return escape_controls(redact(text))
 
 
-def show(result: Result, fmt: OutputFormat, at: Terminal | None = None) -> ExitCode:
-    """Write a result in the chosen format, then its messages and problem on stderr; its
-    exit code. A table or card is fitted to `at` (default: the run's terminal)."""
+def show(
+    result: Result,
+    fmt: OutputFormat,
+    *,
+    stream: RowStream | None = None,
+    at: Terminal | None = None,
+) -> ExitCode:
+    """Write a result in the chosen format (after what `stream` wrote of it already), then
+    its messages and problem on stderr; its exit code. A table or card is fitted to `at`
+    (default: the run's terminal)."""
     from phonectl.safe_output import OutputFailed
 
     try:
-        if fmt is OutputFormat.json:
+        if stream is not None:
+            stream.close(result)
+        elif fmt is OutputFormat.json:
             value = result.json()
             if value is not None:
                 _write_json(value)
         elif fmt is OutputFormat.tsv:
-            write = sys.stdout.write
-            for cells in result.tsv():
-                write("\t".join(tsv_escape(cell) for cell in cells) + "\n")
+            _write_tsv(result)
             sys.stdout.flush()
         else:
             _write_view(result, at or terminal())
@@ -85,6 +133,12 @@ def show(result: Result, fmt: OutputFormat, at: Terminal | None = None) -> ExitC
     if result.problem is not None:
         error(result.problem)
     return result.exit_code
+
+
+def _write_tsv(result: Result) -> None:
+    write = sys.stdout.write
+    for cells in result.tsv():
+        write("\t".join(tsv_escape(cell) for cell in cells) + "\n")
 
 
 def _write_view(result: Result, at: Terminal) -> None:
@@ -137,7 +191,10 @@ def progress(total: int, description: str, unit: str = "users") -> Iterator[Call
         TextColumn(unit),
         TextColumn("{task.fields[failed_text]}"),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    # stdout is never redirected into the bar's console (stderr): a result written while
+    # the bar runs (apply's rounds, to a file or pipe) must reach stdout untouched.
+    bar_console = Console(stderr=True)
+    with Progress(*columns, console=bar_console, transient=True, redirect_stdout=False) as bar:
         _bars.append(bar)
         task = bar.add_task(description, total=total, failed_text="")
         failures = 0
@@ -177,27 +234,34 @@ def _write_json(value: Any) -> None:
     """One object: indented. A list (or any iterator): one compact object a line, inside
     [ ]. Still one JSON value, but written by the C encoder (indent= falls back to the
     pure-Python one, which cost most of a 50,000-row apply's output) and easy to grep."""
-    import json
-
-    # A stdout that cannot carry every character gets JSON's own \\u escapes.
-    ascii_only = not stdout_speaks_unicode()
-
-    def text(item: Any, indent: int | None = None) -> str:
-        return escape_for_json(redact(json.dumps(item, indent=indent, ensure_ascii=ascii_only)))
-
     if isinstance(value, (list, tuple, Iterator)):
         # A line at a time: 50,000 results never become one string (and two more copies,
         # escaped and redacted) in memory.
-        write = sys.stdout.write
-        started = False
-        for item in value:
-            write(",\n" if started else "[\n")
-            write(text(item))
-            started = True
-        write("\n]\n" if started else "[]\n")
+        started = _write_json_items(value, False)
+        sys.stdout.write("\n]\n" if started else "[]\n")
     else:
-        sys.stdout.write(text(value, indent=2) + "\n")
+        sys.stdout.write(_json_text(value, not stdout_speaks_unicode(), indent=2) + "\n")
     sys.stdout.flush()
+
+
+def _json_text(item: Any, ascii_only: bool, indent: int | None = None) -> str:
+    """`ascii_only`: a stdout that cannot carry every character gets JSON's own \\u
+    escapes."""
+    import json
+
+    return escape_for_json(redact(json.dumps(item, indent=indent, ensure_ascii=ascii_only)))
+
+
+def _write_json_items(items: Iterable[Any], started: bool) -> bool:
+    """Elements of a JSON array, one a line, after `started` ones already written (its
+    [ opens it); whether any is written now."""
+    write = sys.stdout.write
+    ascii_only = not stdout_speaks_unicode()
+    for item in items:
+        write(",\n" if started else "[\n")
+        write(_json_text(item, ascii_only))
+        started = True
+    return started
 
 
 def tsv_escape(value: Any) -> str:

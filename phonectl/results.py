@@ -7,7 +7,6 @@ a result is shown): a result is data and the shape of its output."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,7 +18,7 @@ from phonectl.words import counted, shown
 if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this one
     from typing import Protocol
 
-    from phonectl.apply.run import ApplyReport
+    from phonectl.apply.run import ApplyReport, ApplyStopped
     from phonectl.apply.run import RowResult as ApplyRow
     from phonectl.auth import AuthStatus, ProfileSummary
     from phonectl.lint import Finding
@@ -452,7 +451,7 @@ class ApplyResult(NamedTuple):
         from phonectl.apply.plan import Outcome
 
         report = self.report
-        counts = Counter(r.outcome for r in report.results)
+        counts = report.outcomes
         summary = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
         tail = " (dry run: nothing written)" if report.dry_run else ""
         if not report.complete:
@@ -460,7 +459,7 @@ class ApplyResult(NamedTuple):
         if counts[Outcome.unknown]:
             tail += "; unknown: sent, but no answer says whether Graph did it (check first)"
         notes = [
-            f"apply: {counted(len(report.results), 'row')}: {summary or 'none'}; "
+            f"apply: {counted(report.rows, 'row')}: {summary or 'none'}; "
             f"{counted(report.writes_sent, 'write')} in "
             f"{counted(report.requests_sent, 'HTTP request')}{tail}"
         ]
@@ -478,6 +477,37 @@ class ApplyResult(NamedTuple):
                 "is left"
             )
         return notes
+
+
+def apply_result(report: ApplyReport) -> ApplyResult:
+    """A finished run's result: a dry run's plan that a real run would refuse is an error."""
+    from phonectl.errors import InvalidInput
+
+    if report.refusal is None:
+        return ApplyResult(report)
+    return ApplyResult(report, problem=InvalidInput(report.refusal))
+
+
+def stopped_apply_result(stop: ApplyStopped) -> ApplyResult:
+    """The report of a run that stopped, and why: an interrupt keeps its own exit code;
+    an error its own, but never 2 ("nothing was sent") once a write went out."""
+    cause = stop.cause
+    if isinstance(cause, KeyboardInterrupt):
+        cause = Interrupted()
+    if isinstance(cause, Interrupted):
+        return ApplyResult(stop.report, cause)
+    if isinstance(cause, PhonectlError):
+        problem = cause
+    elif isinstance(cause, OSError):
+        problem = PhonectlError(f"{cause.strerror or cause}: {cause.filename or ''}".rstrip(": "))
+    else:
+        problem = PhonectlError(
+            f"unexpected internal error: {type(cause).__name__}: {cause}",
+            hint="run again with --debug for a traceback, and report it",
+        )
+    if stop.report.writes_sent and problem.exit_code is ExitCode.USAGE:
+        problem.exit_code = ExitCode.FAILED
+    return ApplyResult(stop.report, problem=problem)
 
 
 def _apply_row_json(r: ApplyRow) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def test_a_table_fits_a_terminal_40_columns_wide_without_a_pty(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     narrow = Terminal(stdin=False, stdout=True, stderr=False, width=40, colour=False)
-    render.show(PhoneList([PHONE]), OutputFormat.table, narrow)
+    render.show(PhoneList([PHONE]), OutputFormat.table, at=narrow)
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines and all(len(line) <= 40 for line in lines)
@@ -79,13 +79,13 @@ def test_the_same_table_piped_keeps_every_value_whole(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     piped = Terminal(stdin=False, stdout=False, stderr=False)
-    render.show(PhoneList([PHONE]), OutputFormat.table, piped)
+    render.show(PhoneList([PHONE]), OutputFormat.table, at=piped)
     assert LONG_NAME in capsys.readouterr().out
 
 
 def test_colour_styles_a_card(capsys: pytest.CaptureFixture[str]) -> None:
     styled = Terminal(stdin=False, stdout=True, stderr=False, width=60, colour=True)
-    render.show(PhoneShown(PHONE), OutputFormat.table, styled)
+    render.show(PhoneShown(PHONE), OutputFormat.table, at=styled)
     assert "\x1b[" in capsys.readouterr().out
 
 

@@ -348,10 +348,10 @@ _UNWRITABLE = (
 def _unwritable(values: Iterable[tuple[str, Any]]) -> bool:
     from phonectl.phones import ENUM_PROPERTIES, UNKNOWN_FUTURE_VALUE
 
-    return any(
-        name in ENUM_PROPERTIES and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v
-        for name, v in values
-    )
+    for name, v in values:
+        if name in ENUM_PROPERTIES and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v:
+            return True
+    return False
 
 
 def _target(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | None, str | None]:

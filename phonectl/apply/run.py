@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, id_key, plan
-from phonectl.apply.rows import Row
+from phonectl.apply.rows import Row, StoredRows
 from phonectl.errors import ExitCode, GraphError, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
 from phonectl.phones import FILE_FIELDS, UserRef, phones_path
@@ -43,24 +43,45 @@ _WRITTEN = frozenset({Outcome.updated, Outcome.added, Outcome.deleted})
 _NOT_DONE = frozenset({Outcome.failed, Outcome.unknown, Outcome.not_sent})
 
 
+class Tally(NamedTuple):
+    """Rows already handed on (written out) as their round settled: counted, not kept."""
+
+    outcomes: Mapping[Outcome, int] = {}
+    failure_codes: frozenset[ExitCode] = frozenset()  # of the rows not done
+
+
 class ApplyReport(NamedTuple):
-    results: tuple[RowResult, ...]
+    results: tuple[RowResult, ...]  # the rows not handed on as they settled
     writes_sent: int
     requests_sent: int
     dry_run: bool
     complete: bool = True
     refusal: str | None = None  # a dry run's plan that a real run would refuse
     prune_kept: int = 0  # phones --prune left: a backup could not add them back
+    handed_on: Tally = Tally()
+
+    @property
+    def outcomes(self) -> Counter[Outcome]:
+        """How many rows came to each outcome, those handed on included."""
+        counts = Counter(self.handed_on.outcomes)
+        counts.update(r.outcome for r in self.results)
+        return counts
+
+    @property
+    def rows(self) -> int:
+        return len(self.results) + sum(self.handed_on.outcomes.values())
 
     @property
     def written(self) -> int:
-        return sum(1 for r in self.results if r.outcome in _WRITTEN)
+        outcomes = self.outcomes
+        return sum(outcomes[o] for o in _WRITTEN)
 
     @property
     def exit_code(self) -> ExitCode:
         if self.refusal is not None:
             return ExitCode.USAGE
         failures = {r.exit_code for r in self.results if r.outcome in _NOT_DONE}
+        failures |= self.handed_on.failure_codes
         if not failures:
             return ExitCode.OK
         if len(failures) == 1 and not self.written and failures <= _SHARED_REASON_CODES:
@@ -121,15 +142,23 @@ class Before(NamedTuple):
     phones: dict[str, list[dict[str, Any]]]
 
 
-# Users planned and written at a time: memory holds one round's phones and plan, not the
-# whole file's (at 50,000 rows over 5,000 users that was most of a 226 MB peak), and each
-# round still fills $batch requests (50 reads, 500 writes of 20).
+# A round is planned and written at a time: memory holds one round's rows, phones, plan and
+# results, not the whole file's (a 1,000,000-row dry run peaked at 726 MB when it kept
+# them all), and each round still fills $batch requests (50 reads, 500 writes of 20). A
+# round is a stretch of the file in which every user has all its rows (a user's rows are
+# never split: each is planned against all its phones), closed as soon as it holds
+# USERS_PER_ROUND users or ROWS_PER_ROUND rows. (A file that names a user again near its
+# end holds every row in between in one round: right, only bigger.)
 USERS_PER_ROUND = 1000
+ROWS_PER_ROUND = 10_000
+# Rows unpacked at a time to report rows that were never sent (a run stopped early).
+_UNSENT_CHUNK = 10_000
 
 
 class _Round(NamedTuple):
+    start: int  # rows start to stop of the file (StoredRows indices)
+    stop: int
     owners: dict[str, UserRef]
-    rows: list[Row]
 
 
 class Approval(NamedTuple):
@@ -143,15 +172,26 @@ class _Progress:
     """Where the run is: what is settled, and the round under way (its plan, which of its
     writes went out, Graph's answers). From it, at any moment, the report of every row."""
 
-    def __init__(self, client: GraphClient, dry_run: bool) -> None:
+    def __init__(
+        self,
+        client: GraphClient | None,
+        rows: StoredRows,
+        dry_run: bool,
+        on_results: Callable[[Sequence[RowResult]], None] | None = None,
+    ) -> None:
         self.client = client
+        self.stored = rows
         self.dry_run = dry_run
-        self.done: list[RowResult] = []
-        self.pruned: list[RowResult] = []
+        self.on_results = on_results
+        self.done: list[RowResult] = []  # rows settled and kept (no on_results)
+        self.pruned: list[RowResult] = []  # reported after the file's rows
+        self.outcomes: Counter[Outcome] = Counter()  # of the rows handed on
+        self.failure_codes: set[ExitCode] = set()
         self.writes_sent = 0
         self.rounds: deque[_Round] = deque()
-        self.waiting: list[Row] = []  # rows not yet in a round (users being resolved)
+        self.settled = 0  # rows 0 to `settled` of the file have their result
         self.current: _Round | None = None
+        self.rows: list[Row] = []  # the current round's
         self.plan: Plan | None = None
         self.sent: set[str] = set()  # write keys that may have reached Graph
         self.answers: dict[str, BatchResult | Failure] = {}
@@ -165,42 +205,65 @@ class _Progress:
             self._settle_round()
 
     def _settle_round(self) -> None:
+        settled: list[RowResult] = []
         if self.plan is not None:
             self.writes_sent += len(self.sent)
             for row_plan in self.plan.rows:
                 result = _row_result(row_plan, self.answers, self.sent, self.dry_run)
-                (self.pruned if row_plan.prunes else self.done).append(result)
+                (self.pruned if row_plan.prunes else settled).append(result)
         elif self.current is not None:
-            self.done += [_not_sent(row) for row in self.current.rows]
-        self.current, self.plan = None, None
+            settled = [_not_sent(row) for row in self.rows]
+        if self.current is not None:
+            self.settled = self.current.stop
+        self.current, self.plan, self.rows = None, None, []
         self.sent, self.answers = set(), {}
+        self.hand_on(settled)
+
+    def hand_on(self, results: list[RowResult]) -> None:
+        """Settled rows of the file, in file order: to on_results (counted, not kept), or
+        kept for the report."""
+        if self.on_results is None:
+            self.done += results
+            return
+        self.outcomes.update(r.outcome for r in results)
+        self.failure_codes.update(r.exit_code for r in results if r.outcome in _NOT_DONE)
+        self.on_results(results)
 
     def report(self, *, complete: bool = True) -> ApplyReport:
         if not complete:
             self.settle_round()
-            unplanned = [*self.waiting, *(row for r in self.rounds for row in r.rows)]
-            self.done += [_not_sent(row) for row in unplanned]
-            self.waiting, self.rounds = [], deque()
-        results = sorted(self.done, key=lambda r: r.line) + self.pruned
+            # Every row not yet settled was never sent: unpacked a stretch at a time.
+            self.rounds = deque()
+            while self.settled < len(self.stored):
+                stop = min(self.settled + _UNSENT_CHUNK, len(self.stored))
+                unplanned = self.stored.rows(self.settled, stop)
+                self.settled = stop
+                self.hand_on([_not_sent(row) for row in unplanned])
         return ApplyReport(
-            tuple(results),
+            (*self.done, *self.pruned),
             self.writes_sent,
-            self.client.requests_sent,
+            0 if self.client is None else self.client.requests_sent,
             self.dry_run,
             complete,
             self.refusal,
             self.prune_kept,
+            Tally(dict(self.outcomes), frozenset(self.failure_codes)),
         )
 
 
-def unsent(rows: Sequence[Row], dry_run: bool) -> ApplyReport:
+def unsent(
+    client: GraphClient | None,
+    rows: StoredRows,
+    dry_run: bool,
+    on_results: Callable[[Sequence[RowResult]], None] | None = None,
+) -> ApplyReport:
     """The report of a run stopped before it began: every row not sent."""
-    return ApplyReport(tuple(_not_sent(row) for row in rows), 0, 0, dry_run, complete=False)
+    return _Progress(client, rows, dry_run, on_results).report(complete=False)
 
 
 def apply_rows(
     client: GraphClient,
-    rows: list[Row],
+    rows: StoredRows,
     *,
     dry_run: bool,
     prune: bool = False,
@@ -208,19 +271,23 @@ def apply_rows(
     before_writes: Callable[[Before], None] | None = None,
     approve: Callable[[Approval], None] | None = None,
     on_settled: Callable[[int, int], None] = lambda rows, failed: None,
+    on_results: Callable[[Sequence[RowResult]], None] | None = None,
 ) -> ApplyReport:
-    """Bring Graph in line with the rows, USERS_PER_ROUND users at a time (a user's rows all
-    in one round, so each is planned as before against all its phones). `on_settled(n,
-    failed)`: n more rows are done, `failed` of them failed. `before_writes` sees the phones
-    a round will change before its first write (--backup). `max_deletes` holds over the
-    running total of deletes of the whole run; with several rounds they are also counted
-    before the first write, and `approve` (the --prune question) hears that count then.
-    `rows` is emptied.
+    """Bring Graph in line with the rows, a round at a time (a user's rows all in one
+    round, so each is planned as before against all its phones). `on_settled(n, failed)`:
+    n more rows are done, `failed` of them failed. `before_writes` sees the phones a round
+    will change before its first write (--backup). `max_deletes` holds over the running
+    total of deletes of the whole run; with several rounds they are also counted before
+    the first write, and `approve` (the --prune question) hears that count then.
+
+    `on_results` hears each round's results, in file order, as the round settles (and the
+    rows never sent, when the run stops early): they are counted in the report, not kept
+    in it. Without it every result is kept. Phones --prune deletes are kept either way:
+    the report lists them after the file's rows.
 
     Whatever stops the run (an interrupt, an error) raises ApplyStopped with the report of
     every row: nothing is lost from it, and no batch goes out after it is made."""
-    progress = _Progress(client, dry_run)
-    progress.waiting = rows
+    progress = _Progress(client, rows, dry_run, on_results)
     try:
         _run(client, progress, prune, max_deletes, before_writes, approve, on_settled)
         ignore_signals()  # every write is done: the report is printed whole
@@ -240,27 +307,30 @@ def _run(
     approve: Callable[[Approval], None] | None,
     on_settled: Callable[[int, int], None],
 ) -> None:
-    rows = progress.waiting
-    user_keys, owners = resolve_users(client, [row.user for row in rows])
-    rounds = deque(_rounds(rows, user_keys, owners))  # each dropped once done
-    with signals_held():  # each row is in one place at every moment
-        progress.rounds, progress.waiting = rounds, []
-    rows.clear()
+    stored = progress.stored
+    user_keys, owners = resolve_users(client, stored.users)
+    progress.rounds = deque(_rounds(stored, user_keys, owners))  # each dropped once done
     dry_run = progress.dry_run
     several = len(progress.rounds) > 1
     limit = _DeleteLimit(max_deletes, dry_run)
     if prune and several and not dry_run:
         # Reading twice is the price of refusing (or asking) before anything is written.
-        counted = [
-            plan(r.rows, user_keys, read_phones(client, r.owners), r.owners, prune=True)
-            for r in progress.rounds
-        ]
-        _approve(limit, approve, sum(map(_deletes, counted)), sum(map(_delete_users, counted)))
+        # Each round's rows are unpacked, planned and counted, then dropped again.
+        deletes = delete_users = 0
+        for r in progress.rounds:
+            rows = stored.rows(r.start, r.stop)
+            counted = plan(rows, user_keys, read_phones(client, r.owners), r.owners, prune=True)
+            deletes += _deletes(counted)
+            delete_users += _delete_users(counted)
+            del rows, counted
+        _approve(limit, approve, deletes, delete_users)
     while progress.rounds:
+        this_round = progress.rounds[0]
+        rows = stored.rows(this_round.start, this_round.stop)
         with signals_held():
-            this_round = progress.current = progress.rounds.popleft()
+            progress.current, progress.rows = progress.rounds.popleft(), rows
         phones = read_phones(client, this_round.owners)
-        the_plan = plan(this_round.rows, user_keys, phones, this_round.owners, prune=prune)
+        the_plan = plan(rows, user_keys, phones, this_round.owners, prune=prune)
         if prune and not several and not dry_run:
             _approve(limit, approve, _deletes(the_plan), _delete_users(the_plan))
         # The running total: no read that failed (or changed) in the count lets more by.
@@ -278,12 +348,12 @@ def _run(
         del phones  # the plan has what the writes need
         planned_failures = sum(1 for r in the_plan.rows if r.failure is not None)
         if dry_run or not the_plan.writes:
-            on_settled(len(this_round.rows), planned_failures)
+            on_settled(len(rows), planned_failures)
         else:
             on_settled(sum(1 for r in the_plan.rows if r.write_key is None), planned_failures)
             _send(client, the_plan, progress, on_settled)
         progress.settle_round()
-        del this_round, the_plan  # before the next round's phones are read
+        del this_round, the_plan, rows  # before the next round's rows are unpacked
 
 
 class _DeleteLimit:
@@ -325,19 +395,42 @@ def _delete_users(the_plan: Plan) -> int:
 
 
 def _rounds(
-    rows: Sequence[Row], user_keys: Mapping[UserRef, str | Failure], owners: dict[str, UserRef]
+    rows: StoredRows, user_keys: Mapping[UserRef, str | Failure], owners: dict[str, UserRef]
 ) -> list[_Round]:
-    """The users in file order, USERS_PER_ROUND a round, each with its rows in file order
-    (rows whose user could not be resolved go with the first round)."""
-    keys = list(owners)
-    rounds = [
-        _Round({k: owners[k] for k in keys[i : i + USERS_PER_ROUND]}, [])
-        for i in range(0, max(len(keys), 1), USERS_PER_ROUND)
+    """The file cut into rounds: stretches in which every user has all its rows, each closed
+    as soon as it holds USERS_PER_ROUND users or ROWS_PER_ROUND rows. Users are told apart
+    by identity (two spellings of one person are one user); a user that could not be
+    resolved by its spelling."""
+    # Each user reference's person, as a number; then each person's last row.
+    numbers: dict[str | UserRef, int] = {}
+    person = [
+        numbers.setdefault(user if isinstance(key, Failure) else key, len(numbers))
+        for user in rows.users
+        for key in (user_keys[user],)
     ]
-    round_of = {key: n // USERS_PER_ROUND for n, key in enumerate(keys)}
-    for row in rows:
-        key = user_keys[row.user]
-        rounds[0 if isinstance(key, Failure) else round_of[key]].rows.append(row)
+    of_row = [person[u] for u in rows.user_of]
+    last = [0] * len(numbers)
+    for n, p in enumerate(of_row):
+        last[p] = n
+    keys: list[str | None] = [None] * len(numbers)
+    for user, p in zip(rows.users, person, strict=True):
+        key = user_keys[user]
+        if keys[p] is None and not isinstance(key, Failure):
+            keys[p] = key
+    rounds: list[_Round] = []
+    start = open_until = 0
+    seen: set[int] = set()
+    in_round: list[int] = []
+    for n, p in enumerate(of_row):
+        if p not in seen:
+            seen.add(p)
+            in_round.append(p)
+            open_until = max(open_until, last[p])
+        full = len(in_round) >= USERS_PER_ROUND or n + 1 - start >= ROWS_PER_ROUND
+        if (n == open_until and full) or n + 1 == len(of_row):
+            round_keys = (keys[p] for p in in_round)
+            rounds.append(_Round(start, n + 1, {k: owners[k] for k in round_keys if k}))
+            start, in_round = n + 1, []
     return rounds
 
 

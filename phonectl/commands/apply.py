@@ -2,7 +2,7 @@
 write their phones as such a file."""
 
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,12 +24,11 @@ from phonectl.errors import ExitCode, InvalidInput
 from phonectl.words import counted
 
 if TYPE_CHECKING:
-    from phonectl.apply.run import ApplyReport, ApplyStopped, Approval, Before
-    from phonectl.graph import GraphClient
+    from collections.abc import Sequence
+
+    from phonectl.apply.run import Approval, RowResult
     from phonectl.phones import UserRef
-    from phonectl.results import ApplyResult
     from phonectl.runtime import Runtime
-    from phonectl.settings import Settings
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 DELIMITER_NAMES = {
@@ -167,14 +166,16 @@ def apply(
       phonectl apply backup-2026-12-06-021500.csv --prune
     """
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
-    from phonectl.apply.rows import ReadOptions, decode, detect_format, read_rows
-    from phonectl.apply.run import ApplyStopped, apply_rows, unsent
+    from phonectl.apply.backup import Backup, check_backup_path, one_apply_at_a_time
+    from phonectl.apply.rows import ReadOptions, decode, detect_format, store_rows
+    from phonectl.apply.run import ApplyReport, ApplyStopped, apply_rows, unsent
     from phonectl.errors import Interrupted, PhonectlError
     from phonectl.phones import check_identifier
+    from phonectl.results import ApplyResult, apply_result, stopped_apply_result
 
     name = "stdin" if file == "-" else file
     if backup is not None and not dry_run:
-        _check_backup_path(backup, file)  # before anything is read or sent
+        check_backup_path(backup, file)  # before anything is read or sent
     text = decode(read_input(file), name, encoding)
     options = ReadOptions(
         delimiter=_delimiter(delimiter),
@@ -184,20 +185,35 @@ def apply(
         numbers=number_rules(normalize, region),
         user=None if user is None else check_identifier(user.strip(), "--user"),
     )
-    rows = read_rows(text, detect_format(file, text, format_), name, options)
-    del text  # a big file's text need not live through the run
-    total = len(rows)
+    rows = store_rows(text, detect_format(file, text, format_), name, options)
+    del text  # a big file's text need not live through the run: `rows` holds it packed
     rt = runtime(ctx)
     fmt = rt.output(output)
-    backup_file: _Backup | None = None
+    # json and tsv to a file or pipe are written round by round, as each settles. A table
+    # is laid out whole (its columns fit every row), --query needs every row, and a
+    # terminal shows the progress bar until the end.
+    streamed = (
+        fmt in (OutputFormat.json, OutputFormat.tsv)
+        and rt.settings.query is None
+        and not render.terminal().stdout
+    )
+    stream = render.RowStream(fmt) if streamed else None
+
+    def hand_on(results: "Sequence[RowResult]") -> None:
+        assert stream is not None
+        stream.write(ApplyResult(ApplyReport(tuple(results), 0, 0, dry_run)))
+
+    on_results = None if stream is None else hand_on
+    backup_file: Backup | None = None
+    client = None
     try:
         client = rt.client()
         client.concurrency = concurrency
-        lock = nullcontext() if dry_run else _one_apply_at_a_time(rt.settings, file)
-        backup_file = None if backup is None else _Backup(backup, client)
-        at_terminal = render.terminal().can_prompt  # read at the start, not the bar's proxy
+        lock = nullcontext() if dry_run else one_apply_at_a_time(rt.settings, file)
+        backup_file = None if backup is None else Backup(backup, client)
+        at_terminal = render.terminal().can_prompt
         doing = "dry run: planning" if dry_run else "applying"
-        with lock, render.progress(total, doing, unit="rows") as advance:
+        with lock, render.progress(len(rows), doing, unit="rows") as advance:
             report = apply_rows(
                 client,
                 rows,
@@ -207,53 +223,21 @@ def apply(
                 before_writes=backup_file,
                 approve=None if yes or not at_terminal else _ask_before_deleting,
                 on_settled=advance,
+                on_results=on_results,
             )
+        result = apply_result(report)
     except ApplyStopped as stop:
         # Every row is reported, whatever stopped the run, before it takes its course.
-        if backup_file is not None:
-            backup_file.say()
-        return render.Shown(_stopped_result(stop), fmt)
+        result = stopped_apply_result(stop)
     except (Interrupted, KeyboardInterrupt, PhonectlError) as early:
         # Stopped before the run began (signing in, waiting for another apply's lock):
         # still one report, every row not sent.
-        return render.Shown(_stopped_result(ApplyStopped(unsent(rows, dry_run), early)), fmt)
-    if backup_file is not None:
-        backup_file.say()
-    return render.Shown(_result(report), fmt)
-
-
-def _result(report: "ApplyReport") -> "ApplyResult":
-    from phonectl.errors import InvalidInput
-    from phonectl.results import ApplyResult
-
-    if report.refusal is None:
-        return ApplyResult(report)
-    return ApplyResult(report, problem=InvalidInput(report.refusal))
-
-
-def _stopped_result(stop: "ApplyStopped") -> "ApplyResult":
-    """The report of a run that stopped, and why: an interrupt keeps its own exit code;
-    an error its own, but never 2 ("nothing was sent") once a write went out."""
-    from phonectl.errors import Interrupted, PhonectlError
-    from phonectl.results import ApplyResult
-
-    cause = stop.cause
-    if isinstance(cause, KeyboardInterrupt):
-        cause = Interrupted()
-    if isinstance(cause, Interrupted):
-        return ApplyResult(stop.report, cause)
-    if isinstance(cause, PhonectlError):
-        problem = cause
-    elif isinstance(cause, OSError):
-        problem = PhonectlError(f"{cause.strerror or cause}: {cause.filename or ''}".rstrip(": "))
-    else:
-        problem = PhonectlError(
-            f"unexpected internal error: {type(cause).__name__}: {cause}",
-            hint="run again with --debug for a traceback, and report it",
-        )
-    if stop.report.writes_sent and problem.exit_code is ExitCode.USAGE:
-        problem.exit_code = ExitCode.FAILED
-    return ApplyResult(stop.report, problem=problem)
+        not_sent = unsent(client, rows, dry_run, on_results)
+        result = stopped_apply_result(ApplyStopped(not_sent, early))
+    if backup_file is not None and backup_file.users:
+        whose = counted(backup_file.users, "user's", "users'")
+        render.notice(f"backup of {whose} phones written to {backup_file.path}")
+    return render.Shown(result, fmt, stream)
 
 
 def _ask_before_deleting(approval: "Approval") -> None:
@@ -268,22 +252,6 @@ def _ask_before_deleting(approval: "Approval") -> None:
     )
     if not render.confirm(question):
         raise PhonectlError("not confirmed; nothing more was sent", hint="--yes skips the question")
-
-
-def _check_backup_path(backup: str, file: str) -> None:
-    """--backup names a new file, never an existing one (an earlier run's backup, or the
-    input itself): replacing it would lose what it alone can restore."""
-    import os
-
-    if backup == "-":
-        raise InvalidInput("--backup needs a file name, not -")
-    if os.path.lexists(backup):
-        raise InvalidInput(
-            f"the backup file {backup} exists; nothing was read or sent",
-            hint="name each run's backup anew, e.g. backup-$(date +%F-%H%M%S).csv",
-        )
-    if file != "-" and os.path.abspath(backup) == os.path.abspath(file):
-        raise InvalidInput(f"--backup {backup} is the input file")
 
 
 def export(
@@ -424,65 +392,6 @@ def _delimiter(given: str | None) -> str | None:
         return DELIMITER_NAMES[given.strip().lower() if given.strip() else given]
     except KeyError:
         raise InvalidInput(f"invalid --delimiter {given!r}: use comma, semicolon or tab") from None
-
-
-class _Backup:
-    """--backup: the phones of the users each round of apply is about to change (a user
-    with none as a row of the user alone), as export writes them, every user named. The
-    first round creates the file (never over another: it is linked into place, which fails
-    if the name is taken); later rounds add theirs, each time written whole and renamed
-    into place, so after every round the file restores everything changed so far, and it
-    is complete on disk before the round's first write. The text so far is kept (a few MB
-    at 50,000 phones), not read back."""
-
-    def __init__(self, path: str, client: "GraphClient") -> None:
-        self.path = path
-        self.client = client
-        self.users = 0
-        self.text = ""
-
-    def __call__(self, before: "Before") -> None:
-        from pathlib import Path
-
-        from phonectl.apply.export import named
-        from phonectl.apply.rows import format_for_output, phone_rows_text
-        from phonectl.files import create_new_private_file, write_private_file
-
-        entries: list[tuple[UserRef, dict[str, Any] | None]] = []
-        for key, phones in before.phones.items():
-            owner = named(self.client, before.owners[key])
-            entries += [(owner, phone) for phone in phones] or [(owner, None)]
-        fmt = format_for_output(self.path, None)
-        first = not self.text
-        self.text += phone_rows_text(entries, fmt, header=first)
-        if first:
-            create_new_private_file(Path(self.path), self.text, "the backup file")
-        else:
-            write_private_file(Path(self.path), self.text, "the backup file")
-        self.users += len(before.phones)
-
-    def say(self) -> None:
-        """Once, at the end of the run (the file is complete after every round)."""
-        if self.users:
-            whose = counted(self.users, "user's", "users'")
-            render.notice(f"backup of {whose} phones written to {self.path}")
-
-
-def _one_apply_at_a_time(settings: "Settings", file: str) -> AbstractContextManager[None]:
-    """Two applies over one tenant never overlap on this machine: a cron run that overruns
-    into the next one would plan against state the other is changing (duplicate phones)."""
-    import hashlib
-
-    from phonectl.files import exclusive_lock
-    from phonectl.token_store import lock_dir
-
-    target = "sandbox" if settings.sandbox else f"{settings.graph_url}|{settings.tenant}"
-    name = hashlib.sha256(target.encode()).hexdigest()[:16]
-    return exclusive_lock(
-        lock_dir() / f"apply-{name}.lock",
-        wait=settings.timeout,
-        holder=f"phonectl apply {file}",
-    )
 
 
 def read_input(file: str) -> bytes:
