@@ -169,3 +169,15 @@ def sent_token(call: RecordedRequest) -> str:
     """Which bearer token a Graph request carried, as the emulator's log keeps it: a
     fingerprint, never the token (compare it with `bearer(token)`)."""
     return call.credential
+
+
+def wait_until(condition: Callable[[], object], what: str, seconds: float = 20.0) -> None:
+    """Poll until `condition()` holds; fail naming `what` after `seconds` (a test never
+    hangs on a process that went another way)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:g} s: {what}")
+        time.sleep(0.01)

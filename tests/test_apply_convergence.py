@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from support import (
     Run,
     add_users,
     phones_of,
+    wait_until,
     written_items,
 )
 
@@ -277,8 +277,7 @@ def test_two_applies_never_overlap(graph: GraphEmulator, tmp_path: Path) -> None
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    while not graph.requests:  # the first holds the lock and waits on Graph
-        time.sleep(0.02)
+    wait_until(lambda: graph.requests, "the first apply holds the lock and waits on Graph")
     second = subprocess.run(
         [sys.executable, "-m", "phonectl", "apply", rows],
         env={**env, "PHONECTL_TIMEOUT": "0.5"},
@@ -313,8 +312,10 @@ def test_an_interrupt_reports_every_write_already_made(
         stderr=subprocess.PIPE,
         text=True,
     )
-    while sum(1 for c in graph.requests if c.decoded_path == "/beta/$batch") < 5:
-        time.sleep(0.02)
+    wait_until(
+        lambda: sum(1 for c in graph.requests if c.decoded_path == "/beta/$batch") >= 5,
+        "the fifth $batch",
+    )
     process.send_signal(sig)
     out, err = process.communicate(timeout=20)
     assert process.returncode == code

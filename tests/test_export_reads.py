@@ -80,3 +80,11 @@ def test_sandbox_serve_on_a_port_in_use_is_one_clear_line(graph: GraphEmulator) 
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is in use" in done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_every_output_format_has_an_answer_in_export() -> None:
+    """A new -o format must be given a file format or refused by export: never ignored."""
+    from phonectl.choices import OutputFormat
+    from phonectl.commands.apply import _EXPORT_FORMATS
+
+    assert set(_EXPORT_FORMATS) == set(OutputFormat)

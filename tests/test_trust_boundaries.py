@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from hostile_server import HostileGraph, Tripwire, serve_hostile
-from support import EXAMPLE_PHONE_ID, Result, Run, run_phonectl
+from support import EXAMPLE_PHONE_ID, Result, Run, run_phonectl, wait_until
 
 from phonectl.sandbox.server import GraphEmulator
 
@@ -444,7 +444,6 @@ def test_a_full_stdout_is_reported_not_crashed_on(graph: GraphEmulator, args: li
 
 def test_sigterm_exits_143_without_a_traceback(hostile: HostileGraph) -> None:
     import signal
-    import time
 
     hostile.mode = "hang"
     process = subprocess.Popen(
@@ -453,8 +452,7 @@ def test_sigterm_exits_143_without_a_traceback(hostile: HostileGraph) -> None:
         text=True,
         env=os.environ,
     )
-    while not hostile.requests:  # wait until it is mid-request
-        time.sleep(0.02)
+    wait_until(lambda: hostile.requests, "phonectl is mid-request")
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=HANG_GUARD_SECONDS)
     assert process.returncode == 143

@@ -371,7 +371,12 @@ def _export_format(
     (never ignored); --format and the --out file's extension must agree with it."""
     from phonectl.apply.rows import format_for_output
 
-    wanted = {OutputFormat.json: FileFormat.jsonl, OutputFormat.tsv: FileFormat.csv}.get(output)
+    if output not in _EXPORT_FORMATS:  # a format export has no file for: refused, not ignored
+        raise InvalidInput(
+            f"export writes CSV or JSON Lines: -o {output.value} is neither",
+            hint="use -o json (JSON Lines), -o tsv, or --format",
+        )
+    wanted = _EXPORT_FORMATS[output]
     if wanted is not None and given is not None and given is not wanted:
         raise InvalidInput(f"-o {output.value} and --format {given.value} contradict each other")
     if wanted is not None and given is None and out not in (None, "-"):
@@ -383,6 +388,14 @@ def _export_format(
     fmt = format_for_output(out, given or wanted)
     delimiter = "\t" if output is OutputFormat.tsv or (out or "").lower().endswith(".tsv") else ","
     return fmt, delimiter
+
+
+# What each output format means to export (table: the default, CSV or --format's).
+_EXPORT_FORMATS: dict[OutputFormat, FileFormat | None] = {
+    OutputFormat.table: None,
+    OutputFormat.json: FileFormat.jsonl,
+    OutputFormat.tsv: FileFormat.csv,
+}
 
 
 def _delimiter(given: str | None) -> str | None:
