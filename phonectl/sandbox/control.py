@@ -11,7 +11,20 @@ from phonectl.sandbox.guard import is_json_media_type
 from phonectl.sandbox.wire import WWW_AUTHENTICATE, GraphProblem, GraphRequest, Reply, error_reply
 
 if TYPE_CHECKING:
-    from phonectl.sandbox.server import GraphEmulator
+    from typing import Protocol
+
+    from phonectl.sandbox.state import SandboxState
+
+    class Controlled(Protocol):
+        """What the control API needs of the emulator (server.GraphEmulator): said here, so
+        this module never imports the server that imports it."""
+
+        state: SandboxState
+        faults: list[Fault]
+        requests: list[Any]  # the request log's records (dataclasses)
+
+        def add_fault(self, fault: Fault) -> None: ...
+
 
 CONTROL_PREFIX = "/_sandbox/"
 
@@ -123,7 +136,7 @@ def _graph_fault(status: int, request: GraphRequest) -> Reply:
 # -- the tools' control API ----------------------------------------------------------------
 
 
-def answer_control(server: GraphEmulator, method: str, what: str, request: GraphRequest) -> Reply:
+def answer_control(server: Controlled, method: str, what: str, request: GraphRequest) -> Reply:
     """/_sandbox/...: faults, the request log, users, reset. JSON only (every call but a GET
     says `Content-Type: application/json`), and never for a web page: a browser's
     cross-site request carries an Origin header and, without a preflight this API never

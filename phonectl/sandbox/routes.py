@@ -29,7 +29,22 @@ from phonectl.sandbox.wire import (
 )
 
 if TYPE_CHECKING:
-    from phonectl.sandbox.server import GraphEmulator
+    from typing import Protocol
+
+    from phonectl.sandbox.state import SandboxState
+
+    class Emulator(Protocol):
+        """What the routes need of the server that holds them (server.GraphEmulator): said
+        here, so the routes never import the server that imports them."""
+
+        state: SandboxState
+        page_size: int
+        next_link_host: str | None
+
+        def shuffled(self, items: list[Any]) -> list[Any]: ...
+
+        def answer(self, request: GraphRequest, *, in_batch: bool = False) -> Reply | None: ...
+
 
 DEFAULT_PAGE_SIZE = 10
 # Graph's largest page: "Invalid page size specified ... Must be between 1 and 999 inclusive."
@@ -55,7 +70,7 @@ def _now() -> str:
 class GraphRoutes:
     """Graph's routes and rules, applied to one request."""
 
-    def __init__(self, emulator: GraphEmulator, request: GraphRequest) -> None:
+    def __init__(self, emulator: Emulator, request: GraphRequest) -> None:
         self.emulator = emulator
         self.request = request
         self.command = request.method
