@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,33 +152,59 @@ def answer_control(server: Controlled, method: str, what: str, request: GraphReq
         body = json.loads(request.raw) if request.raw else None
     except ValueError:  # not UTF-8, or not JSON
         return _control_refusal(400, "badRequest", "The body is not JSON.")
-    if what == "faults" and method == "POST":
-        try:
-            server.add_fault(Fault.from_json(body))
-        except (ValueError, TypeError) as exc:
-            return _control_refusal(400, "badFault", str(exc))
-        return Reply(204)
-    if what == "faults" and method == "DELETE":
-        server.faults.clear()
-        return Reply(204)
-    if what == "requests" and method == "GET":
-        return Reply(200, {"value": [asdict(r) for r in list(server.requests)]})
-    if what == "requests" and method == "DELETE":
-        server.requests.clear()
-        return Reply(204)
-    if what == "reset" and method == "POST":
-        server.state.reset()
-        return Reply(204)
-    if what == "users" and method == "POST":
-        try:  # all or none
-            users = [_control_user(u) for u in (body if isinstance(body, list) else [body])]
-            with server.state.transaction():
-                for user in users:
-                    server.state.add_user(*user)
-        except (ValueError, TypeError, KeyError) as exc:
-            return _control_refusal(400, "badUser", str(exc))
-        return Reply(204)
-    return _control_refusal(404, "notFound", "unknown control call")
+    call = _CONTROL_CALLS.get((method, what))
+    if call is None:
+        return _control_refusal(404, "notFound", "unknown control call")
+    return call(server, body)
+
+
+def _add_fault(server: Controlled, body: Any) -> Reply:
+    try:
+        server.add_fault(Fault.from_json(body))
+    except (ValueError, TypeError) as exc:
+        return _control_refusal(400, "badFault", str(exc))
+    return Reply(204)
+
+
+def _clear_faults(server: Controlled, body: Any) -> Reply:
+    server.faults.clear()
+    return Reply(204)
+
+
+def _request_log(server: Controlled, body: Any) -> Reply:
+    return Reply(200, {"value": [asdict(r) for r in list(server.requests)]})
+
+
+def _clear_request_log(server: Controlled, body: Any) -> Reply:
+    server.requests.clear()
+    return Reply(204)
+
+
+def _reset(server: Controlled, body: Any) -> Reply:
+    server.state.reset()
+    return Reply(204)
+
+
+def _add_users(server: Controlled, body: Any) -> Reply:
+    try:  # all or none
+        users = [_control_user(u) for u in (body if isinstance(body, list) else [body])]
+        with server.state.transaction():
+            for user in users:
+                server.state.add_user(*user)
+    except (ValueError, TypeError, KeyError) as exc:
+        return _control_refusal(400, "badUser", str(exc))
+    return Reply(204)
+
+
+# The control API's calls: (method, what after /_sandbox/) -> what answers it.
+_CONTROL_CALLS: dict[tuple[str, str], Callable[[Controlled, Any], Reply]] = {
+    ("POST", "faults"): _add_fault,
+    ("DELETE", "faults"): _clear_faults,
+    ("GET", "requests"): _request_log,
+    ("DELETE", "requests"): _clear_request_log,
+    ("POST", "reset"): _reset,
+    ("POST", "users"): _add_users,
+}
 
 
 def _control_refusal(status: int, code: str, message: str) -> Reply:

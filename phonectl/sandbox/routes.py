@@ -82,6 +82,34 @@ class GraphRoutes:
         segments = [unquote(s) for s in parts.path.split("/") if s]
         if not segments or segments[0] != "beta":
             raise GraphProblem(400, "BadRequest", "Invalid version: only /beta is emulated.")
+        self._check_headers()
+        rest = segments[1:]
+        if rest == ["$batch"]:
+            if self.command != "POST":
+                raise method_not_allowed()
+            return self._batch()
+        raw, body = request.raw, decode_body(request.raw)
+        state = self.emulator.state
+        query = _system_options(parse_qs(parts.query))
+        with state.transaction():
+            if rest == ["users"]:
+                return self._users(parts.path, query)
+            user, rest = self._addressed_user(rest, parts.path)
+            if not rest:
+                return self._user(user, query)
+            if rest == ["profile"]:
+                return self._profile(user, query)
+            if rest[:2] != ["profile", "phones"] or len(rest) > 3:
+                raise _no_route(parts.path)
+            if len(rest) == 2:
+                return self._collection(user, parts.path, query, raw, body)
+            if rest[2] == "$count":
+                return self._count(user, query)
+            return self._item(user, rest[2], query, raw, body)
+
+    def _check_headers(self) -> None:
+        """Graph's refusals before routing: no bearer token (401), a body that is not JSON (415)."""
+        request = self.request
         auth = request.header("Authorization")
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             raise GraphProblem(
@@ -103,43 +131,23 @@ class GraphRoutes:
                 "The content type of the request is a format that is not supported by the "
                 "service: send application/json.",
             )
-        rest = segments[1:]
-        if rest == ["$batch"]:
-            if self.command != "POST":
-                raise method_not_allowed()
-            return self._batch()
-        raw, body = request.raw, decode_body(request.raw)
+
+    def _addressed_user(self, rest: list[str], path: str) -> tuple[dict[str, Any], list[str]]:
+        """The user a path names (/me, /users/{id | userPrincipalName}), and the rest of it."""
         state = self.emulator.state
-        query = _system_options(parse_qs(parts.query))
-        with state.transaction():
-            user: dict[str, Any] | None
-            if rest == ["users"]:
-                return self._users(parts.path, query)
-            if rest[:1] == ["me"]:
-                user, rest = state.me(), rest[1:]
-            elif rest[:1] == ["users"] and len(rest) >= 2:
-                user = state.find_user(rest[1])
-                if user is None:
-                    raise GraphProblem(
-                        404,
-                        "Request_ResourceNotFound",
-                        f"Resource '{rest[1]}' does not exist or one of its queried "
-                        "reference-property objects are not present.",
-                    )
-                rest = rest[2:]
-            else:
-                raise _no_route(parts.path)
-            if not rest:
-                return self._user(user, query)
-            if rest == ["profile"]:
-                return self._profile(user, query)
-            if rest[:2] != ["profile", "phones"] or len(rest) > 3:
-                raise _no_route(parts.path)
-            if len(rest) == 2:
-                return self._collection(user, parts.path, query, raw, body)
-            if rest[2] == "$count":
-                return self._count(user, query)
-            return self._item(user, rest[2], query, raw, body)
+        if rest[:1] == ["me"]:
+            return state.me(), rest[1:]
+        if rest[:1] == ["users"] and len(rest) >= 2:
+            user = state.find_user(rest[1])
+            if user is None:
+                raise GraphProblem(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{rest[1]}' does not exist or one of its queried "
+                    "reference-property objects are not present.",
+                )
+            return user, rest[2:]
+        raise _no_route(path)
 
     def _user(self, user: dict[str, Any], query: dict[str, list[str]]) -> Reply:
         """GET /me or /users/{id | userPrincipalName}: the user object ($select honoured)."""
@@ -383,35 +391,39 @@ def _batch_items(raw: bytes) -> list[dict[str, Any]]:
         )
     earlier: set[str] = set()
     for item in items:
-        item_id = item.get("id")
-        if not isinstance(item_id, str) or not item_id:
-            raise _bad_batch("Each batch request needs an id, a non-empty string.")
-        if item_id.lower() in earlier:
-            raise _bad_batch(f"Batch request ids must be unique (in any case): '{item_id}'.")
-        if not isinstance(item.get("method"), str) or not isinstance(item.get("url"), str):
-            raise _bad_batch("Each batch request needs a method and a url.")
-        if _is_batch_url(item["url"]):
-            raise _bad_batch("A batch request cannot contain another $batch.")
-        headers = item.get("headers")
-        if headers is not None and not isinstance(headers, dict):
-            raise _bad_batch("A batch request's headers must be a JSON object.")
-        if "body" in item and not any(str(k).lower() == "content-type" for k in headers or {}):
-            raise _bad_batch(f"Request '{item_id}' has a body but no Content-Type header.")
-        depends = item.get("dependsOn")
-        if depends is not None and (
-            not isinstance(depends, list) or not all(isinstance(d, str) for d in depends)
-        ):
-            raise _bad_batch("dependsOn must be a list of request ids.")
-        if any(d.lower() not in earlier for d in depends or []):
-            raise _bad_batch(
-                f"dependsOn of request '{item_id}' names a request that is not before it."
-            )
-        earlier.add(item_id.lower())
+        earlier.add(_checked_batch_item(item, earlier))
     if any(item.get("dependsOn") for item in items) and not all(
         item.get("dependsOn") for item in items[1:]
     ):
         raise _bad_batch("A batch must be either fully sequential or fully parallel.")
     return items
+
+
+def _checked_batch_item(item: dict[str, Any], earlier: set[str]) -> str:
+    """One request of a $batch checked against those `earlier` (their ids, lower-cased);
+    its id, lower-cased."""
+    item_id = item.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise _bad_batch("Each batch request needs an id, a non-empty string.")
+    if item_id.lower() in earlier:
+        raise _bad_batch(f"Batch request ids must be unique (in any case): '{item_id}'.")
+    if not isinstance(item.get("method"), str) or not isinstance(item.get("url"), str):
+        raise _bad_batch("Each batch request needs a method and a url.")
+    if _is_batch_url(item["url"]):
+        raise _bad_batch("A batch request cannot contain another $batch.")
+    headers = item.get("headers")
+    if headers is not None and not isinstance(headers, dict):
+        raise _bad_batch("A batch request's headers must be a JSON object.")
+    if "body" in item and not any(str(k).lower() == "content-type" for k in headers or {}):
+        raise _bad_batch(f"Request '{item_id}' has a body but no Content-Type header.")
+    depends = item.get("dependsOn")
+    if depends is not None and (
+        not isinstance(depends, list) or not all(isinstance(d, str) for d in depends)
+    ):
+        raise _bad_batch("dependsOn must be a list of request ids.")
+    if any(d.lower() not in earlier for d in depends or []):
+        raise _bad_batch(f"dependsOn of request '{item_id}' names a request that is not before it.")
+    return item_id.lower()
 
 
 def _bad_batch(message: str) -> GraphProblem:
