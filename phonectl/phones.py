@@ -8,7 +8,6 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -282,8 +281,7 @@ class OnCard(Enum):
     when_set = "when set"
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One itemPhone property (Graph's beta metadata: itemPhone and its base itemFacet), and
     everything phonectl does with it. Adding a property is adding a row to FIELDS.
 
