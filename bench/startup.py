@@ -8,10 +8,11 @@ with PHONECTL_ACCESS_TOKEN set, beside a bare requests script sending the same P
 what importing Typer costs on top of requests, as a share of that script's time (what any
 Typer command that sends a request pays before it does anything).
 
-    python bench/startup.py --instructions
+    python bench/startup.py --instructions [--record]
 
 also counts, with valgrind, the instructions the warm update and its floors execute: a
 measure the machine's noise does not move (times here moved by 20% between runs).
+--record keeps the output in bench/results/startup.txt, which docs/performance.md quotes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 
+from record import recorded
 from sandbox_server import PHONECTL, PY, clean_env, requests_seen, sandbox_server
 
 PHONE = "0fb4c1e3-c1e3-0fb4-e3c1-b40fe3c1b40f"
@@ -113,9 +115,13 @@ def main() -> None:
         action="store_true",
         help="also count the warm update's instructions and its floors' with valgrind",
     )
+    parser.add_argument(
+        "--record", action="store_true", help="also keep the output in bench/results"
+    )
     args = parser.parse_args()
     runs = args.runs
-    with tempfile.TemporaryDirectory() as tmp:
+    command = "python bench/startup.py " + " ".join(sys.argv[1:])
+    with recorded("startup", args.record, command), tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
         print(f"python {sys.version.split()[0]}, {runs} runs each, medians\n")
         compare(

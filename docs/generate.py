@@ -1,17 +1,23 @@
-"""Regenerate docs/configuration.md from the code's own tables (settings.SETTINGS and
-errors.ExitCode, through the help topics that print them), so the reference cannot drift.
+"""Regenerate the docs that come from elsewhere, so they cannot drift: docs/configuration.md
+from the code's own tables (settings.SETTINGS and errors.ExitCode, through the help topics
+that print them), and in docs/performance.md each `<!-- quote bench/results/NAME.txt -->`
+block from the file a benchmark's --record wrote.
 
-python docs/generate.py          # rewrite it
-python docs/generate.py --check  # exit 1 if it is stale (tests run this)
+python docs/generate.py          # rewrite them
+python docs/generate.py --check  # exit 1 if one is stale (tests run this)
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "configuration.md"
+QUOTING = HERE / "performance.md"
+# A quoted file's block: the marker naming the file, a fenced copy of it, the end marker.
+QUOTE = re.compile(r"(<!-- quote (\S+) -->\n).*?(<!-- /quote -->)", re.S)
 
 
 def generated() -> str:
@@ -31,14 +37,26 @@ def generated() -> str:
     )
 
 
+def with_quotes(page: str) -> str:
+    """The page with each quote block holding its file as it is now."""
+
+    def block(match: re.Match[str]) -> str:
+        quoted = (HERE.parent / match.group(2)).read_text().rstrip()
+        return f"{match.group(1)}```text\n{quoted}\n```\n{match.group(3)}"
+
+    return QUOTE.sub(block, page)
+
+
 def main(argv: list[str]) -> int:
-    text = generated()
+    pages = {PAGE: generated(), QUOTING: with_quotes(QUOTING.read_text())}
     if "--check" in argv:
-        if not PAGE.exists() or PAGE.read_text() != text:
-            print("stale: docs/configuration.md; run python docs/generate.py", file=sys.stderr)
+        stale = [p.name for p, text in pages.items() if not p.exists() or p.read_text() != text]
+        if stale:
+            print(f"stale: {', '.join(stale)}; run python docs/generate.py", file=sys.stderr)
             return 1
         return 0
-    PAGE.write_text(text)
+    for page, text in pages.items():
+        page.write_text(text)
     return 0
 
 

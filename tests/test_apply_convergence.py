@@ -320,9 +320,14 @@ def test_an_interrupt_reports_every_write_already_made(
     out, err = process.communicate(timeout=20)
     assert process.returncode == code
     assert err.rstrip().endswith(word)
-    reported = {r["line"] - 2 for r in json.loads(out) if r["result"] == "updated"}
+    results = {r["line"] - 2: r["result"] for r in json.loads(out)}
+    written = {n for n, result in results.items() if result == "updated"}
+    unknown = {n for n, result in results.items() if result == "unknown"}
     held = {n for n in range(60) if phones_of(graph, f"user{n}@contoso.com")[0]["number"] != "0"}
-    assert reported == held and 0 < len(held) < 60
+    # Every row reported written is held; every row held was reported written or, sent and
+    # unanswered when the signal came (a slow machine delivers it mid-batch), unknown.
+    assert written <= held <= written | unknown
+    assert len(results) == 60 and 0 < len(held) < 60
 
 
 # -- the property: any file, any starting state ----------------------------------------------
