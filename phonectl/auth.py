@@ -111,7 +111,7 @@ def acquire_token(
     *,
     warn: Say,
     notify: Say,
-    at_terminal: bool | None = None,
+    at_terminal: bool | None,
     debug: Say | None = None,
 ) -> Token:
     """A token for Graph without asking anyone if possible; a sign-in only when someone is
@@ -667,7 +667,7 @@ def status(settings: Settings, *, warn: Say, debug: Say | None = None) -> AuthSt
     hint: str | None = None
     location = "env (PHONECTL_ACCESS_TOKEN)" if settings.access_token else _cache_location(settings)
     try:
-        token = acquire_token(settings, warn=warn, notify=warn, debug=debug)
+        token = acquire_token(settings, warn=warn, notify=warn, at_terminal=None, debug=debug)
     except PhonectlError as exc:
         problem, hint = exc.message, exc.hint
     except OSError as exc:  # the cache's lock or file: still "no token unattended", exit 3

@@ -20,7 +20,8 @@ CONTROL_RANGES = C0_RANGE + DEL_AND_C1_RANGE
 
 
 def is_control(char: str) -> bool:
-    """Whether one character is a control character (Unicode category Cc)."""
+    """Whether one character (exactly one: not for strings, see has_control) is a control
+    character (Unicode category Cc)."""
     return char <= "\x1f" or "\x7f" <= char <= "\x9f"
 
 

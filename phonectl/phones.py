@@ -233,7 +233,9 @@ def _shown_audiences(phone: Mapping[str, Any], brief: bool) -> str:
 
 
 def _audiences_as_text(phone: Mapping[str, Any]) -> str | None:
-    return audience_text(phone) or None if phone.get("allowedAudiences") is not None else None
+    if phone.get("allowedAudiences") is None:
+        return None
+    return audience_text(phone) or None
 
 
 def _shown_sources(phone: Mapping[str, Any], brief: bool) -> str:
@@ -321,6 +323,11 @@ class Field(NamedTuple):
     def top_property(self) -> str:
         """The top-level itemPhone property the field is (or is part of)."""
         return self.name.partition(".")[0]
+
+    @property
+    def flags(self) -> str:
+        """The flag as Click declares it and help shows it: `--searchable/--not-searchable`."""
+        return f"{self.flag}/{self.off_flag}" if self.off_flag else str(self.flag)
 
     @property
     def column(self) -> str | None:
@@ -533,7 +540,7 @@ def _flag_name(field: Field, value: Any) -> str:
 
 def field_flags() -> str:
     """Every field flag, for messages that ask for at least one."""
-    return ", ".join([*(str(f.flag) for f in WRITABLE), "--clear"])
+    return ", ".join([*(f.flags for f in WRITABLE), "--clear"])
 
 
 class UserRef(NamedTuple):

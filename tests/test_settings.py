@@ -84,7 +84,7 @@ def test_environment_values_are_read_and_checked() -> None:
     assert settings.access_token == "s3cr3t-t0ken"
     assert "s3cr3t-t0ken" not in repr(settings)
     assert f"Bearer {settings.access_token}" == "Bearer s3cr3t-t0ken"
-    token = acquire_token(settings, warn=print, notify=print)
+    token = acquire_token(settings, warn=print, notify=print, at_terminal=None)
     assert (token.value, token.source) == ("s3cr3t-t0ken", TokenSource.env)
     assert "s3cr3t-t0ken" not in repr(token) + repr([token]) + str(token)
     for bad in ({"PHONECTL_TIMEOUT": "0"}, {"PHONECTL_TIMEOUT": "-1"}, {"PHONECTL_CLOUD": "mars"}):

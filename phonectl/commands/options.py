@@ -158,14 +158,13 @@ PhoneIdArgument = Annotated[
 
 def _field_option(field: Field) -> inspect.Parameter:
     """The Typer parameter for one field's flag, from its row of the table."""
-    decls = [f"{field.flag}/{field.off_flag}"] if field.off_flag else [str(field.flag)]
     completion = (
         complete_from(field.choices, comma_separated=field.comma_separated)
         if field.choices is not None
         else None
     )
     option = typer.Option(
-        *decls,
+        field.flags,
         metavar=field.metavar,
         help=field.help,
         autocompletion=completion,
