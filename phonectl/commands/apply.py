@@ -2,7 +2,7 @@
 write their phones as such a file."""
 
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,7 +24,7 @@ from phonectl.errors import ExitCode, InvalidInput
 from phonectl.words import counted
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from phonectl.apply.run import Approval, RowResult
     from phonectl.phones import UserRef
@@ -213,7 +213,7 @@ def apply(
         backup_file = None if backup is None else Backup(backup, client)
         at_terminal = render.terminal().can_prompt
         doing = "dry run: planning" if dry_run else "applying"
-        with lock, fewer_collections(), render.progress(len(rows), doing, unit="rows") as advance:
+        with lock, render.progress(len(rows), doing, unit="rows") as advance:
             report = apply_rows(
                 client,
                 rows,
@@ -240,28 +240,6 @@ def apply(
         whose = counted(backup_file.users, "user's", "users'")
         render.notice(f"backup of {whose} phones written to {backup_file.path}")
     return render.Shown(result, fmt, stream)
-
-
-@contextmanager
-def fewer_collections() -> "Iterator[None]":
-    """Python's cyclic garbage collector, run less often through apply: a round's rows,
-    phones, plan and results are thousands of small containers and no cycles, and every
-    700 of them made it scan what was alive (planning took 24 us a row at 50,000 rows,
-    10 without it). What is already alive (modules, the packed rows) is set aside for
-    good: never scanned again. What apply drops is still freed at once (reference
-    counting); only a cycle waits longer for its collection."""
-    import gc
-
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], GC_EVERY), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
-GC_EVERY = 100_000  # allocations between young collections during apply (Python's: 700)
 
 
 def _ask_before_deleting(approval: "Approval") -> None:
