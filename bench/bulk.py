@@ -12,9 +12,12 @@
 
 4. a dry run of 1,000,000 rows (--dry-run-rows) over 10,000 users, 100 rows each (ten types,
    each added then changed again): phonectl's peak RSS and CPU time.
+5. with --per-row 10000,50000,200000 (alone: --only-per-row): apply's CPU per row at each
+   size (--phones rows a user, every row changing), beside the bare requests client's.
 
     python bench/bulk.py [--users 100] [--phones 10] [--loop N] [--scale-users 5000]
                          [--dry-run-rows 1000000] [--only-dry-run]
+                         [--per-row 10000,50000,200000] [--only-per-row]
 
 --loop runs only N of the separate processes and scales their time to all rows (say so in
 what you report); by default all of them run, which takes a couple of minutes.
@@ -103,7 +106,7 @@ def apply_run(url: str, env: dict[str, str], csv_path: Path, *extra: str) -> tup
     return elapsed, len(seen), write_items
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--phones", type=int, default=10)
@@ -111,9 +114,19 @@ def main() -> None:
     parser.add_argument("--scale-users", type=int, default=5000, help="0: skip the 50,000 rows")
     parser.add_argument("--dry-run-rows", type=int, default=1_000_000, help="0: skip part 4")
     parser.add_argument("--only-dry-run", action="store_true", help="run part 4 alone")
-    args = parser.parse_args()
+    parser.add_argument("--per-row", default="", help="row counts for part 5, e.g. 10000,50000")
+    parser.add_argument("--only-per-row", action="store_true", help="run part 5 alone")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    sizes = [int(n) for n in args.per_row.split(",") if n]
     if args.only_dry_run:
         dry_run_memory(args.dry_run_rows)
+        return
+    if args.only_per_row:
+        per_row(sizes, args.phones)
         return
     with tempfile.TemporaryDirectory() as tmp:
         env = clean_env(tmp)
@@ -189,6 +202,26 @@ def main() -> None:
         scale(args.scale_users, args.phones)
     if args.dry_run_rows:
         dry_run_memory(args.dry_run_rows)
+    if sizes:
+        per_row(sizes, args.phones)
+
+
+def per_row(sizes: list[int], phones: int) -> None:
+    """apply's CPU per row (start-up included) at each size, every row changing, beside
+    the bare requests client sending the same requests: flat if nothing grows with the
+    file."""
+    print()
+    print(f"apply -o json, every row changing, {phones} rows a user: CPU per row")
+    for rows in sizes:
+        users = max(rows // phones, 1)
+        measured, floors, _ = sandbox_apply(users, phones, ["json"], export=False)
+        cpu, floor = measured["json"].cpu, floors["requests"]
+        print(
+            f"{users * phones:8} rows: phonectl {cpu:6.2f} s CPU, "
+            f"{1e6 * cpu / (users * phones):5.1f} us a row; bare requests client "
+            f"{floor:6.2f} s, {1e6 * floor / (users * phones):5.1f} us a row; "
+            f"{cpu / floor:.2f}x  peak RSS {measured['json'].peak_rss_mb:.0f} MB"
+        )
 
 
 ROWS_PER_USER = 100
@@ -301,7 +334,7 @@ FLOORS = ("requests", "urllib3")
 
 
 def sandbox_apply(
-    users: int, phones: int, formats: list[str]
+    users: int, phones: int, formats: list[str], *, export: bool = True
 ) -> tuple[dict[str, Measured], dict[str, float], tuple[float, int, int]]:
     """A fresh `phonectl sandbox serve` holding users x phones; an apply changing every row
     in each format (after the json one, the floors: bare clients sending its requests);
@@ -321,6 +354,8 @@ def sandbox_apply(
                     batches = csv_path.with_suffix(".batches.json")
                     batches.write_text(json.dumps([r["body"] for r in requests_seen(url)]))
                     floors = {kind: floor_cpu(url, env, csv_path, batches, kind) for kind in FLOORS}
+            if not export:
+                return results, floors, (0.0, 0, 0)
             control(url, "DELETE", "requests")
             started = time.perf_counter()
             out = Path(tmp) / "export.csv"

@@ -114,6 +114,41 @@ def create_new_private_file(path: Path, text: str, what: str = "file") -> None:
         raise InvalidInput(f"{what} {path} exists; it was not replaced") from None
 
 
+def open_new_private_file(path: Path, what: str = "file") -> int:
+    """A descriptor to write `path`, created now (mode 0600, in a private directory) only
+    if nothing has that name: an existing file, a symlink (even a dangling one) or
+    whatever appeared since it was checked is never opened: InvalidInput. The new name is
+    synced to disk with its directory."""
+    ensure_private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"{what} {path} exists; it was not replaced") from None
+    _sync_directory(path.parent)
+    return fd
+
+
+def append_synced(fd: int, data: bytes) -> None:
+    """Write all of `data` at the end of the open file, then flush it to disk. If any of it
+    fails (a full disk), the file is cut back to what it held before, best effort, and
+    the error raised: it never ends in half a record."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        try:
+            os.ftruncate(fd, start)
+            os.lseek(fd, start, os.SEEK_SET)
+        except OSError:
+            pass
+        raise
+
+
 def _write_then_place(path: Path, text: str, place: Callable[[str, Path], None]) -> None:
     """Write `text` to a private temporary file beside `path`, flushed to disk, then put
     it in place with `place(temporary, path)` (rename or link), and sync the directory."""

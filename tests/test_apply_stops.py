@@ -213,3 +213,65 @@ def test_a_backup_failing_in_a_later_round_stops_with_the_report_never_exit_2(
     assert changed == list(range(1000))
     # The backup on disk is the first round's, whole: it restores what was written.
     assert backup.read_text().count("\n") == 1001
+
+
+def test_json_to_a_file_holds_each_round_as_it_ends_and_stays_whole_when_stopped(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """`apply FILE -o json > out`: round 1's results are in `out` before round 2 has an
+    answer, and a SIGTERM in round 2 still leaves `out` one JSON list of every row, with
+    the one report on stderr."""
+    users = 1500  # two rounds: 1,000 users, then 500 (one row each)
+    add_users(graph, users, number="0")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "user,type,number\n" + "".join(f"user{n}@contoso.com,other,+4 {n}\n" for n in range(users))
+    )
+    # Round 1 is 50 batches of reads, then 50 of writes; round 2's first batch is held
+    # until the test lets it go.
+    reached, release = threading.Event(), threading.Event()
+    batches = 0
+    original = graph.answer
+
+    def answer(request: Any, **options: Any) -> Any:
+        nonlocal batches
+        if not options.get("in_batch") and request.path.endswith("/$batch"):
+            batches += 1
+            if batches > 100:
+                reached.set()
+                release.wait(30)
+        return original(request, **options)
+
+    graph.answer = answer  # type: ignore[method-assign]
+    busy = Busy(graph)  # counts the held batches too
+    out_path = tmp_path / "out.json"
+    with out_path.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "phonectl", "apply", str(rows), "-o", "json"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        assert reached.wait(60), process.stderr
+        during = out_path.read_text().splitlines()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+        busy.wait_idle()  # the held batches answered (to no one) before the emulator stops
+    # Round 1's results, each a line of the list: already written, before round 2's answer.
+    assert during[0] == "["
+    firsts = [json.loads(line.rstrip(",")) for line in during[1:]]
+    assert [r["result"] for r in firsts] == ["updated"] * 1000
+    assert [r["line"] for r in firsts] == list(range(2, 1002))
+    # Stopped in round 2: the file is the whole report, still one JSON list.
+    assert process.returncode == 128 + signal.SIGTERM, err
+    results = json.loads(out_path.read_text())
+    assert results[:1000] == firsts
+    assert [r["result"] for r in results] == ["updated"] * 1000 + ["not-sent"] * 500
+    assert err.count(f"apply: {users} rows:") == 1
+    assert f"apply: {users} rows: 1000 updated, 500 not-sent" in err

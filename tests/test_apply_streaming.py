@@ -4,18 +4,24 @@ before the next round is read. In process, against the emulator, through real HT
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from support import TEST_TOKEN, Run, add_users
 
 from phonectl import render
 from phonectl.apply import run as apply_run
-from phonectl.apply.rows import store_rows
-from phonectl.apply.run import RowResult, apply_rows
+from phonectl.apply.backup import Backup
+from phonectl.apply.export import export_phones
+from phonectl.apply.rows import phone_rows_text, store_rows
+from phonectl.apply.run import Before, RowResult, apply_rows
 from phonectl.choices import FileFormat, OutputFormat
 from phonectl.graph import GraphClient
+from phonectl.phones import UserRef
 from phonectl.results import ApplyResult
 from phonectl.sandbox.server import GraphEmulator
 
@@ -115,3 +121,86 @@ def test_streamed_json_and_tsv_are_what_the_whole_result_prints(
         streamed = phonectl("apply", str(path), "--dry-run", "-o", fmt.value)
         assert streamed.exit_code == 0
         assert (streamed.stdout, streamed.stderr) == (expected.out, expected.err)
+
+
+def _before(users: range, phones_each: int) -> Before:
+    """A round's Before, as apply hands it to --backup: each user's phones."""
+    owners = {f"user-{n}": UserRef(f"user{n}@contoso.com") for n in users}
+    phones = {
+        f"user-{n}": [
+            {"id": f"u{n}-p{p}", "type": "other", "number": f"+1 555 {n:07}{p}"}
+            for p in range(phones_each)
+        ]
+        for n in users
+    }
+    return Before(owners, phones)
+
+
+def _backup_peak(graph: GraphEmulator, path: str, rounds: int) -> int:
+    """tracemalloc's peak over a backup of `rounds` rounds of 100 users of 2 phones (each
+    round's phones read before)."""
+    backup = Backup(path, _client(graph))
+    befores = [_before(range(k * 100, (k + 1) * 100), 2) for k in range(rounds)]
+    tracemalloc.start()
+    try:
+        for before in befores:
+            backup(before)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        backup.close()
+
+
+def test_a_backups_memory_does_not_grow_with_the_rows(graph: GraphEmulator, tmp_path: Path) -> None:
+    small = _backup_peak(graph, str(tmp_path / "small.csv"), 8)
+    big = _backup_peak(graph, str(tmp_path / "big.csv"), 128)
+    # Sixteen times the rounds: the peak is one round's rows. Kept whole, the backup's
+    # text alone would be several times that peak.
+    size = (tmp_path / "big.csv").stat().st_size
+    assert big < 1.5 * small and size > 5 * big, (small, big, size)
+    assert (tmp_path / "big.csv").read_bytes().count(b"\r\n") == 1 + 128 * 200
+
+
+def test_a_backup_is_appended_round_by_round_before_each_rounds_writes(
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    add_users(graph, USERS, phones_each=2)
+    monkeypatch.setattr(apply_run, "USERS_PER_ROUND", 10)  # 4 rounds
+    path = tmp_path / "backup.csv"
+    # What export writes of these users before the run: the backup must be that, byte for
+    # byte (every user is touched, in the order export names them).
+    client = _client(graph)
+    users = [UserRef(f"user{n}@contoso.com") for n in range(USERS)]
+    exported = export_phones(client, users)
+    expected = phone_rows_text(exported.entries, FileFormat.csv).encode()
+    # The backup's size whenever Graph is handed a write.
+    seen: list[int] = []
+    original = graph.answer
+
+    def answer(request: Any, **options: Any) -> Any:
+        if options.get("in_batch") and request.method == "PATCH":
+            seen.append(path.stat().st_size)
+        return original(request, **options)
+
+    monkeypatch.setattr(graph, "answer", answer)
+    stored = store_rows(
+        "user,id,type,number\n"
+        + "".join(f"user{n}@contoso.com,u{n}-p0,other,+9 {n}\n" for n in range(USERS)),
+        FileFormat.csv,
+        "rows.csv",
+    )
+    backup = Backup(str(path), client)
+    try:
+        report = apply_rows(client, stored, dry_run=False, before_writes=backup)
+    finally:
+        backup.close()
+    assert report.written == USERS and backup.users == USERS
+    assert path.read_bytes() == expected
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    # Each round's writes saw the backup grown by that round's users, and only by them:
+    # four sizes, ten writes each, the last the whole file.
+    sizes = sorted(set(seen))
+    assert len(sizes) == 4 and seen == sorted(seen) and sizes[-1] == len(expected)
+    assert [seen.count(size) for size in sizes] == [10] * 4
+    lines = expected.split(b"\r\n")
+    assert sizes[0] == len(b"\r\n".join(lines[: 1 + 20])) + 2  # header and 10 users' phones

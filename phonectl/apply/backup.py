@@ -35,37 +35,45 @@ def check_backup_path(backup: str, file: str) -> None:
 class Backup:
     """--backup: the phones of the users each round of apply is about to change (a user
     with none as a row of the user alone), as export writes them, every user named. The
-    first round creates the file (never over another: it is linked into place, which fails
-    if the name is taken); later rounds add theirs, each time written whole and renamed
-    into place, so after every round the file restores everything changed so far, and it
-    is complete on disk before the round's first write. The text so far is kept (a few MB
-    at 50,000 phones), not read back. `users`: how many users' phones it holds."""
+    first round creates the file (O_EXCL: never over another, nor through a symlink);
+    every round appends its users' rows and syncs them to disk before its first write, so
+    after every round the file restores everything changed so far. Only a round's rows
+    are ever in memory: the file is not kept, reread or rewritten (a 1,000,000-row run
+    writes it once). An append that fails is cut back off, and the error stops the run.
+    `users`: how many users' phones it holds. close() when the run is over."""
 
     def __init__(self, path: str, client: GraphClient) -> None:
         self.path = path
         self.client = client
         self.users = 0
-        self.text = ""
+        self.fd: int | None = None
 
     def __call__(self, before: Before) -> None:
         from pathlib import Path
 
         from phonectl.apply.export import named
         from phonectl.apply.rows import format_for_output, phone_rows_text
-        from phonectl.files import create_new_private_file, write_private_file
+        from phonectl.files import append_synced, open_new_private_file
 
         entries: list[tuple[UserRef, dict[str, Any] | None]] = []
         for key, phones in before.phones.items():
             owner = named(self.client, before.owners[key])
             entries += [(owner, phone) for phone in phones] or [(owner, None)]
         fmt = format_for_output(self.path, None)
-        first = not self.text
-        self.text += phone_rows_text(entries, fmt, header=first)
-        if first:
-            create_new_private_file(Path(self.path), self.text, "the backup file")
-        else:
-            write_private_file(Path(self.path), self.text, "the backup file")
+        first = self.fd is None
+        data = phone_rows_text(entries, fmt, header=first).encode("utf-8")
+        del entries
+        if self.fd is None:
+            self.fd = open_new_private_file(Path(self.path), "the backup file")
+        append_synced(self.fd, data)
         self.users += len(before.phones)
+
+    def close(self) -> None:
+        import os
+
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
 
 
 def one_apply_at_a_time(settings: Settings, file: str) -> AbstractContextManager[None]:

@@ -234,6 +234,8 @@ def apply(
         # still one report, every row not sent.
         not_sent = unsent(client, rows, dry_run, on_results)
         result = stopped_apply_result(ApplyStopped(not_sent, early))
+    if backup_file is not None:
+        backup_file.close()
     if backup_file is not None and backup_file.users:
         whose = counted(backup_file.users, "user's", "users'")
         render.notice(f"backup of {whose} phones written to {backup_file.path}")
