@@ -72,14 +72,18 @@ def run_on_terminal(
     *,
     prompt: bytes | None = None,
     answer: bytes = b"",
+    stdout_to: str | None = None,
 ) -> tuple[int, bytes]:
     """Run phonectl on a pseudo-terminal; its exit code and everything the terminal showed.
-    With `prompt`, type `answer` once the screen shows it."""
+    With `prompt`, type `answer` once the screen shows it; with `stdout_to`, standard
+    output goes to that file (`phonectl ... > file` typed at a terminal)."""
     import pty
 
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
         os.environ.update(env or {})
+        if stdout_to is not None:
+            os.dup2(os.open(stdout_to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 1)
         os.execv(sys.executable, [sys.executable, "-m", "phonectl", *args])
     screen = b""
     answered = prompt is None

@@ -58,6 +58,10 @@ def _run(
     return result.exit_code, rows, _state(graph)
 
 
+def _line(row: dict[str, Any]) -> tuple[int, str]:
+    return row["line"] or 0, str(row["id"])
+
+
 def _phone_reads(graph: GraphEmulator) -> int:
     """$batch requests that read users' phones (one per round and reading pass)."""
     return sum(
@@ -83,15 +87,18 @@ def test_rounds_of_two_users_do_what_one_round_does(
     assert _phone_reads(graph) == 1
     graph.requests.clear()
     in_rounds = _run(graph, phonectl, monkeypatch, tmp_path, 2, *extra)
-    # Seven users (all named: the unknown one is found out by its read), two a round, a
-    # round a stretch of the file holding all its users' rows: user0-1, user2-3, then
-    # user4, the signed-in user and nobody (user4's last row is the file's last): three
-    # rounds (and with --max-deletes a first pass counting).
-    assert _phone_reads(graph) == 3 * (2 if "--max-deletes" in extra else 1)
-    assert in_rounds == one_round
-    code, rows, _ = in_rounds
+    # Seven users (all named: the unknown one is found out by its read), two a round, in the
+    # order the file first names them: four rounds (and with --max-deletes a first pass
+    # counting). user4's last row is the file's last: its rows are regrouped into its round.
+    assert _phone_reads(graph) == 4 * (2 if "--max-deletes" in extra else 1)
+    code, rows, state = in_rounds
+    assert (code, state) == one_round[::2]
+    assert sorted(rows, key=_line) == sorted(one_round[1], key=_line)
     assert code == 1  # the row for nobody, and the radio with no number
-    assert [r["line"] for r in rows if r["line"]] == sorted(r["line"] for r in rows if r["line"])
+    # -o json to a file is written round by round: user4's last row (the file's last line)
+    # in the round of user4 and the signed-in user (lines 10-12), before nobody's (line 13).
+    assert [r["line"] for r in rows if r["line"]] == [*range(2, 13), 14, 13]
+    assert [r["line"] for r in one_round[1] if r["line"]] == [*range(2, 15)]  # one round
     assert {r["result"] for r in rows} >= {
         "failed",
         "would-update" if "--dry-run" in extra else "updated",

@@ -29,11 +29,14 @@ USERS = 40
 TYPES = ("home", "business", "mobile", "other", "pager")
 
 
-def _text(rows: int) -> str:
-    """`rows` rows over USERS users, each user's together (as an HR export sorts them)."""
+def _text(rows: int, *, interleaved: bool = False) -> str:
+    """`rows` rows over USERS users, each user's together (as an HR export sorts them), or
+    `interleaved`: every user's first row, then every user's second... (a file sorted by
+    type or by department)."""
     per_user = rows // USERS
     return "user,type,number,displayName\n" + "".join(
-        f"user{n // per_user}@contoso.com,{TYPES[n % 5]},+1 555 {n:07},row {n}\n"
+        f"user{n % USERS if interleaved else n // per_user}@contoso.com,"
+        f"{TYPES[n % 5]},+1 555 {n:07},row {n}\n"
         for n in range(rows)
     )
 
@@ -42,9 +45,9 @@ def _client(graph: GraphEmulator) -> GraphClient:
     return GraphClient(graph.url + "/beta", lambda: TEST_TOKEN, user_agent="phonectl-test")
 
 
-def _peak(graph: GraphEmulator, rows: int, *, handed_on: bool) -> int:
+def _peak(graph: GraphEmulator, rows: int, *, handed_on: bool, interleaved: bool = False) -> int:
     """tracemalloc's peak over a dry run of `rows` rows (the packed rows made before)."""
-    stored = store_rows(_text(rows), FileFormat.csv, "rows.csv")
+    stored = store_rows(_text(rows, interleaved=interleaved), FileFormat.csv, "rows.csv")
     client = _client(graph)
     tracemalloc.start()
     try:
@@ -59,19 +62,22 @@ def _peak(graph: GraphEmulator, rows: int, *, handed_on: bool) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.parametrize("interleaved", [False, True], ids=["grouped", "interleaved"])
 def test_a_dry_runs_peak_memory_does_not_grow_with_the_file(
-    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch, interleaved: bool
 ) -> None:
     add_users(graph, USERS, phones_each=0)
     monkeypatch.setattr(apply_run, "ROWS_PER_ROUND", 1000)
-    small = _peak(graph, 4_000, handed_on=True)
-    big = _peak(graph, 16_000, handed_on=True)
+    # A file that does not keep each user's rows together is regrouped by round first:
+    # its rounds are as small as a sorted file's.
+    small = _peak(graph, 4_000, handed_on=True, interleaved=interleaved)
+    big = _peak(graph, 16_000, handed_on=True, interleaved=interleaved)
     # Four times the rows, the same rounds of about 1000: the peak is the round's (the
     # row-to-user index alone grows, at a few bytes a row; the order Graph's answers come
     # in moves a round's peak by a third). Kept, it would be about four times.
     assert big < 2 * small, (small, big)
     # Kept (a table, --query), every result stays: the measure sees what streaming saves.
-    kept = _peak(graph, 16_000, handed_on=False)
+    kept = _peak(graph, 16_000, handed_on=False, interleaved=interleaved)
     assert kept > 2 * big, (kept, big)
 
 
@@ -204,3 +210,27 @@ def test_a_backup_is_appended_round_by_round_before_each_rounds_writes(
     assert [seen.count(size) for size in sizes] == [10] * 4
     lines = expected.split(b"\r\n")
     assert sizes[0] == len(b"\r\n".join(lines[: 1 + 20])) + 2  # header and 10 users' phones
+
+
+def test_apply_to_a_file_typed_at_a_terminal_writes_every_row_to_the_file(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """`phonectl apply rows.csv -o json > out.json` at a terminal: the progress bar draws on
+    the terminal (stderr), and stdout, a file, gets the whole JSON list; nothing of it is
+    drawn on the terminal (a progress bar that took over stdout sent it there)."""
+    from support import run_on_terminal
+
+    add_users(graph, USERS, phones_each=0)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(_text(2_000))
+    out = tmp_path / "out.json"
+    code, screen = run_on_terminal(
+        ["apply", str(rows), "--dry-run", "-o", "json"], stdout_to=str(out)
+    )
+    assert code == 0, screen
+    import json
+
+    written = json.loads(out.read_text())
+    assert [r["line"] for r in written] == list(range(2, 2_002))
+    assert b'"line"' not in screen and b'"result"' not in screen
+    assert b"apply: 2000 rows: 2000 would-add" in screen  # the summary, on the terminal

@@ -132,11 +132,12 @@ CHUNK_ROWS = 1024
 
 
 class StoredRows:
-    """Every checked row of a file, kept compactly: in chunks of CHUNK_ROWS rows packed by
-    marshal (about 60 bytes a row, where a Row with its dict takes over 400), and each
-    row's user as an index into `users` (4 bytes a row), so that apply can cut the file
-    into rounds without unpacking it. `rows(start, stop)` unpacks a round's rows again:
-    the file need not be read twice (stdin cannot be), nor can it change in between."""
+    """Every checked row of a file, kept compactly: in chunks packed by marshal (about 60
+    bytes a row, where a Row with its dict takes over 400), and each row's user as an index
+    into `users` (4 bytes a row), so that apply can cut the file into rounds without
+    unpacking it. `rows(start, stop)` unpacks a stretch again: the file need not be read
+    twice (stdin cannot be), nor can it change in between. `regroup` puts the rows in the
+    order of apply's rounds when the file's order does not already keep them together."""
 
     def __init__(self) -> None:
         from array import array
@@ -145,6 +146,8 @@ class StoredRows:
         self.user_of = array("I")  # each row's user, an index into `users`
         self._index: dict[UserRef, int] = {}
         self._chunks: list[bytes] = []
+        self._starts: list[int] = []  # each packed chunk's first row
+        self.regrouped = False  # stored in another order than the file's
         self._open: list[tuple[Any, ...]] = []  # the last chunk, not yet packed
 
     def append(self, row: Row) -> None:
@@ -160,6 +163,7 @@ class StoredRows:
     def _pack(self) -> None:
         import marshal
 
+        self._starts.append(len(self.user_of) - len(self._open))
         self._chunks.append(marshal.dumps(self._open))
         self._open = []
 
@@ -171,23 +175,65 @@ class StoredRows:
             yield from self.rows(start, min(start + CHUNK_ROWS, len(self)))
 
     def rows(self, start: int, stop: int) -> list[Row]:
-        """Rows start to stop (in file order), unpacked."""
+        """Rows start to stop (in stored order), unpacked."""
         import marshal
+        from bisect import bisect_right
 
         users = self.users
         found: list[Row] = []
-        if stop <= start:
-            return found
         make = Row._make
-        for n in range(start // CHUNK_ROWS, (stop - 1) // CHUNK_ROWS + 1):
-            first = n * CHUNK_ROWS
-            packed = self._chunks[n] if n < len(self._chunks) else None
-            chunk = self._open if packed is None else marshal.loads(packed)
+        stop = min(stop, len(self))
+        n = max(bisect_right(self._starts, start) - 1, 0)
+        while start < stop:
+            if n < len(self._chunks):
+                first, chunk = self._starts[n], marshal.loads(self._chunks[n])
+            else:
+                first, chunk = len(self.user_of) - len(self._open), self._open
             found += [
                 make((line, users[user], phone_id, fields))
-                for line, user, phone_id, fields in chunk[max(start - first, 0) : stop - first]
+                for line, user, phone_id, fields in chunk[start - first : stop - first]
             ]
+            start = first + len(chunk)
+            n += 1
         return found
+
+    def regroup(self, group_of: Sequence[int], groups: int) -> None:
+        """Reorder the rows by group (`group_of[n]`: row n's, 0 to groups - 1), keeping file
+        order within each group, so that each group is one stretch. A chunk at a time is
+        unpacked and dropped; each group's rows are packed as they gather, in pieces small
+        enough that all groups' unpacked rows stay within a few chunks."""
+        import marshal
+        from array import array
+
+        if self._open:
+            self._pack()
+        # All groups' gathering rows together: about 4 chunks' worth (32 rows a group at least).
+        piece = min(CHUNK_ROWS, max(32, CHUNK_ROWS * 4 // max(groups, 1)))
+        packed: list[list[tuple[int, bytes]]] = [[] for _ in range(groups)]  # (rows, chunk)
+        open_rows: list[list[tuple[Any, ...]]] = [[] for _ in range(groups)]
+        users_of = [array("I") for _ in range(groups)]
+        for n, chunk in enumerate(self._chunks):
+            self._chunks[n] = b""  # its rows now belong to their groups
+            for offset, row in enumerate(marshal.loads(chunk)):
+                group = group_of[self._starts[n] + offset]
+                users_of[group].append(row[1])
+                gathering = open_rows[group]
+                gathering.append(row)
+                if len(gathering) == piece:
+                    packed[group].append((piece, marshal.dumps(gathering)))
+                    open_rows[group] = []
+        self._chunks, self._starts, self.user_of = [], [], array("I")
+        for group in range(groups):
+            if open_rows[group]:
+                packed[group].append((len(open_rows[group]), marshal.dumps(open_rows[group])))
+            start = len(self.user_of)
+            for count, chunk in packed[group]:
+                self._starts.append(start)
+                self._chunks.append(chunk)
+                start += count
+            self.user_of.extend(users_of[group])
+            packed[group], users_of[group] = [], array("I")
+        self.regrouped = True
 
 
 def store_rows(

@@ -7,6 +7,7 @@ still missing. An interrupt (Ctrl-C, SIGTERM) still reports every write already 
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from collections import Counter, deque
@@ -145,10 +146,10 @@ class Before(NamedTuple):
 # A round is planned and written at a time: memory holds one round's rows, phones, plan and
 # results, not the whole file's (a 1,000,000-row dry run peaked at 726 MB when it kept
 # them all), and each round still fills $batch requests (50 reads, 500 writes of 20). A
-# round is a stretch of the file in which every user has all its rows (a user's rows are
-# never split: each is planned against all its phones), closed as soon as it holds
-# USERS_PER_ROUND users or ROWS_PER_ROUND rows. (A file that names a user again near its
-# end holds every row in between in one round: right, only bigger.)
+# round holds whole users (a user's rows are never split: each is planned against all its
+# phones), USERS_PER_ROUND of them or ROWS_PER_ROUND rows. Results are handed on round by
+# round: in file order where the file keeps each user's rows together, else grouped by
+# round, each under its line number (the whole report, when kept, is in file order).
 USERS_PER_ROUND = 1000
 ROWS_PER_ROUND = 10_000
 # Rows unpacked at a time to report rows that were never sent (a run stopped early).
@@ -239,8 +240,9 @@ class _Progress:
                 unplanned = self.stored.rows(self.settled, stop)
                 self.settled = stop
                 self.hand_on([_not_sent(row) for row in unplanned])
+        done = sorted(self.done, key=_line) if self.stored.regrouped else self.done
         return ApplyReport(
-            (*self.done, *self.pruned),
+            (*done, *self.pruned),
             self.writes_sent,
             0 if self.client is None else self.client.requests_sent,
             self.dry_run,
@@ -394,43 +396,58 @@ def _delete_users(the_plan: Plan) -> int:
     return len({w.user_key for w in the_plan.writes if w.method == "DELETE"})
 
 
+def _line(result: RowResult) -> int:
+    return result.line
+
+
 def _rounds(
     rows: StoredRows, user_keys: Mapping[UserRef, str | Failure], owners: dict[str, UserRef]
 ) -> list[_Round]:
-    """The file cut into rounds: stretches in which every user has all its rows, each closed
-    as soon as it holds USERS_PER_ROUND users or ROWS_PER_ROUND rows. Users are told apart
-    by identity (two spellings of one person are one user); a user that could not be
-    resolved by its spelling."""
-    # Each user reference's person, as a number; then each person's last row.
+    """The file cut into rounds of whole users: up to USERS_PER_ROUND users (in the order
+    the file first names them) and, but for a user with more, ROWS_PER_ROUND rows. A user's
+    rows are never split (each is planned against all its phones, and --prune must see
+    them all). Users are told apart by identity (two spellings of one person are one user);
+    a user that could not be resolved, by its spelling. Where the file does not keep each
+    round's rows together (sorted by type, say, or with rows added at its end), the rows are
+    regrouped, so that a round is always one stretch of them."""
     numbers: dict[str | UserRef, int] = {}
     person = [
         numbers.setdefault(user if isinstance(key, Failure) else key, len(numbers))
         for user in rows.users
         for key in (user_keys[user],)
     ]
-    of_row = [person[u] for u in rows.user_of]
-    last = [0] * len(numbers)
-    for n, p in enumerate(of_row):
-        last[p] = n
+    rows_of = [0] * len(numbers)
+    for u in rows.user_of:
+        rows_of[person[u]] += 1
     keys: list[str | None] = [None] * len(numbers)
     for user, p in zip(rows.users, person, strict=True):
         key = user_keys[user]
         if keys[p] is None and not isinstance(key, Failure):
             keys[p] = key
+    # Persons are numbered in the order the file first names them: a round is a run of them.
+    round_of: list[int] = []
+    members: list[list[int]] = [[]]
+    sizes = [0]
+    for p, count in enumerate(rows_of):
+        if members[-1] and (
+            len(members[-1]) >= USERS_PER_ROUND or sizes[-1] + count > ROWS_PER_ROUND
+        ):
+            members.append([])
+            sizes.append(0)
+        members[-1].append(p)
+        sizes[-1] += count
+        round_of.append(len(members) - 1)
+    of_row = [round_of[person[u]] for u in rows.user_of]
+    if any(later < earlier for earlier, later in itertools.pairwise(of_row)):
+        rows.regroup(of_row, len(members))
+    del of_row
     rounds: list[_Round] = []
-    start = open_until = 0
-    seen: set[int] = set()
-    in_round: list[int] = []
-    for n, p in enumerate(of_row):
-        if p not in seen:
-            seen.add(p)
-            in_round.append(p)
-            open_until = max(open_until, last[p])
-        full = len(in_round) >= USERS_PER_ROUND or n + 1 - start >= ROWS_PER_ROUND
-        if (n == open_until and full) or n + 1 == len(of_row):
-            round_keys = (keys[p] for p in in_round)
-            rounds.append(_Round(start, n + 1, {k: owners[k] for k in round_keys if k}))
-            start, in_round = n + 1, []
+    start = 0
+    for group, size in zip(members, sizes, strict=True):
+        if size:
+            round_keys = (keys[p] for p in group)
+            rounds.append(_Round(start, start + size, {k: owners[k] for k in round_keys if k}))
+            start += size
     return rounds
 
 
