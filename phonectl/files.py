@@ -114,20 +114,16 @@ def create_new_private_file(path: Path, text: str, what: str = "file") -> None:
         raise InvalidInput(f"{what} {path} exists; it was not replaced") from None
 
 
-def open_new_private_file(path: Path, what: str = "file") -> int:
-    """A descriptor to write `path`, created now (mode 0600, in a private directory) only
-    if nothing has that name: an existing file, a symlink (even a dangling one) or
-    whatever appeared since it was checked is never opened: InvalidInput. The new name is
-    synced to disk with its directory."""
-    ensure_private_dir(path.parent)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+def link_into_place(written: Path, path: Path, what: str = "file") -> None:
+    """Give the complete file `written` (synced, in the same directory) its name `path`,
+    only if nothing has that name: link(2) never replaces an existing file, a symlink or
+    whatever appeared since it was checked (InvalidInput). The new name is synced to disk
+    with its directory. `written` keeps its own name: the caller removes it."""
     try:
-        fd = os.open(path, flags, 0o600)
+        os.link(written, path)
     except FileExistsError:
         raise InvalidInput(f"{what} {path} exists; it was not replaced") from None
     _sync_directory(path.parent)
-    return fd
 
 
 def append_synced(fd: int, data: bytes) -> None:

@@ -172,7 +172,7 @@ def _no_bigger_files_than(size: int) -> Any:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
-def test_a_backup_failing_in_a_later_round_stops_with_the_report_never_exit_2(
+def test_a_backup_that_cannot_be_written_stops_the_run_before_any_write(
     graph: GraphEmulator, tmp_path: Path
 ) -> None:
     users = 1500  # two rounds: 1,000 users, then 500
@@ -183,6 +183,7 @@ def test_a_backup_failing_in_a_later_round_stops_with_the_report_never_exit_2(
     )
     backup = tmp_path / "backup.csv"
     # The first round's backup fits (about 60 KB); with the second's added (90 KB), not.
+    # The backup is whole before the first write, so the run stops with nothing written.
     process = subprocess.run(
         [
             sys.executable,
@@ -203,16 +204,13 @@ def test_a_backup_failing_in_a_later_round_stops_with_the_report_never_exit_2(
         check=False,
     )
     assert process.returncode == 1, process.stderr
-    assert "File too large" in process.stderr
-    assert f"apply: {users} rows: 1000 updated, 500 not-sent" in process.stderr
+    assert f"could not write the backup {backup}: File too large" in process.stderr
+    assert f"apply: {users} rows: {users} not-sent; 0 writes" in process.stderr
     results = json.loads(process.stdout)
-    assert [r["result"] for r in results] == ["updated"] * 1000 + ["not-sent"] * 500
-    changed = [
-        n for n in range(users) if phones_of(graph, f"user{n}@contoso.com")[0]["number"] != "0"
-    ]
-    assert changed == list(range(1000))
-    # The backup on disk is the first round's, whole: it restores what was written.
-    assert backup.read_text().count("\n") == 1001
+    assert [r["result"] for r in results] == ["not-sent"] * users
+    assert all(phones_of(graph, f"user{n}@contoso.com")[0]["number"] == "0" for n in range(users))
+    # No backup under its name (it would lack users), and no partial file left beside it.
+    assert not [p.name for p in tmp_path.iterdir() if "backup" in p.name]
 
 
 def test_json_to_a_file_holds_each_round_as_it_ends_and_stays_whole_when_stopped(

@@ -13,7 +13,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, id_key, plan
 from phonectl.apply.rows import Row, StoredRows
@@ -143,6 +143,15 @@ class Before(NamedTuple):
     phones: dict[str, list[dict[str, Any]]]
 
 
+class BackupSink(Protocol):
+    """Where --backup keeps what the run will change: it hears each round's Before, then,
+    once every round has been heard and before the first write, complete()."""
+
+    def __call__(self, before: Before) -> None: ...
+
+    def complete(self) -> None: ...
+
+
 # A round is planned and written at a time: memory holds one round's rows, phones, plan and
 # results, not the whole file's (a 1,000,000-row dry run peaked at 726 MB when it kept
 # them all), and each round still fills $batch requests (50 reads, 500 writes of 20). A
@@ -270,17 +279,19 @@ def apply_rows(
     dry_run: bool,
     prune: bool = False,
     max_deletes: int | None = None,
-    before_writes: Callable[[Before], None] | None = None,
+    before_writes: BackupSink | None = None,
     approve: Callable[[Approval], None] | None = None,
     on_settled: Callable[[int, int], None] = lambda rows, failed: None,
     on_results: Callable[[Sequence[RowResult]], None] | None = None,
 ) -> ApplyReport:
     """Bring Graph in line with the rows, a round at a time (a user's rows all in one
     round, so each is planned as before against all its phones). `on_settled(n, failed)`:
-    n more rows are done, `failed` of them failed. `before_writes` sees the phones a round
-    will change before its first write (--backup). `max_deletes` holds over the running
-    total of deletes of the whole run; with several rounds they are also counted before
-    the first write, and `approve` (the --prune question) hears that count then.
+    n more rows are done, `failed` of them failed. `before_writes` (--backup) hears the
+    phones every round will change, and is complete, before the first write: with several
+    rounds, a first pass reads and plans each round for it (and for --prune's count) and
+    the writing pass reads each again. `max_deletes` holds over the running total of
+    deletes of the whole run; with several rounds they are also counted before the first
+    write, and `approve` (the --prune question) hears that count then.
 
     `on_results` hears each round's results, in file order, as the round settles (and the
     rows never sent, when the run stops early): they are counted in the report, not kept
@@ -305,7 +316,7 @@ def _run(
     progress: _Progress,
     prune: bool,
     max_deletes: int | None,
-    before_writes: Callable[[Before], None] | None,
+    before_writes: BackupSink | None,
     approve: Callable[[Approval], None] | None,
     on_settled: Callable[[int, int], None],
 ) -> None:
@@ -315,17 +326,26 @@ def _run(
     dry_run = progress.dry_run
     several = len(progress.rounds) > 1
     limit = _DeleteLimit(max_deletes, dry_run)
-    if prune and several and not dry_run:
-        # Reading twice is the price of refusing (or asking) before anything is written.
-        # Each round's rows are unpacked, planned and counted, then dropped again.
+    backed_up = False
+    if several and not dry_run and (prune or before_writes is not None):
+        # Reading twice is the price of refusing (or asking) before anything is written, and
+        # of a backup complete before the first write. Each round's rows are unpacked,
+        # planned, counted and backed up, then dropped again.
         deletes = delete_users = 0
         for r in progress.rounds:
             rows = stored.rows(r.start, r.stop)
-            counted = plan(rows, user_keys, read_phones(client, r.owners), r.owners, prune=True)
+            phones = read_phones(client, r.owners)
+            counted = plan(rows, user_keys, phones, r.owners, prune=prune)
             deletes += _deletes(counted)
             delete_users += _delete_users(counted)
-            del rows, counted
-        _approve(limit, approve, deletes, delete_users)
+            if before_writes is not None:
+                _back_up(before_writes, counted, phones, r.owners)
+            del rows, phones, counted
+        if prune:
+            _approve(limit, approve, deletes, delete_users)
+        if before_writes is not None:
+            before_writes.complete()
+            backed_up = True
     while progress.rounds:
         this_round = progress.rounds[0]
         rows = stored.rows(this_round.start, this_round.stop)
@@ -339,14 +359,10 @@ def _run(
         progress.refusal = limit.take(_deletes(the_plan)) or progress.refusal
         progress.plan = the_plan
         progress.prune_kept += the_plan.prune_kept
-        if before_writes is not None and not dry_run and the_plan.writes:
-            touched = dict.fromkeys(w.user_key for w in the_plan.writes)  # in file order
-            before_writes(
-                Before(
-                    {key: this_round.owners[key] for key in touched},
-                    {key: found for key in touched if isinstance(found := phones[key], list)},
-                )
-            )
+        if before_writes is not None and not dry_run and not backed_up:
+            _back_up(before_writes, the_plan, phones, this_round.owners)
+            before_writes.complete()
+            backed_up = True
         del phones  # the plan has what the writes need
         planned_failures = sum(1 for r in the_plan.rows if r.failure is not None)
         if dry_run or not the_plan.writes:
@@ -356,6 +372,23 @@ def _run(
             _send(client, the_plan, progress, on_settled)
         progress.settle_round()
         del this_round, the_plan, rows  # before the next round's rows are unpacked
+
+
+def _back_up(
+    before_writes: BackupSink,
+    the_plan: Plan,
+    phones: Mapping[str, list[dict[str, Any]] | Failure],
+    owners: dict[str, UserRef],
+) -> None:
+    """The phones of the users the plan writes to, as Graph holds them, to the backup."""
+    touched = dict.fromkeys(w.user_key for w in the_plan.writes)  # in file order
+    if touched:
+        before_writes(
+            Before(
+                {key: owners[key] for key in touched},
+                {key: found for key in touched if isinstance(found := phones[key], list)},
+            )
+        )
 
 
 class _DeleteLimit:

@@ -236,7 +236,7 @@ def apply(
         result = stopped_apply_result(ApplyStopped(not_sent, early))
     if backup_file is not None:
         backup_file.close()
-    if backup_file is not None and backup_file.users:
+    if backup_file is not None and backup_file.written:
         whose = counted(backup_file.users, "user's", "users'")
         render.notice(f"backup of {whose} phones written to {backup_file.path}")
     return render.Shown(result, fmt, stream)
