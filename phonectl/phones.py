@@ -484,6 +484,15 @@ FIELDS: tuple[Field, ...] = (
     Field("sources"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
+# How apply's diff compares a top-level property (a complex one, such as inference, whole).
+_SAME_BY_PROPERTY = {f.top_property: f.same for f in reversed(FIELDS)}
+
+
+def same_value(name: str, current: Any, wanted: Any) -> bool:
+    """Whether Graph's value of the top-level property `name` already is the wanted one."""
+    return bool(_SAME_BY_PROPERTY.get(name, _equal)(current, wanted))
+
+
 WRITABLE = tuple(f for f in FIELDS if f.flag is not None)
 FILE_FIELDS = tuple(f for f in FIELDS if f.cell is not None)
 # Properties a file from `list -o json` carries that apply leaves alone.

@@ -150,3 +150,27 @@ def test_the_views_and_files_follow_the_table() -> None:
     assert card["Searchable"] == "yes"
     assert list(card) == list(dict.fromkeys(str(f.label) for f in FIELDS if f.on_card))
     assert ("user", "id", *(f.name for f in FIELDS if f.column is not None)) == COLUMNS
+
+
+@pytest.mark.parametrize("field", WRITABLE, ids=lambda f: f.name)
+def test_set_takes_every_field_then_finds_nothing_left_to_change(
+    graph: GraphEmulator, phonectl: Run, field: Field
+) -> None:
+    """`set` is a one-row apply: its diff compares each property (a complex one whole), so
+    every field can be set on an existing phone, and set again changes nothing."""
+    import json
+
+    flags, value = sample(field)
+    phone_type = "other"  # the example phone's
+    if field.name == "type":
+        flags = []  # set finds the phone by --type: it cannot change it
+    done = phonectl("set", "--type", phone_type, *flags, "-o", "json")
+    assert done.exit_code == 0, done.stderr
+    if field.name != "type":
+        assert value_at(json.loads(done.stdout), field.name) == value
+    again = phonectl("set", "--type", phone_type, *flags)
+    assert again.exit_code == 0, again.stderr
+    assert "unchanged" in again.stderr
+    if field.clearable:
+        cleared = phonectl("set", "--type", phone_type, "--clear", field.top_property)
+        assert cleared.exit_code == 0, cleared.stderr

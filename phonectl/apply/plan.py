@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from phonectl.apply.rows import Row
 from phonectl.errors import ExitCode
-from phonectl.phones import FIELD_BY_NAME, UserRef
+from phonectl.phones import UserRef, same_value
 
 # The model's id for a phone a row adds: a control character can never come from a file.
 NEW_PHONE_PREFIX = "\x00new:"
@@ -279,7 +279,7 @@ def _drop_net_no_ops(drafts: dict[str, _WriteDraft], model: Mapping[str, _UserMo
         draft.body = {
             name: value
             for name, value in draft.body.items()
-            if not FIELD_BY_NAME[name].same(before.get(name), value)
+            if not same_value(name, before.get(name), value)
         }
         if not draft.body:
             del drafts[key]
@@ -324,7 +324,7 @@ def _plan_row(
     changes = tuple(
         Change(name, target.get(name), value)
         for name, value in row.fields.items()
-        if adding or not FIELD_BY_NAME[name].same(target.get(name), value)
+        if adding or not same_value(name, target.get(name), value)
     )
     existing_id = None if key.startswith(NEW_PHONE_PREFIX) else key
     if not changes:
@@ -403,4 +403,4 @@ def _instead_of_gone(row: Row, model: _UserModel) -> tuple[Mapping[str, Any] | N
 
 
 def _has_values(phone: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
-    return all(FIELD_BY_NAME[name].same(phone.get(name), value) for name, value in fields.items())
+    return all(same_value(name, phone.get(name), value) for name, value in fields.items())
