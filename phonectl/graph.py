@@ -185,9 +185,12 @@ class GraphClient:
         self.concurrency = 1
         self._pause_until = 0.0
         self._lock = threading.Lock()
-        # Once set (an interrupt, a report that can no longer be delivered), no batch
-        # that has not yet gone out is sent: apply's report must stay the truth.
+        # Once set (stop(): an interrupt, a report that can no longer be delivered), no
+        # batch that has not yet gone out is sent: apply's report must stay the truth.
         self.stopped = threading.Event()
+        # Deciding to send a batch and saying so (on_sent) is one step that stop() waits
+        # for: a batch is reported sent exactly when it was let through before the stop.
+        self._sending = threading.Lock()
         self._session = BoundedSession(timeout=timeout, user_agent=user_agent, debug=debug)
         # As the session's auth, the bearer token also spares requests its ~/.netrc lookup.
         self._session.auth = _BearerAuth(token_provider)
@@ -195,6 +198,11 @@ class GraphClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def stop(self) -> None:
+        """Send no batch from now on (one already let through goes out, and was said sent)."""
+        with self._sending:
+            self.stopped.set()
 
     def request(
         self, method: str, path_or_url: str, body: Any = None, *, idempotent: bool | None = None
@@ -380,10 +388,11 @@ class GraphClient:
         on_sent: Callable[[Sequence[int]], None] | None = None,
     ) -> list[tuple[int, BatchResult, str | None]]:
         """One POST /$batch; (index, result, Retry-After) for each item of the chunk."""
-        if on_sent is not None:
-            on_sent(chunk)  # first: whoever stops sending then sees this batch as sent
-        if self.stopped.is_set():
-            raise Stopped()
+        with self._sending:
+            if self.stopped.is_set():
+                raise Stopped()
+            if on_sent is not None:
+                on_sent(chunk)  # before it goes: whoever stops now sees this batch as sent
         items = []
         for index in chunk:
             item: dict[str, Any] = {

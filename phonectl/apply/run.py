@@ -102,19 +102,36 @@ class ApplyStopped(BaseException):
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (in the main thread) until the block is done."""
+    """SIGINT and SIGTERM wait (in the main thread) until the block is done: while it runs
+    their handlers only note them, and the first noted is passed on after it. (Blocking
+    them in this thread's signal mask would not do: the kernel hands a process's signal to
+    any thread that does not block it, an HTTP worker's, and Python then runs the handler
+    in the main thread all the same, in the middle of the block.)"""
+    import os
     import signal
     import threading
 
-    held = {signal.SIGINT, signal.SIGTERM}
-    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    noted: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        noted.append(signum)
+
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous: dict[int, Any] = {signum: signal.signal(signum, note) for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if noted:
+            handler = previous[noted[0]]
+            if callable(handler):
+                handler(noted[0], None)  # phonectl's: raises Interrupted or Terminated
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), noted[0])
 
 
 def ignore_signals() -> None:
@@ -306,7 +323,7 @@ def apply_rows(
         ignore_signals()  # every write is done: the report is printed whole
     except BaseException as exc:
         ignore_signals()  # a second Ctrl-C must not cut the report short
-        client.stopped.set()  # no batch leaves after this: the report is the truth
+        client.stop()  # no batch leaves after this: the report is the truth
         raise ApplyStopped(progress.report(complete=False), exc) from None
     return progress.report()
 
