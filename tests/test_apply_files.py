@@ -300,3 +300,33 @@ def test_every_exported_cell_reads_back_as_it_was_and_none_is_a_live_formula(
     (row,) = read_rows(text, FileFormat.csv, "x.csv")
     assert row.fields["displayName"] == name
     assert row.fields["number"] == number
+
+
+def test_a_reader_gone_stops_apply_before_its_next_round_is_sent(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """`apply FILE -o json | head -1`: round 1's results cannot all be delivered, so no
+    write of round 2 goes out (the report of it could reach no one); stderr still says
+    what was written and what was not sent."""
+    users = 1500  # two rounds: 1,000 users, then 500
+    add_users(graph, users, number="0")
+    rows = _file(
+        tmp_path,
+        "user,type,number\n" + "".join(f"user{n}@contoso.com,other,+3 {n}\n" for n in range(users)),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "apply", rows, "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `head -1` does: round 1's 1,000 results fill the pipe first
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    assert f"apply: {users} rows: 1000 updated, 500 not-sent" in err
+    assert "Traceback" not in err and "error" not in err
+    changed = {
+        n for n in range(users) if phones_of(graph, f"user{n}@contoso.com")[0]["number"] != "0"
+    }
+    assert changed == set(range(1000))

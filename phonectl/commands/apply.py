@@ -199,9 +199,16 @@ def apply(
     )
     stream = render.RowStream(fmt) if streamed else None
 
+    reader_gone: list[OSError] = []
+
     def hand_on(results: "Sequence[RowResult]") -> None:
         assert stream is not None
         stream.write(ApplyResult(ApplyReport(tuple(results), 0, 0, dry_run)))
+        if stream.failed is not None and not reader_gone:
+            # The reader is gone (| head): the run stops, so no new write goes out that
+            # the report could not tell of (once: the report's own rows go nowhere).
+            reader_gone.append(stream.failed)
+            raise stream.failed
 
     on_results = None if stream is None else hand_on
     backup_file: Backup | None = None
