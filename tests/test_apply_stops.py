@@ -344,3 +344,29 @@ def test_a_batch_is_said_sent_exactly_when_it_went_out_however_the_stop_falls(
 
 def batches_seen(graph: GraphEmulator) -> list[list[dict[str, Any]]]:
     return [c.body["requests"] for c in graph.requests if c.decoded_path == "/beta/$batch"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="reads /proc (Linux)")
+def test_an_interrupt_while_the_file_is_read_still_says_nothing_was_sent(
+    graph: GraphEmulator,
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "apply", "-", "-o", "json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ,
+    )
+    assert process.stdin is not None
+    process.stdin.write(b"user,type,number\n")  # the file so far: phonectl waits for the rest
+    process.stdin.flush()
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    wait_until(lambda: "pipe_read" in wchan.read_text(), "phonectl reading its input")
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert err.decode().splitlines() == [
+        "apply: stopped while reading stdin; nothing was sent",
+        "interrupted",
+    ]
+    assert out == b"" and graph.requests == []

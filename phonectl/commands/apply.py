@@ -24,8 +24,9 @@ from phonectl.errors import ExitCode, InvalidInput
 from phonectl.words import counted
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from phonectl.apply.rows import ReadOptions, StoredRows
     from phonectl.apply.run import Approval, RowResult
     from phonectl.phones import UserRef
     from phonectl.runtime import Runtime
@@ -167,16 +168,15 @@ def apply(
     """
     # The bulk machinery loads only when apply runs, not for every --help and Tab press.
     from phonectl.apply.backup import Backup, check_backup_path, one_apply_at_a_time
-    from phonectl.apply.rows import ReadOptions, decode, detect_format, store_rows
-    from phonectl.apply.run import ApplyReport, ApplyStopped, apply_rows, unsent
+    from phonectl.apply.rows import ReadOptions
+    from phonectl.apply.run import ApplyStopped, apply_rows, unsent
     from phonectl.errors import Interrupted, PhonectlError
     from phonectl.phones import check_identifier
-    from phonectl.results import ApplyResult, apply_result, stopped_apply_result
+    from phonectl.results import apply_result, stopped_apply_result
 
     name = "stdin" if file == "-" else file
     if backup is not None and not dry_run:
         check_backup_path(backup, file)  # before anything is read or sent
-    text = decode(read_input(file), name, encoding)
     options = ReadOptions(
         delimiter=_delimiter(delimiter),
         encoding=encoding,
@@ -185,32 +185,10 @@ def apply(
         numbers=number_rules(normalize, region),
         user=None if user is None else check_identifier(user.strip(), "--user"),
     )
-    rows = store_rows(text, detect_format(file, text, format_), name, options)
-    del text  # a big file's text need not live through the run: `rows` holds it packed
+    rows = _read_rows(file, name, options, format_)
     rt = runtime(ctx)
     fmt = rt.output(output)
-    # json and tsv to a file or pipe are written round by round, as each settles. A table
-    # is laid out whole (its columns fit every row), --query needs every row, and a
-    # terminal shows the progress bar until the end.
-    streamed = (
-        fmt in (OutputFormat.json, OutputFormat.tsv)
-        and rt.settings.query is None
-        and not render.terminal().stdout
-    )
-    stream = render.RowStream(fmt) if streamed else None
-
-    reader_gone: list[OSError] = []
-
-    def hand_on(results: "Sequence[RowResult]") -> None:
-        assert stream is not None
-        stream.write(ApplyResult(ApplyReport(tuple(results), 0, 0, dry_run)))
-        if stream.failed is not None and not reader_gone:
-            # The reader is gone (| head): the run stops, so no new write goes out that
-            # the report could not tell of (once: the report's own rows go nowhere).
-            reader_gone.append(stream.failed)
-            raise stream.failed
-
-    on_results = None if stream is None else hand_on
+    stream, on_results = _streaming(rt, fmt, dry_run)
     backup_file: Backup | None = None
     client = None
     try:
@@ -247,6 +225,51 @@ def apply(
         whose = counted(backup_file.users, "user's", "users'")
         render.notice(f"backup of {whose} phones written to {backup_file.path}")
     return render.Shown(result, fmt, stream)
+
+
+def _streaming(
+    rt: "Runtime", fmt: OutputFormat, dry_run: bool
+) -> tuple[render.RowStream | None, "Callable[[Sequence[RowResult]], None] | None"]:
+    """json and tsv to a file or pipe are written round by round, as each settles: the
+    stream, and what hands a round's results to it. A table is laid out whole (its columns
+    fit every row), --query needs every row, and a terminal shows the progress bar till
+    the end: those collect (None, None)."""
+    from phonectl.apply.run import ApplyReport
+    from phonectl.results import ApplyResult
+
+    if fmt not in (OutputFormat.json, OutputFormat.tsv):
+        return None, None
+    if rt.settings.query is not None or render.terminal().stdout:
+        return None, None
+    stream = render.RowStream(fmt)
+    reader_gone: list[OSError] = []
+
+    def hand_on(results: "Sequence[RowResult]") -> None:
+        stream.write(ApplyResult(ApplyReport(tuple(results), 0, 0, dry_run)))
+        if stream.failed is not None and not reader_gone:
+            # The reader is gone (| head): the run stops, so no new write goes out that
+            # the report could not tell of (once: the report's own rows go nowhere).
+            reader_gone.append(stream.failed)
+            raise stream.failed
+
+    return stream, hand_on
+
+
+def _read_rows(
+    file: str, name: str, options: "ReadOptions", given: FileFormat | None
+) -> "StoredRows":
+    """The file's rows, checked and packed; stopped while reading, the summary says so."""
+    from phonectl.apply.rows import decode, detect_format, store_rows
+    from phonectl.errors import Interrupted
+
+    try:
+        text = decode(read_input(file), name, options.encoding)
+        # The text need not live through the run: the rows hold it packed.
+        return store_rows(text, detect_format(file, text, given), name, options)
+    except (Interrupted, KeyboardInterrupt):
+        # Stopped before a row was known: the summary still says what was (not) done.
+        render.notice(f"apply: stopped while reading {name}; nothing was sent")
+        raise
 
 
 def _ask_before_deleting(approval: "Approval") -> None:
