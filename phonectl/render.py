@@ -218,16 +218,35 @@ _bars: list[Any] = []
 def confirm(question: str) -> bool:
     """A yes/no question on stderr (no by default), the progress bar paused meanwhile: its
     redraws would hide the question, and some rich versions hold a line without a newline."""
-    import typer
-
     paused = list(_bars)
     for bar in paused:
         bar.stop()
     try:
-        return bool(typer.confirm(safe_text(question), err=True))
+        return _yes_or_no(safe_text(question))
     finally:
         for bar in paused:
             bar.start()
+
+
+def _yes_or_no(question: str) -> bool:
+    """Ask on stderr, read a line of stdin. (Click's confirm reads through input(" "), which
+    writes that space to stdout: a pipe after a prompt got a byte that was no result.)
+    End of input: Interrupted, as a closed terminal is."""
+    from phonectl.errors import Interrupted
+
+    while True:
+        sys.stderr.write(f"{question} [y/N]: ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            sys.stderr.write("\n")
+            raise Interrupted()
+        answer = line.strip().lower()
+        if answer in {"y", "yes"}:
+            return True
+        if answer in {"", "n", "no"}:
+            return False
+        sys.stderr.write("Answer y or n.\n")
 
 
 def _write_json(value: Any) -> None:

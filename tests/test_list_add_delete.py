@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support import (
     EXAMPLE_PHONE_ID,
@@ -126,14 +128,22 @@ def test_delete_of_a_missing_phone_exits_5(graph: GraphEmulator, phonectl: Run) 
     assert phonectl("delete", "gone", "--yes").exit_code == 5
 
 
-@pytest.mark.parametrize(("answer", "exit_code", "deleted"), [("y", 0, True), ("n", 1, False)])
+@pytest.mark.parametrize(
+    ("answer", "exit_code", "deleted"), [("y", 0, True), ("n", 1, False), ("", 1, False)]
+)
 def test_delete_asks_on_a_terminal(
-    graph: GraphEmulator, answer: str, exit_code: int, deleted: bool
+    graph: GraphEmulator, tmp_path: Path, answer: str, exit_code: int, deleted: bool
 ) -> None:
     env = {"PHONECTL_GRAPH_URL": graph.url, "PHONECTL_ACCESS_TOKEN": "t"}
+    out = tmp_path / "out"  # `phonectl delete ID > out` at a terminal: the question is not output
     code, screen = run_on_terminal(
-        ["delete", EXAMPLE_PHONE_ID], env, prompt=b"?", answer=answer.encode() + b"\n"
+        ["delete", EXAMPLE_PHONE_ID],
+        env,
+        prompt=b"[y/N]",
+        answer=answer.encode() + b"\n",
+        stdout_to=str(out),
     )
+    assert out.read_bytes() == b""
     # The prompt names the phone as a person knows it, and its id.
     question = (
         "Delete phone +7 499 342 22 13 (other, Car Phone) of the signed-in user? "
