@@ -107,6 +107,14 @@ def parse_type(text: str, what: str = "type") -> str:
 
 
 def parse_number(text: str, what: str = "number") -> str:
+    """A number as given (a flag or a file's cell): no control character, and none of the
+    invisible format characters (bidi marks, zero-width joiners) that make two numbers
+    look alike."""
+    import unicodedata
+
+    # (No ASCII character is a format character: most numbers need no look at each.)
+    if not text.isascii() and any(unicodedata.category(c) == "Cf" for c in text):
+        raise InvalidInput(f"{what} holds an invisible formatting character (a bidi mark?)")
     # Checked before stripping: str.strip() would quietly drop a trailing NEL (U+0085).
     return check_text(text, what, allow_empty=False).strip()
 
@@ -186,17 +194,6 @@ def cell_type(text: str, what: str) -> str:
     if text.strip().lower() == UNKNOWN_FUTURE_VALUE.lower():
         return UNKNOWN_FUTURE_VALUE
     return parse_type(text, what)
-
-
-def cell_number(text: str, what: str) -> str:
-    """A number as the file gives it: no control character, and none of the invisible
-    format characters (bidi marks, zero-width joiners) that make two numbers look alike."""
-    import unicodedata
-
-    # (No ASCII character is a format character: most numbers need no look at each.)
-    if not text.isascii() and any(unicodedata.category(c) == "Cf" for c in text):
-        raise InvalidInput(f"{what} holds an invisible formatting character (a bidi mark?)")
-    return parse_number(text, what)
 
 
 def cell_text(text: str, what: str) -> str:
@@ -381,7 +378,7 @@ FIELDS: tuple[Field, ...] = (
         help="The phone number.",
         parse=parse_number,
         normalize=normalized_number,
-        cell=cell_number,
+        cell=parse_number,
         on_card=OnCard.always,
         table=(0, False),
         in_tsv=True,

@@ -59,6 +59,7 @@ def test_the_table_names_every_property_of_graphs_itemphone() -> None:
 def test_each_writable_field_is_an_option_of_the_commands_that_write(command: str) -> None:
     params = click_group().commands[command].params
     flags = {opt for p in params for opt in (*p.opts, *p.secondary_opts)}
+    assert "--clear" in flags  # the contract's field flags of add and update include it
     for field in WRITABLE:
         assert field.flag in flags, (command, field.name)
         if field.off_flag:

@@ -107,6 +107,8 @@ def test_update_without_a_field_flag_is_a_usage_error_and_sends_nothing(
         (["--number", "   "], "--number must not be empty"),
         (["--number", "+1\n425"], "control characters"),
         (["--number", "+1\x00"], "control characters"),
+        (["--number", "+1\u202e425"], "invisible formatting character"),
+        (["--number", "+1 425\u200b"], "invisible formatting character"),
         (["--display-name", "a\tb"], "control characters"),
         (["--confidence", "1.5"], "between 0 and 1"),
         (["--confidence", "-0.1"], "between 0 and 1"),

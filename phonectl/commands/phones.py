@@ -73,6 +73,7 @@ def get(
 def add(
     ctx: typer.Context,
     fields: Fields,
+    clear: ClearOption = None,
     normalize: NormalizeOption = None,
     region: RegionOption = None,
     user: UserOption = None,
@@ -91,7 +92,7 @@ def add(
     if fields["number"] is None:
         raise InvalidInput("add needs --number")
     rt = runtime(ctx)
-    body = build_body(fields, numbers=number_rules(normalize, region))
+    body = build_body(fields, clear or (), number_rules(normalize, region))
     return render.Shown(
         _send(rt, "POST", phones_path(UserRef(user)), body, dry_run),
         rt.output(output),
