@@ -99,6 +99,7 @@ class BoundedSession(requests.Session):
         self._proxy_cache: dict[str, dict[str, str]] = {}
         self._idle_workers: list[_Worker] = []
         self._workers_lock = threading.Lock()
+        self._closed = False
         # A session dropped without close() still lets its idle workers go; but not at
         # interpreter exit: waking a daemon thread while Python shuts down races the
         # shutdown (Python 3.13.0 aborted with "double free or corruption"), and an idle
@@ -106,8 +107,10 @@ class BoundedSession(requests.Session):
         weakref.finalize(self, _stop_workers, self._idle_workers, join=False).atexit = False
 
     def close(self) -> None:
-        """Close the connections and end the idle workers (a busy one ends with its request)."""
+        """Close the connections and end the idle workers (a busy one ends with its request,
+        and is not kept after it)."""
         with self._workers_lock:
+            self._closed = True
             _stop_workers(self._idle_workers)
         super().close()
 
@@ -143,11 +146,11 @@ class BoundedSession(requests.Session):
         try:
             in_time = finished.wait(self.timeout)
         finally:
-            if in_time:
-                with self._workers_lock:
+            with self._workers_lock:
+                if in_time and not self._closed:
                     self._idle_workers.append(worker)
-            else:  # deadline or interrupt: the worker ends when its request does
-                worker.jobs.put(None)
+                else:  # deadline, interrupt or closed: the worker ends when its request does
+                    worker.jobs.put(None)
         result: requests.Response | BaseException = (
             outcome[0] if in_time else self._deadline_exceeded()
         )

@@ -250,20 +250,23 @@ def restorable(phone: Mapping[str, Any]) -> bool:
     """Whether a backup row of this phone could add it again: --prune never deletes one
     that could not come back (a type or audience Graph's newer clients wrote, such as
     unknownFutureValue, that Graph refuses in a new phone; a number that is no number)."""
-    from phonectl.apply.rows import CELL_PARSERS
     from phonectl.errors import InvalidInput
-    from phonectl.phones import Audience, PhoneType, audience_names
+    from phonectl.phones import ENUM_PROPERTIES, FIELD_BY_NAME
 
-    types = {t.value for t in PhoneType}
-    audiences = {a.value for a in Audience}
-    number = phone.get("number")
-    try:
-        CELL_PARSERS["number"](number if isinstance(number, str) else "", "number")
-    except InvalidInput:
-        return False
-    return phone.get("type") in types and all(
-        name in audiences for name in audience_names(phone.get("allowedAudiences"))
-    )
+    # What a new phone must have (a type and a number) and every evolvable enum it holds
+    # (allowedAudiences), as the flag's own parser takes them: it refuses unknownFutureValue,
+    # a number that is no number, and an empty type or number.
+    required = ("type", "number")
+    for name in (*required, *sorted(ENUM_PROPERTIES.difference(required))):
+        field = FIELD_BY_NAME[name]
+        value = field.text_in(phone)
+        if value is None and name not in required:
+            continue  # none given: Graph's default
+        try:
+            field.read(value if isinstance(value, str) else "", name)
+        except InvalidInput:
+            return False
+    return True
 
 
 def _drop_net_no_ops(drafts: dict[str, _WriteDraft], model: Mapping[str, _UserModel]) -> None:
