@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from record import recorded
 from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
 
 from phonectl.phones import PhoneType
@@ -116,11 +117,18 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--only-dry-run", action="store_true", help="run part 4 alone")
     parser.add_argument("--per-row", default="", help="row counts for part 5, e.g. 10000,50000")
     parser.add_argument("--only-per-row", action="store_true", help="run part 5 alone")
+    parser.add_argument("--record", metavar="NAME", help="also keep the output, bench/results")
     return parser.parse_args()
 
 
 def main() -> None:
     args = arguments()
+    command = "python bench/bulk.py " + " ".join(sys.argv[1:])
+    with recorded(args.record or "bulk", bool(args.record), command):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     sizes = [int(n) for n in args.per_row.split(",") if n]
     if args.only_dry_run:
         dry_run_memory(args.dry_run_rows)
