@@ -248,11 +248,13 @@ def test_a_429_on_one_batch_pauses_the_others(
     assert len(writes) == 8 + 1  # the throttled one again
     writes.sort(key=lambda c: c.at)
     gaps = [round(c.at - writes[0].at, 3) for c in writes]  # from the throttled arrival
-    # Only batches already on their way when the 429 came back (at most the other three in
-    # flight) arrive inside its 0.3 s; every one sent after it waits: without the shared
-    # pause all eight would arrive within milliseconds. (No upper bound on how late an
-    # in-flight batch arrives: on a loaded machine that is scheduling, not phonectl.)
-    assert sum(1 for gap in gaps if gap < 0.25) <= 4, gaps
+    # Without the shared pause, only the throttled batch's own retry would come after its
+    # 0.3 s: the seven others would all arrive within milliseconds. With it, every batch a
+    # worker starts once phonectl has read the 429 waits too. How many slip in before that
+    # (in flight, or started by another worker while the 429 was still being read) is the
+    # machine's scheduling, so the check counts what waited, not what did not: the retry
+    # and at least one other batch (four of the eight, on an idle machine).
+    assert sum(1 for gap in gaps if gap >= 0.25) >= 2, gaps
 
 
 def three_phones_of_one_type(graph: GraphEmulator, user: str) -> tuple[str, ...]:
