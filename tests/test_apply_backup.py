@@ -1,6 +1,7 @@
 """apply --backup, through the command line's main() (in process) against the emulator: a
-backup only ever goes to a new file, names every user it holds (those with no phones too), marks what was empty, holds
-any value Graph holds, and its undo (`apply BACKUP --prune`) puts back exactly what was."""
+backup only ever goes to a new file, names every user it holds (those with no phones too),
+marks what was empty, holds any value Graph holds, and its undo (`apply BACKUP --prune`)
+puts back exactly what was."""
 
 from __future__ import annotations
 
