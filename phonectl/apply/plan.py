@@ -155,13 +155,7 @@ def plan(
     # The model starts as Graph's phones themselves; a phone is copied when a row first
     # changes it (`phones` must keep the values from before the run), so a file that
     # touches few of many phones costs no copy of the rest.
-    model: dict[str, _UserModel] = {
-        key: _UserModel(found) for key, found in phones.items() if not isinstance(found, Failure)
-    }
-    for row in rows:
-        user_key = user_keys[row.user]
-        if row.phone_id is not None and isinstance(user_key, str) and user_key in model:
-            model[user_key].named.add(id_key(row.phone_id))
+    model = _models(rows, user_keys, phones)
     drafts: dict[str, _WriteDraft] = {}
     planned: list[RowPlan] = []
     for row in rows:
@@ -192,25 +186,51 @@ def plan(
         p if p.write_key is None or p.write_key in kept else p._replace(write_key=None, changes=())
         for p in planned
     ]
-    prune_kept = 0
-    if prune:
-        unmatched = _unmatched(rows_planned, phones, owners)
-        prune_kept = sum(1 for p in unmatched if not p.prunes)
-        for pruned in (p for p in unmatched if p.prunes):
-            rows_planned.append(pruned)
-            owner = owners[str(pruned.user_key)]
-            writes.append(
-                Write(
-                    str(pruned.write_key),
-                    owner,
-                    str(pruned.user_key),
-                    pruned.phone_id,
-                    {},
-                    (0,),
-                    "DELETE",
-                )
-            )
+    prune_kept = _prune(rows_planned, writes, phones, owners) if prune else 0
     return Plan(tuple(rows_planned), tuple(writes), prune_kept)
+
+
+def _models(
+    rows: Sequence[Row],
+    user_keys: Mapping[UserRef, str | Failure],
+    phones: Mapping[str, Sequence[Mapping[str, Any]] | Failure],
+) -> dict[str, _UserModel]:
+    """Each readable user's model of its phones, knowing which of them the rows name by id."""
+    model = {
+        key: _UserModel(found) for key, found in phones.items() if not isinstance(found, Failure)
+    }
+    for row in rows:
+        user_key = user_keys[row.user]
+        if row.phone_id is not None and isinstance(user_key, str) and user_key in model:
+            model[user_key].named.add(id_key(row.phone_id))
+    return model
+
+
+def _prune(
+    rows_planned: list[RowPlan],
+    writes: list[Write],
+    phones: Mapping[str, Sequence[Mapping[str, Any]] | Failure],
+    owners: Mapping[str, UserRef],
+) -> int:
+    """--prune: a delete for each phone of the file's users that no row matches, added to
+    the planned rows and writes; how many such phones are kept (a backup could not add them
+    back)."""
+    unmatched = _unmatched(rows_planned, phones, owners)
+    for pruned in (p for p in unmatched if p.prunes):
+        rows_planned.append(pruned)
+        owner = owners[str(pruned.user_key)]
+        writes.append(
+            Write(
+                str(pruned.write_key),
+                owner,
+                str(pruned.user_key),
+                pruned.phone_id,
+                {},
+                (0,),
+                "DELETE",
+            )
+        )
+    return sum(1 for p in unmatched if not p.prunes)
 
 
 def _unmatched(

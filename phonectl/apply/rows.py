@@ -313,16 +313,7 @@ def _csv_values(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     import csv
 
-    end = text.find("\n")
-    first = text if end < 0 else text[:end]
-    skipped = start = 0
-    excel_sep = first.rstrip("\r")
-    if excel_sep.lower().startswith("sep=") and len(excel_sep) == 5:
-        # Excel's "sep=;" first line names the delimiter; the header follows it.
-        start, skipped = len(text) if end < 0 else end + 1, 1
-        delimiter = options.delimiter or excel_sep[4]
-    else:
-        delimiter = options.delimiter or sniff_delimiter(first)
+    start, skipped, delimiter = _csv_start(text, options)
     reader = csv.reader(_lines(text, start), delimiter=delimiter)
     try:
         header = next(reader)
@@ -335,23 +326,8 @@ def _csv_values(
     kept = [
         i for i, cell in enumerate(header) if cell.strip().lower() not in options.ignored_columns
     ]
-    unknown = [header[i] for i in kept if _canonical_column(header[i]) is None]
-    if unknown:
-        hint = "" if options.delimiter else f"; read as {DELIMITERS[delimiter]}-separated"
-        errors.append(
-            (
-                1,
-                f"unknown column {unknown[0]!r} (columns: {', '.join(COLUMNS)}; skip others "
-                f"with --ignore-column{hint})",
-            )
-        )
-        return
-    columns = [str(_canonical_column(header[i])) for i in kept]
-    if len(set(columns)) != len(columns):
-        errors.append((1, "a column appears twice in the header"))
-        return
-    if not set(columns) & set(FIELDS):
-        errors.append((1, f"no column to change: name at least one of {', '.join(FIELDS)}"))
+    columns = _csv_columns([header[i] for i in kept], errors, options, delimiter)
+    if columns is None:
         return
     try:
         for cells in reader:
@@ -361,14 +337,54 @@ def _csv_values(
             if len(cells) != len(header):
                 errors.append((line, f"{len(cells)} cells, the header has {len(header)}"))
                 continue
-            values: dict[str, Any] = {}
-            for n, i in enumerate(kept):
-                cell = cells[i]
-                # A lone ' is a property that was empty: JSON Lines' null, it clears.
-                values[columns[n]] = None if cell == CLEAR_MARKER else _from_spreadsheet(cell)
-            yield line, values
+            # A lone ' is a property that was empty: JSON Lines' null, it clears.
+            yield (
+                line,
+                {
+                    column: None if cells[i] == CLEAR_MARKER else _from_spreadsheet(cells[i])
+                    for column, i in zip(columns, kept, strict=True)
+                },
+            )
     except csv.Error as exc:
         errors.append((reader.line_num + skipped, str(exc)))
+
+
+def _csv_start(text: str, options: ReadOptions) -> tuple[int, int, str]:
+    """Where the header starts, how many lines come before it, and the delimiter: Excel's
+    "sep=;" first line names the delimiter (the header follows it); else --delimiter, or
+    the one the header line shows."""
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    excel_sep = first.rstrip("\r")
+    if excel_sep.lower().startswith("sep=") and len(excel_sep) == 5:
+        return len(text) if end < 0 else end + 1, 1, options.delimiter or excel_sep[4]
+    return 0, 0, options.delimiter or sniff_delimiter(first)
+
+
+def _csv_columns(
+    names: list[str], errors: list[tuple[int, str]], options: ReadOptions, delimiter: str
+) -> list[str] | None:
+    """The header's kept cells as apply's column names; None (and an error on line 1) for a
+    header apply cannot read."""
+    unknown = [name for name in names if _canonical_column(name) is None]
+    if unknown:
+        hint = "" if options.delimiter else f"; read as {DELIMITERS[delimiter]}-separated"
+        errors.append(
+            (
+                1,
+                f"unknown column {unknown[0]!r} (columns: {', '.join(COLUMNS)}; skip others "
+                f"with --ignore-column{hint})",
+            )
+        )
+        return None
+    columns = [str(_canonical_column(name)) for name in names]
+    if len(set(columns)) != len(columns):
+        errors.append((1, "a column appears twice in the header"))
+        return None
+    if not set(columns) & set(FIELDS):
+        errors.append((1, f"no column to change: name at least one of {', '.join(FIELDS)}"))
+        return None
+    return columns
 
 
 def _lines(text: str, start: int) -> Iterator[str]:
