@@ -345,24 +345,8 @@ def _run(
     limit = _DeleteLimit(max_deletes, dry_run)
     backed_up = False
     if several and not dry_run and (prune or before_writes is not None):
-        # Reading twice is the price of refusing (or asking) before anything is written, and
-        # of a backup complete before the first write. Each round's rows are unpacked,
-        # planned, counted and backed up, then dropped again.
-        deletes = delete_users = 0
-        for r in progress.rounds:
-            rows = stored.rows(r.start, r.stop)
-            phones = read_phones(client, r.owners)
-            counted = plan(rows, user_keys, phones, r.owners, prune=prune)
-            deletes += _deletes(counted)
-            delete_users += _delete_users(counted)
-            if before_writes is not None:
-                _back_up(before_writes, counted, phones, r.owners)
-            del rows, phones, counted
-        if prune:
-            _approve(limit, approve, deletes, delete_users)
-        if before_writes is not None:
-            before_writes.complete()
-            backed_up = True
+        _first_pass(client, progress, user_keys, prune, limit, before_writes, approve)
+        backed_up = before_writes is not None
     while progress.rounds:
         this_round = progress.rounds[0]
         rows = stored.rows(this_round.start, this_round.stop)
@@ -389,6 +373,35 @@ def _run(
             _send(client, the_plan, progress, on_settled)
         progress.settle_round()
         del this_round, the_plan, rows  # before the next round's rows are unpacked
+
+
+def _first_pass(
+    client: GraphClient,
+    progress: _Progress,
+    user_keys: Mapping[UserRef, str | Failure],
+    prune: bool,
+    limit: _DeleteLimit,
+    before_writes: BackupSink | None,
+    approve: Callable[[Approval], None] | None,
+) -> None:
+    """Before anything is written to a run of several rounds: each round read and planned,
+    its deletes counted (--prune: refused or asked now) and the phones it will change kept
+    in the backup, which is then complete. Reading twice is the price of both. Each round's
+    rows are unpacked, planned, counted and backed up, then dropped again."""
+    deletes = delete_users = 0
+    for r in progress.rounds:
+        rows = progress.stored.rows(r.start, r.stop)
+        phones = read_phones(client, r.owners)
+        counted = plan(rows, user_keys, phones, r.owners, prune=prune)
+        deletes += _deletes(counted)
+        delete_users += _delete_users(counted)
+        if before_writes is not None:
+            _back_up(before_writes, counted, phones, r.owners)
+        del rows, phones, counted
+    if prune:
+        _approve(limit, approve, deletes, delete_users)
+    if before_writes is not None:
+        before_writes.complete()
 
 
 def _back_up(
