@@ -21,6 +21,19 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
+def signal_handlers_kept() -> Iterator[None]:
+    """Each test leaves SIGINT and SIGTERM as it found them. apply, run in process without
+    cli.main (which puts its handlers back), ends ignoring both, so that nothing cuts its
+    report short; every process a later test started would inherit the ignored SIGINT."""
+    import signal
+
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in kept.items():
+        signal.signal(signum, handler)
+
+
+@pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("PHONECTL_") or name in {"NO_COLOR", "FORCE_COLOR", "COLUMNS"}:

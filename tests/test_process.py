@@ -120,9 +120,12 @@ def test_ctrl_c_exits_130_without_a_traceback(graph: GraphEmulator) -> None:
 
 
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback() -> None:
-    # A real SIGINT, delivered the moment main() starts importing Typer.
+    # A real SIGINT, delivered the moment main() starts importing Typer. Python's own
+    # Ctrl-C handling is put in place first: a process started in the background (a CI job,
+    # nohup) inherits SIGINT ignored, and Python then installs no handler of its own.
     probe = (
         "import builtins, os, signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "real_import = builtins.__import__\n"
         "def importing(name, *args, **kwargs):\n"
         "    if name == 'typer':\n"
