@@ -36,42 +36,44 @@ from pathlib import Path
 from typing import Any
 
 from record import recorded
-from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
+from sandbox_server import (
+    PHONECTL,
+    bench_user,
+    clean_env,
+    control,
+    post_users,
+    requests_seen,
+    sandbox_server,
+)
 
 from phonectl.phones import PhoneType
 
 
 def seed(url: str, users: int, phones: int) -> list[tuple[str, str]]:
-    """Users with `phones` phones each, added 500 users a call; the (user, phone id) of every
-    phone."""
-    targets = []
-    chunk: list[dict[str, object]] = []
-    for u in range(users):
-        upn = f"bench{u}@contoso.com"
-        items = []
-        for p in range(phones):
-            phone_id = f"bench-{u}-{p}"
-            items.append(
-                {
-                    "id": phone_id,
-                    "type": "other",
-                    "number": f"+1 555 {u:03}{p:02}",
-                    "displayName": "before",
-                    "allowedAudiences": "organization",
-                }
+    """Users with `phones` phones each; the (user, phone id) of every phone."""
+    targets = [
+        (f"bench{u}@contoso.com", f"bench-{u}-{p}") for u in range(users) for p in range(phones)
+    ]
+    post_users(
+        url,
+        (
+            bench_user(
+                u,
+                "bench",
+                [
+                    {
+                        "id": f"bench-{u}-{p}",
+                        "type": "other",
+                        "number": f"+1 555 {u:03}{p:02}",
+                        "displayName": "before",
+                        "allowedAudiences": "organization",
+                    }
+                    for p in range(phones)
+                ],
             )
-            targets.append((upn, phone_id))
-        chunk.append(
-            {
-                "id": f"00000000-0000-4000-8000-{u:012}",
-                "userPrincipalName": upn,
-                "displayName": f"Bench {u}",
-                "phones": items,
-            }
-        )
-        if len(chunk) == 500 or u == users - 1:
-            control(url, "POST", "users", chunk)
-            chunk = []
+            for u in range(users)
+        ),
+    )
     return targets
 
 

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from bulk import MEASURE
-from sandbox_server import PHONECTL, clean_env, control, requests_seen, sandbox_server
+from sandbox_server import (
+    PHONECTL,
+    bench_user,
+    clean_env,
+    control,
+    post_users,
+    requests_seen,
+    sandbox_server,
+)
 
 # One number a region: the part before {x} is fixed, {x} four digits. 15 regions.
 TEMPLATES = (
@@ -59,26 +67,22 @@ def spelled(n: int) -> str:
 
 
 def seed(url: str, users: int, phones: int) -> list[str]:
-    """users x phones phones, 500 users a call; every number, in order."""
-    numbers = []
-    chunk: list[dict[str, object]] = []
-    for u in range(users):
-        items = []
-        for p in range(phones):
-            number = spelled(u * phones + p)
-            numbers.append(number)
-            items.append({"id": f"lint-{u}-{p}", "type": "other", "number": number})
-        chunk.append(
-            {
-                "id": f"00000000-0000-4000-8000-{u:012}",
-                "userPrincipalName": f"lint{u}@contoso.com",
-                "displayName": f"Lint {u}",
-                "phones": items,
-            }
-        )
-        if len(chunk) == 500 or u == users - 1:
-            control(url, "POST", "users", chunk)
-            chunk = []
+    """users x phones phones; every number, in order."""
+    numbers = [spelled(n) for n in range(users * phones)]
+    post_users(
+        url,
+        (
+            bench_user(
+                u,
+                "lint",
+                [
+                    {"id": f"lint-{u}-{p}", "type": "other", "number": numbers[u * phones + p]}
+                    for p in range(phones)
+                ],
+            )
+            for u in range(users)
+        ),
+    )
     return numbers
 
 

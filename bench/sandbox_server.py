@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,3 +57,25 @@ def control(url: str, method: str, what: str, body: object = None) -> object:
 
 def requests_seen(url: str) -> list[dict[str, Any]]:
     return control(url, "GET", "requests")["value"]  # type: ignore[index,no-any-return]
+
+
+def bench_user(n: int, prefix: str, phones: list[dict[str, Any]]) -> dict[str, Any]:
+    """User n of a benchmark's tenant (a fixed id, `{prefix}{n}@contoso.com`)."""
+    return {
+        "id": f"00000000-0000-4000-8000-{n:012}",
+        "userPrincipalName": f"{prefix}{n}@contoso.com",
+        "displayName": f"{prefix.title()} {n}",
+        "phones": phones,
+    }
+
+
+def post_users(url: str, users: Iterable[dict[str, Any]]) -> None:
+    """Add users through the control API, 500 a call (a request body stays small)."""
+    chunk: list[dict[str, Any]] = []
+    for user in users:
+        chunk.append(user)
+        if len(chunk) == 500:
+            control(url, "POST", "users", chunk)
+            chunk = []
+    if chunk:
+        control(url, "POST", "users", chunk)
