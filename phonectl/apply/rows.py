@@ -4,7 +4,7 @@ named before anything is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import FileFormat
@@ -503,12 +503,6 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value)[:40]
-
-
-# How a file's cell becomes Graph's value, by Graph property name.
-CELL_PARSERS: dict[str, Callable[[str, str], Any]] = {
-    f.name: f.cell for f in FILE_FIELDS if f.cell is not None
-}
 
 
 def _checked_row(

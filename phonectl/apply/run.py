@@ -19,9 +19,10 @@ from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, id_key,
 from phonectl.apply.rows import Row, StoredRows
 from phonectl.errors import ExitCode, GraphError, InvalidInput, PhonectlError
 from phonectl.graph import BatchRequest, BatchResult, GraphClient, collection_page
-from phonectl.phones import FILE_FIELDS, UserRef, phones_path
+from phonectl.phones import ENUM_PROPERTIES, FILE_FIELDS, UserRef, phones_path
 
-KEPT_PROPERTIES = ("id", *(f.top_property for f in FILE_FIELDS))
+# What planning, backups and exports read of a phone.
+_KEPT = ("id", *(f.top_property for f in FILE_FIELDS))
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 # Codes that mean the same to every row: when all failures share one and nothing was
 # written, apply exits with it, so cron can tell "sign in again" or "later" from "bad data".
@@ -556,15 +557,12 @@ def _kind(user: UserRef) -> str:
 def _kept(phone: Mapping[str, Any]) -> dict[str, Any]:
     """Only what planning, backups and exports use: at 50,000 phones the rest (identities,
     timestamps, sources) would be most of the memory. Enum-like values are shared."""
-    kept = {k: phone[k] for k in KEPT_PROPERTIES if k in phone}
-    for name in _SHARED_VALUES:
+    kept = {k: phone[k] for k in _KEPT if k in phone}
+    for name in ENUM_PROPERTIES:
         value = kept.get(name)
         if isinstance(value, str):
             kept[name] = sys.intern(value)
     return kept
-
-
-_SHARED_VALUES = ("type", "allowedAudiences")
 
 
 def _resolved_id(client: GraphClient, user: UserRef, answer: BatchResult) -> str | Failure:
