@@ -181,6 +181,8 @@ class GraphClient:
         self._on_unauthorized = on_unauthorized
         self._notify = notify or (lambda message: None)
         self.requests_sent = 0
+        # The signed-in user's principal name (or id), once asked (apply.export.named).
+        self.signed_in_user: str | None = None
         # Batches in flight at once (apply --concurrency); a 429 anywhere pauses them all.
         self.concurrency = 1
         self._pause_until = 0.0

@@ -15,6 +15,7 @@ from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, GraphError, PhonectlError
 from phonectl.safe_output import escape_controls, escape_for_json, redact, stdout_speaks_unicode
 from phonectl.terminal import Terminal, process_terminal
+from phonectl.words import counted
 
 if TYPE_CHECKING:
     from phonectl.layout import Column
@@ -310,8 +311,7 @@ def _write_table(
         sys.stdout.write(line)
     sys.stdout.flush()
     if hidden:
-        count = f"{len(hidden)} column{'s' if len(hidden) > 1 else ''}"
-        notice(f"{count} hidden: -o json shows all")
+        notice(f"{counted(len(hidden), 'column')} hidden: -o json shows all")
 
 
 def _to_stderr(lines: Sequence[str]) -> None:

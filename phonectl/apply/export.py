@@ -24,18 +24,13 @@ def named(client: GraphClient, user: UserRef) -> UserRef:
     an empty cell, so the same file applied by another admin changes the same people."""
     if user.ref is not None:
         return user
-    cache = _SIGNED_IN.get(id(client))
-    if cache is None:
+    if client.signed_in_user is None:  # asked once per client
         me = client.request_object("GET", "/me?$select=id,userPrincipalName")
         name = me.get("userPrincipalName") or me.get("id")
         if not isinstance(name, str) or not name:
             raise PhonectlError("Graph answered /me without the user's name or id")
-        cache = _SIGNED_IN[id(client)] = UserRef(name)
-    return cache
-
-
-# The signed-in user's name, asked once per client.
-_SIGNED_IN: dict[int, UserRef] = {}
+        client.signed_in_user = name
+    return UserRef(client.signed_in_user)
 
 
 def all_users(client: GraphClient) -> list[UserRef]:

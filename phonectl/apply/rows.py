@@ -16,6 +16,7 @@ from phonectl.phones import (
     UserRef,
     check_identifier,
 )
+from phonectl.words import counted
 
 if TYPE_CHECKING:
     from phonectl.numbers import NumberRules
@@ -287,8 +288,7 @@ def store_rows(
         details = [f"{name}:{line}: {message}" for line, message in shown]
         details += [f"... and {more} more"] if more else []
         raise InvalidInput(
-            f"{name} has {len(errors)} invalid line{'s' if len(errors) != 1 else ''}; "
-            "nothing was sent:",
+            f"{name} has {counted(len(errors), 'invalid line')}; nothing was sent:",
             details=tuple(details),
         )
     if not len(rows):

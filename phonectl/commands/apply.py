@@ -348,7 +348,11 @@ def export(
         f"export: {counted(len(exported.entries), 'phone')} of "
         f"{counted(exported.users - len(exported.failures), 'user')} in "
         f"{counted(client.requests_sent, 'HTTP request')}"
-        + (f"; {len(exported.failures)} users could not be read" if exported.failures else "")
+        + (
+            f"; {counted(len(exported.failures), 'user')} could not be read"
+            if exported.failures
+            else ""
+        )
     )
     warnings = tuple(
         f"{failed_user.shown() or 'the signed-in user'}: {failure.reason}"

@@ -2,6 +2,7 @@
 more than one user, read from Graph (as export reads them) or from an apply file; and a
 file of fixes for apply."""
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -87,11 +88,13 @@ def lint(
 
     findings = find_problems(numbers, rules)
     fixable = [f for f in findings if f.fixable]
-    summary += f": {len(findings)} findings, {len(fixable)} fixable"
+    summary += f": {counted(len(findings), 'finding')}, {len(fixable)} fixable"
     notes = [summary]
     if fixes_path is not None:
         _write_fixes(fixes_path, fixable)
-        notes.append(f"{len(fixable)} fixes written to {fixes} (review it, then apply it)")
+        notes.append(
+            f"{counted(len(fixable), 'fix', 'fixes')} written to {fixes} (review it, then apply it)"
+        )
     result = LintResult(findings, tuple(notes), warnings, read_failure)
     return render.Shown(result, rt.output(output))
 
@@ -140,7 +143,7 @@ def _from_file(file: str, format_: "FileFormat | None") -> tuple[list["Held"], s
         for row in rows
         if isinstance(number := row.fields.get("number"), str)
     ]
-    return numbers, f"lint: {len(numbers)} numbers in {name}"
+    return numbers, f"lint: {counted(len(numbers), 'number')} in {name}"
 
 
 def _new_file(path: str, *, from_file: bool) -> Path:
@@ -149,7 +152,7 @@ def _new_file(path: str, *, from_file: bool) -> Path:
     from phonectl.choices import FileFormat
 
     chosen = Path(path)
-    if chosen.exists() or chosen.is_symlink():
+    if os.path.lexists(chosen):
         raise InvalidInput(
             f"--fixes {path} already exists: it is never overwritten",
             hint="choose a new name, e.g. fixes-$(date +%F-%H%M%S).csv",
@@ -165,18 +168,11 @@ def _new_file(path: str, *, from_file: bool) -> Path:
 
 def _write_fixes(path: Path, fixable: list["Finding"]) -> None:
     """The fixable numbers as rows apply takes: each phone as it is, its number rewritten.
-    Created 0600 and only if absent (O_EXCL: never over a file made meanwhile)."""
-    import os
-
+    Created 0600, complete on disk, and only if absent (never over a file made meanwhile)."""
     from phonectl.apply.rows import format_for_output, phone_rows_text
+    from phonectl.files import create_new_private_file
 
     fmt = format_for_output(str(path), None)
     entries = [(f.held.user, {**f.held.phone, "number": f.suggested}) for f in fixable]
     text = phone_rows_text(entries, fmt, mark_empty=False)  # numbers alone change
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise InvalidInput(f"--fixes {path} already exists: it is never overwritten") from None
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-        out.write(text)
+    create_new_private_file(path, text, "--fixes")

@@ -158,6 +158,7 @@ def set_phone(
         --region US
     """
     from phonectl.apply.one_phone import set_phone as set_one
+    from phonectl.apply.plan import Outcome
     from phonectl.results import PhoneShown, SetPlanned
 
     if fields["type"] is None:
@@ -177,9 +178,9 @@ def set_phone(
         return render.Shown(planned, rt.output(output))
     phone = f"{body['type']} phone {done.phone_id}"
     whose = owner.ref or "the signed-in user"
-    if done.outcome.value == "unchanged":
+    if done.outcome is Outcome.unchanged:
         note = f"set: unchanged: the {phone} of {whose} already holds these values"
-    elif done.outcome.value == "added":
+    elif done.outcome is Outcome.added:
         note = f"set: added a {phone} for {whose}"
     else:
         changed = ", ".join(c.field for c in done.changes)
