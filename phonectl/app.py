@@ -1,22 +1,20 @@
 """The root Typer app: global options, the command groups, the help topics, and --query
 applied to whatever a command returns."""
 
-import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
 
 from phonectl.commands import apply, auth, lint, phones, sandbox
 from phonectl.commands.options import (
     CloudOption,
+    Command,
     OutputOption,
     ProfileOption,
     help_when_no_command,
 )
 from phonectl.global_options import EPILOG as GLOBAL_HELP
-from phonectl.global_options import GLOBAL_OPTIONS
 
 HELP_TOPICS = ("exit-codes", "environment")  # help_topics.TOPICS, named without importing it
 
@@ -162,49 +160,8 @@ def help_topic(
         typer.echo(sub.get_help())
 
 
-class _Command(TyperCommand):
-    """A command whose usage line reads `phonectl get [OPTIONS] ID`: Typer writes a required
-    argument as `{ID}`, which looks like a choice or a shell brace to type."""
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        return [
-            piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
-            for piece in super().collect_usage_pieces(ctx)
-        ]
-
-    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
-        return super().shell_complete(ctx, incomplete) + global_option_items(self, ctx, incomplete)
-
-
-def global_option_items(command: Any, ctx: Any, incomplete: str) -> list[Any]:
-    """The root's options as completions after a subcommand too (`phonectl list --sa<Tab>`):
-    they work there (hoisted), so Tab offers them, unless the command has its own."""
-    if not incomplete.startswith("-"):
-        return []
-    from click.shell_completion import CompletionItem
-
-    own = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
-    root = ctx.find_root().command
-    return [
-        CompletionItem(opt, help=getattr(param, "help", None))
-        for param in root.params
-        for opt in (*param.opts, *param.secondary_opts)
-        if opt in GLOBAL_OPTIONS and opt not in own and opt.startswith(incomplete)
-    ]
-
-
-def _first_sentence(text: str) -> str:
-    """A help text's first sentence, on one line: a command's summary in its group's list."""
-    paragraph = " ".join(text.split("\n\n", maxsplit=1)[0].split())
-    end = paragraph.find(". ")
-    return paragraph if end < 0 else paragraph[: end + 1]
-
-
 def _command(name: str, function: Callable[..., Any]) -> None:
-    # The docstring's first sentence whole in the root's list: Click would cut it to fit
-    # 80 columns ("Change a phone: sends exactly the properties named on the...").
-    summary = _first_sentence(inspect.cleandoc(function.__doc__ or ""))
-    app.command(name, cls=_Command, short_help=summary, epilog=GLOBAL_HELP)(function)
+    app.command(name, cls=Command, epilog=GLOBAL_HELP)(function)
 
 
 _command("list", phones.list_phones)
@@ -218,20 +175,9 @@ _command("export", apply.export)
 _command("lint", lint.lint)
 app.add_typer(auth.app, name="auth")
 app.add_typer(sandbox.app, name="sandbox")
-app.command("help", cls=_Command)(help_topic)
+app.command("help", cls=Command)(help_topic)
 
 
 def click_group() -> Any:
-    """The Click command tree main() runs: the subgroups' command summaries whole too."""
-    group = typer.main.get_command(app)
-    for sub in group.commands.values():  # type: ignore[attr-defined]
-        for command in getattr(sub, "commands", {}).values():
-            if command.short_help is None and command.help:
-                command.short_help = _first_sentence(command.help)
-            # The subgroups' commands (auth status, sandbox serve) complete the global
-            # options too, as _Command does for the others.
-            own_completion = command.shell_complete
-            command.shell_complete = lambda ctx, incomplete, own=own_completion, command=command: (
-                own(ctx, incomplete) + global_option_items(command, ctx, incomplete)
-            )
-    return group
+    """The Click command tree main() runs."""
+    return typer.main.get_command(app)

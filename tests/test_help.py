@@ -195,3 +195,26 @@ def test_help_topics_complete() -> None:
         timeout=30,
     )
     assert done.stdout.split() == ["exit-codes", "environment"]
+
+
+def test_every_commands_usage_names_its_arguments_plainly_and_summary_whole() -> None:
+    """Each command, the groups' (`auth switch`) too, is a commands.options.Command: `NAME`,
+    not Typer's `{NAME}`, in its usage line; its whole first sentence in its group's list."""
+    from phonectl.app import click_group
+
+    root = click_group()
+    commands = [
+        (name, sub, command)
+        for name, command in root.commands.items()
+        for sub, command in (
+            command.commands.items() if hasattr(command, "commands") else [("", command)]
+        )
+    ]
+    assert len(commands) >= 15
+    for name, sub, command in commands:
+        with command.make_context(
+            f"phonectl {name} {sub}".strip(), [], resilient_parsing=True
+        ) as ctx:
+            assert "{" not in command.get_usage(ctx), (name, sub)
+        summary = command.get_short_help_str()
+        assert summary and not summary.endswith("..."), (name, sub, summary)

@@ -8,6 +8,7 @@ from phonectl import render
 from phonectl.choices import OutputFormat
 from phonectl.commands.options import (
     CloudOption,
+    Command,
     OutputOption,
     complete_profile,
     help_when_no_command,
@@ -27,7 +28,7 @@ def group(ctx: typer.Context) -> None:
     help_when_no_command(ctx)
 
 
-@app.command(epilog=GLOBAL_HELP)
+@app.command(epilog=GLOBAL_HELP, cls=Command)
 def login(
     ctx: typer.Context,
     scope: Annotated[
@@ -122,7 +123,7 @@ def _of_profile(profile: str) -> str:
     return "" if profile == "default" else f" of profile {profile} (--profile {profile})"
 
 
-@app.command(epilog=GLOBAL_HELP)
+@app.command(epilog=GLOBAL_HELP, cls=Command)
 def status(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
     """Show the account, tenant, scopes, token expiry and source, and where the cache lives.
 
@@ -145,7 +146,7 @@ def status(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
     return render.Shown(AuthReport(report), rt.output(output))
 
 
-@app.command(epilog=GLOBAL_HELP)
+@app.command(epilog=GLOBAL_HELP, cls=Command)
 def logout(ctx: typer.Context) -> render.Shown:
     """Sign out: remove the account and its tokens from the cache.
 
@@ -176,7 +177,7 @@ def logout(ctx: typer.Context) -> render.Shown:
     )
 
 
-@app.command("list", epilog=GLOBAL_HELP)
+@app.command("list", epilog=GLOBAL_HELP, cls=Command)
 def list_profiles(ctx: typer.Context, output: OutputOption = None) -> render.Shown:
     """List the remembered sign-ins (profiles): account, tenant, cloud, the default, and
     whether a token can be had without a person. Checks the cache only: no network call.
@@ -195,7 +196,7 @@ def list_profiles(ctx: typer.Context, output: OutputOption = None) -> render.Sho
     return render.Shown(ProfileList(profiles(warn=render.warning)), rt.output(output))
 
 
-@app.command(epilog=GLOBAL_HELP)
+@app.command(epilog=GLOBAL_HELP, cls=Command)
 def switch(
     ctx: typer.Context,
     name: Annotated[

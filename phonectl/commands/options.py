@@ -8,9 +8,11 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from phonectl.choices import Cloud, OutputFormat
 from phonectl.errors import InvalidInput
+from phonectl.global_options import GLOBAL_OPTIONS
 from phonectl.numbers import NumberFormat
 from phonectl.phones import CLEARABLE, WRITABLE, Field
 
@@ -258,3 +260,47 @@ def number_rules(
 
         region = from_env(os.environ, "region")
     return checked_rules(wanted, region)
+
+
+class Command(TyperCommand):
+    """Every phonectl command (the groups' too: `cls=Command`). Its usage line reads
+    `phonectl get [OPTIONS] ID` (Typer writes a required argument as `{ID}`, which looks like
+    a choice or a shell brace to type); its summary in its group's list is its help's first
+    sentence whole (Click cuts it to fit 80 columns: "Change a phone: sends exactly the
+    properties named on the..."); Tab offers the global options after it too."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or _first_sentence(self.help or "")
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [
+            piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+            for piece in super().collect_usage_pieces(ctx)
+        ]
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        return super().shell_complete(ctx, incomplete) + global_option_items(self, ctx, incomplete)
+
+
+def global_option_items(command: Any, ctx: Any, incomplete: str) -> list[Any]:
+    """The root's options as completions after a subcommand too (`phonectl list --sa<Tab>`):
+    they work there (hoisted), so Tab offers them, unless the command has its own."""
+    if not incomplete.startswith("-"):
+        return []
+    from click.shell_completion import CompletionItem
+
+    own = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    root = ctx.find_root().command
+    return [
+        CompletionItem(opt, help=getattr(param, "help", None))
+        for param in root.params
+        for opt in (*param.opts, *param.secondary_opts)
+        if opt in GLOBAL_OPTIONS and opt not in own and opt.startswith(incomplete)
+    ]
+
+
+def _first_sentence(text: str) -> str:
+    """A help text's first sentence, on one line: a command's summary in its group's list."""
+    paragraph = " ".join(text.split("\n\n", maxsplit=1)[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]

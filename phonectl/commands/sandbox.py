@@ -6,7 +6,7 @@ import typer
 
 from phonectl import render
 from phonectl.choices import OutputFormat
-from phonectl.commands.options import help_when_no_command
+from phonectl.commands.options import Command, help_when_no_command
 from phonectl.global_options import EPILOG as GLOBAL_HELP
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ def group(ctx: typer.Context) -> None:
     help_when_no_command(ctx)
 
 
-@app.command(epilog=GLOBAL_HELP)
+@app.command(epilog=GLOBAL_HELP, cls=Command)
 def serve(
     port: Annotated[
         int,
@@ -78,7 +78,7 @@ def serve(
         emulator.server_close()
 
 
-@app.command(epilog=GLOBAL_HELP)
+@app.command(epilog=GLOBAL_HELP, cls=Command)
 def reset() -> render.Shown:
     """Restore the sandbox's seed data (the example phones and users).
 
