@@ -43,8 +43,11 @@ def test_an_existing_backup_file_is_never_replaced_and_nothing_is_read(
     # Nor through a symlink, even a dangling one.
     link = tmp_path / "link.csv"
     link.symlink_to(tmp_path / "nowhere.csv")
-    assert phonectl("apply", str(rows), "--backup", str(link)).exit_code == 2
+    through = phonectl("apply", str(rows), "--backup", str(link))
+    assert through.exit_code == 2
+    assert "nothing was read or sent" in through.stderr
     assert not (tmp_path / "nowhere.csv").exists()
+    assert list(graph.requests) == []
 
 
 @pytest.mark.parametrize("spelling", ["same", "dotted"])
@@ -57,6 +60,7 @@ def test_the_backup_is_never_the_input_file(
     named = str(rows) if spelling == "same" else str(tmp_path / "." / "rows.csv")
     done = phonectl("apply", str(rows), "--backup", named)
     assert done.exit_code == 2
+    assert f"--backup {named} is the input file" in done.stderr
     assert rows.read_text() == text
     assert list(graph.requests) == []
 

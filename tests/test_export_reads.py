@@ -51,6 +51,8 @@ def test_export_refuses_what_it_cannot_honour_before_reading(
     assert graph_calls(graph) == []
     global_form = run_phonectl(*args, "export", "--user", ADELE)
     assert global_form.returncode == 2
+    assert global_form.stdout == ""
+    assert graph_calls(graph) == []
 
 
 def test_export_o_tsv_to_a_jsonl_file_names_the_clash(graph: GraphEmulator, tmp_path: Path) -> None:

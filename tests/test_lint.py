@@ -64,7 +64,7 @@ def test_lint_is_clean_when_every_number_is_in_the_chosen_format(
     clean = phonectl("lint", "--all-users", "--normalize", "international")
     assert clean.exit_code == 0, clean.stdout + clean.stderr
     assert clean.stdout == ""
-    assert "0 findings" in clean.stderr
+    assert ": 0 findings, 0 fixable" in clean.stderr
 
 
 def test_lint_finds_each_kind_of_problem(graph: GraphEmulator, phonectl: Run) -> None:

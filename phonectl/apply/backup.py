@@ -23,13 +23,14 @@ def check_backup_path(backup: str, file: str) -> None:
 
     if backup == "-":
         raise InvalidInput("--backup needs a file name, not -")
+    # The input exists too: asked first, so that its own words say what went wrong.
+    if file != "-" and os.path.abspath(backup) == os.path.abspath(file):
+        raise InvalidInput(f"--backup {backup} is the input file; nothing was read or sent")
     if os.path.lexists(backup):
         raise InvalidInput(
             f"the backup file {backup} exists; nothing was read or sent",
             hint="name each run's backup anew, e.g. backup-$(date +%F-%H%M%S).csv",
         )
-    if file != "-" and os.path.abspath(backup) == os.path.abspath(file):
-        raise InvalidInput(f"--backup {backup} is the input file")
 
 
 class Backup:
