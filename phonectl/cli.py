@@ -27,10 +27,10 @@ def _accept_click_completion_spelling() -> None:
 
 def _debugging(argv: Sequence[str]) -> bool:
     """--debug or PHONECTL_DEBUG, read by the same rule as Settings (an invalid value: no)."""
-    from phonectl.settings import env_bool
+    from phonectl.settings import from_env
 
     try:
-        return "--debug" in argv or bool(env_bool(os.environ, "PHONECTL_DEBUG"))
+        return "--debug" in argv or bool(from_env(os.environ, "debug"))
     except InvalidInput:
         return False
 

@@ -39,11 +39,13 @@ def retry_delay(retry_after: str | None, attempt: int) -> float:
     (seconds, fractional allowed, or an HTTP date) in full, since a retry sooner than Graph
     asked prolongs the throttling (https://learn.microsoft.com/graph/throttling); else
     exponential backoff with jitter."""
-    server_wait = parse_retry_after(retry_after) if retry_after else None
-    if server_wait is None:
-        backoff = min(BACKOFF_BASE * 2 ** min(attempt, 30), MAX_BACKOFF)
-        server_wait = random.uniform(backoff / 2, backoff)
-    return server_wait
+    asked = server_wait(retry_after)
+    return asked if asked is not None else _backoff(attempt)
+
+
+def _backoff(attempt: int) -> float:
+    backoff = min(BACKOFF_BASE * 2 ** min(attempt, 30), MAX_BACKOFF)
+    return random.uniform(backoff / 2, backoff)
 
 
 def wait_too_long(status: int, wait: float, max_wait: float, what: str) -> NetworkError:
@@ -128,10 +130,12 @@ class RetryPolicy(NamedTuple):
         )
         if attempt >= self.max_retries or not retryable:
             return None
-        asked = server_wait(retry_after)
-        if asked is not None and asked > self.max_wait:
+        asked = server_wait(retry_after)  # parsed once: an HTTP date is a datetime parse
+        if asked is None:
+            return _backoff(attempt)
+        if asked > self.max_wait:
             raise wait_too_long(status, asked, self.max_wait, what)
-        return retry_delay(retry_after, attempt)
+        return asked
 
 
 class BatchRequest(NamedTuple):

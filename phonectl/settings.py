@@ -391,18 +391,6 @@ def from_env(env: Mapping[str, str], name: str) -> Any:
     return SETTING[name].parse(raw, variable)
 
 
-def env_bool(env: Mapping[str, str], name: str) -> bool | None:
-    """A boolean PHONECTL_* variable (1/0, true/false, yes/no, on/off); None when unset."""
-    raw = env.get(name)
-    return None if raw is None or raw == "" else boolean(raw, name)
-
-
-def env_text(env: Mapping[str, str], name: str) -> str | None:
-    """A PHONECTL_* variable's text, checked; None when unset or empty."""
-    raw = env.get(name)
-    return None if raw is None or raw == "" else text(raw, name)
-
-
 def load_settings(
     flags: Flags,
     env: Mapping[str, str] | None = None,
