@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from phonectl.apply.rows import Row
 from phonectl.errors import ExitCode
-from phonectl.phones import UserRef, same_value
+from phonectl.phones import ENUM_PROPERTIES, UNKNOWN_FUTURE_VALUE, UserRef, same_value
 
 # The model's id for a phone a row adds: a control character can never come from a file.
 NEW_PHONE_PREFIX = "\x00new:"
@@ -369,8 +369,6 @@ _UNWRITABLE = (
 
 
 def _unwritable(values: Iterable[tuple[str, Any]]) -> bool:
-    from phonectl.phones import ENUM_PROPERTIES, UNKNOWN_FUTURE_VALUE
-
     for name, v in values:
         if name in ENUM_PROPERTIES and isinstance(v, str) and UNKNOWN_FUTURE_VALUE in v:
             return True

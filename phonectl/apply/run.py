@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, Protocol
 
+from phonectl.apply.collection import collected_by_round, round_done
 from phonectl.apply.plan import Change, Failure, Outcome, Plan, RowPlan, id_key, plan
 from phonectl.apply.rows import Row, StoredRows
 from phonectl.errors import ExitCode, GraphError, InvalidInput, PhonectlError
@@ -320,7 +321,8 @@ def apply_rows(
     every row: nothing is lost from it, and no batch goes out after it is made."""
     progress = _Progress(client, rows, dry_run, on_results)
     try:
-        _run(client, progress, prune, max_deletes, before_writes, approve, on_settled)
+        with collected_by_round():
+            _run(client, progress, prune, max_deletes, before_writes, approve, on_settled)
         ignore_signals()  # every write is done: the report is printed whole
     except BaseException as exc:
         ignore_signals()  # a second Ctrl-C must not cut the report short
@@ -374,6 +376,7 @@ def _run(
             _send(client, the_plan, progress, on_settled)
         progress.settle_round()
         del this_round, the_plan, rows  # before the next round's rows are unpacked
+        round_done()
 
 
 def _first_pass(
@@ -634,13 +637,13 @@ def _send(
         sent.update(writes[i].key for i in indices)
 
     def settle(index: int, answer: BatchResult) -> None:
-        if writes[index].method == "POST" and write_fate(answer) is Outcome.unknown:
+        write, fate = writes[index], write_fate(answer)
+        if write.method == "POST" and fate is Outcome.unknown:
             unknown.append(index)
             first_answers[index] = answer
             return
-        answers[writes[index].key] = _slim(answer, writes[index].method)
-        refused = write_fate(answer) is Outcome.failed
-        on_settled(len(writes[index].lines), len(writes[index].lines) if refused else 0)
+        answers[write.key] = _slim(answer, write.method)
+        on_settled(len(write.lines), len(write.lines) if fate is Outcome.failed else 0)
 
     client.send_batch(requests, on_result=settle, on_sent=went_out)
     if not unknown:
