@@ -364,10 +364,14 @@ class GraphClient:
             return
         import queue
 
-        todo: queue.Queue[list[int]] = queue.Queue()
+        # SimpleQueue: C-level, a hand-off per batch several times cheaper than Queue's
+        # Python-level Condition (one per $batch request, 2,750 in a 50,000-row apply).
+        todo: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
         for chunk in chunks:
             todo.put(chunk)
-        done: queue.Queue[list[tuple[int, BatchResult, str | None]] | BaseException] = queue.Queue()
+        done: queue.SimpleQueue[list[tuple[int, BatchResult, str | None]] | BaseException] = (
+            queue.SimpleQueue()
+        )
 
         def work() -> None:
             while True:
