@@ -220,3 +220,31 @@ def test_the_sandbox_word_is_no_secret_in_a_process_that_used_it(phonectl: Run) 
     status = phonectl("--sandbox", "auth", "status", "-o", "json")
     assert status.json()["tokenSource"] == "sandbox"
     assert "--sandbox" in phonectl("list", "--help").stdout
+
+
+def test_json_lines_written_in_chunks_are_each_item_redacted_and_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Lines are escaped, redacted and written a thousand at a time: across the chunks'
+    edges every item is still one line, one JSON value, its secret redacted and its bidi
+    character escaped."""
+    import json
+    import secrets
+
+    from phonectl import render
+    from phonectl.safe_output import add_secret
+
+    secret = secrets.token_urlsafe(32)
+    add_secret(secret)
+    items = [
+        {"n": n, "name": f"{secret}\u202e{n}" if n % 999 == 0 else f"x{n}"} for n in range(2501)
+    ]
+    assert render._write_json_items(items[:1], False)
+    assert render._write_json_items(iter(items[1:]), True)
+    out = capsys.readouterr().out
+    assert secret not in out
+    assert "\u202e" not in out and "\\u202e" in out
+    lines = out.split("\n")
+    assert lines[0] == "[" and len(lines) == 1 + len(items)
+    expected = [{"n": i["n"], "name": i["name"].replace(secret, "[redacted]")} for i in items]
+    assert json.loads(out + "\n]") == expected
