@@ -236,9 +236,8 @@ def test_json_lines_written_in_chunks_are_each_item_redacted_and_escaped(
 
     secret = secrets.token_urlsafe(32)
     add_secret(secret)
-    items = [
-        {"n": n, "name": f"{secret}\u202e{n}" if n % 999 == 0 else f"x{n}"} for n in range(2501)
-    ]
+    names = [f"{secret}\u202e{n}" if n % 999 == 0 else f"x{n}" for n in range(2501)]
+    items = [{"n": n, "name": name} for n, name in enumerate(names)]
     assert render._write_json_items(items[:1], False)
     assert render._write_json_items(iter(items[1:]), True)
     out = capsys.readouterr().out
