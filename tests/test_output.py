@@ -245,5 +245,7 @@ def test_json_lines_written_in_chunks_are_each_item_redacted_and_escaped(
     assert "\u202e" not in out and "\\u202e" in out
     lines = out.split("\n")
     assert lines[0] == "[" and len(lines) == 1 + len(items)
-    expected = [{"n": i["n"], "name": i["name"].replace(secret, "[redacted]")} for i in items]
+    expected = [
+        {"n": n, "name": name.replace(secret, "[redacted]")} for n, name in enumerate(names)
+    ]
     assert json.loads(out + "\n]") == expected
