@@ -467,7 +467,7 @@ class GraphClient:
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            data = _UTF8_JSON.encode(body).encode("utf-8")
         self._wait_for_pause()
         with self._lock:
             self.requests_sent += 1
@@ -476,6 +476,10 @@ class GraphClient:
         except requests.RequestException as exc:
             raise network_error(exc, f"{method} {url}", "Graph") from None
         return response
+
+
+# json.dumps(ensure_ascii=False) would build an encoder for every request body.
+_UTF8_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def _bearer_token(response: requests.Response) -> str:
