@@ -276,8 +276,11 @@ def _json_text(item: Any, ascii_only: bool, indent: int | None = None) -> str:
 
 
 # Lines escaped, redacted and written together: per line, those three calls were most of
-# a 50,000-row apply's output time; a thousand lines (some 0.3 MB) keep the text small.
-_JSON_LINES_PER_WRITE = 1000
+# a 50,000-row apply's output time. A hundred lines (some 20 KB) still make several writes
+# of a round: a reader that leaves (| head) is found by a later write of the same round
+# (a pipe takes what fits of one large write without error), so apply stops before the
+# next round's writes go out.
+_JSON_LINES_PER_WRITE = 100
 
 
 def _write_json_items(items: Iterable[Any], started: bool) -> bool:

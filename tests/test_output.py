@@ -225,7 +225,7 @@ def test_the_sandbox_word_is_no_secret_in_a_process_that_used_it(phonectl: Run) 
 def test_json_lines_written_in_chunks_are_each_item_redacted_and_escaped(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Lines are escaped, redacted and written a thousand at a time: across the chunks'
+    """Lines are escaped, redacted and written a hundred at a time: across the chunks'
     edges every item is still one line, one JSON value, its secret redacted and its bidi
     character escaped."""
     import json
