@@ -62,6 +62,11 @@ class RowStream:
             else:
                 _write_tsv(part)
             sys.stdout.flush()
+            # A pipe takes what it has room for without error: the reader's leaving is
+            # looked for, so that apply stops before the next round's writes go out.
+            check_reader = getattr(sys.stdout, "check_reader", None)
+            if check_reader is not None:
+                check_reader()
         except OutputFailed as exc:
             self.failed = exc
 
@@ -276,10 +281,8 @@ def _json_text(item: Any, ascii_only: bool, indent: int | None = None) -> str:
 
 
 # Lines escaped, redacted and written together: per line, those three calls were most of
-# a 50,000-row apply's output time. A hundred lines (some 20 KB) still make several writes
-# of a round: a reader that leaves (| head) is found by a later write of the same round
-# (a pipe takes what fits of one large write without error), so apply stops before the
-# next round's writes go out.
+# a 50,000-row apply's output time. A hundred lines (some 20 KB) a write keep the text small
+# and a reader's leaving (| head) felt within the round, as line by line it was.
 _JSON_LINES_PER_WRITE = 100
 
 

@@ -252,6 +252,23 @@ class SafeStream:
         except (OSError, ValueError) as exc:
             self._fail(exc)
 
+    def check_reader(self) -> None:
+        """Fail now (OutputFailed), as the next write would, when stdout is a pipe or socket
+        whose reader has left (| head). A write the pipe has room for succeeds whatever the
+        reader did, so without this look a reader gone could go unnoticed for a while."""
+        if self._stream is None or not self._is_stdout:
+            return
+        try:
+            import select
+
+            poller = select.poll()
+            poller.register(self._stream.fileno(), 0)  # no events asked: only errors come back
+            events = poller.poll(0)
+        except (AttributeError, OSError, ValueError):  # no poll() (Windows), no descriptor
+            return
+        if any(happened & (select.POLLERR | select.POLLHUP) for _, happened in events):
+            self._fail(BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE)))
+
     def _fail(self, exc: OSError | ValueError) -> None:
         """A failed stdout is reported (OutputFailed, for main); a failed stderr is given up
         quietly: there is nowhere left to say anything. Either way the descriptor is pointed

@@ -43,3 +43,16 @@ def test_a_collector_that_was_off_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_what_a_run_froze_is_collectable_again_after_it() -> None:
+    gc.disable()  # no automatic pass may take the cycle before the run starts
+    try:
+        before = _cycle()  # garbage already when the run starts: frozen with the rest
+        with collected_by_round():
+            round_done()
+            assert before() is not None
+        gc.collect()
+        assert before() is None
+    finally:
+        gc.enable()

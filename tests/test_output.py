@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -249,3 +250,26 @@ def test_json_lines_written_in_chunks_are_each_item_redacted_and_escaped(
         {"n": n, "name": name.replace(secret, "[redacted]")} for n, name in enumerate(names)
     ]
     assert json.loads(out + "\n]") == expected
+
+
+def test_a_pipe_whose_reader_left_after_a_write_it_took_fails_at_the_next_look(
+    tmp_path: Any,
+) -> None:
+    """A write that fits in the pipe succeeds whatever the reader does afterwards; the look
+    (SafeStream.check_reader, made after every part apply streams) finds the reader gone,
+    while a reader still there, and a plain file, pass it."""
+    from phonectl.safe_output import OutputFailed, SafeStream
+
+    read_end, write_end = os.pipe()
+    with open(write_end, "w", encoding="utf-8") as pipe:
+        stream = SafeStream(pipe, is_stdout=True)
+        stream.write("[\n{}")
+        stream.flush()
+        stream.check_reader()  # the reader is still there
+        assert os.read(read_end, 100) == b"[\n{}"
+        os.close(read_end)
+        with pytest.raises(OutputFailed) as gone:
+            stream.check_reader()
+        assert gone.value.errno == errno.EPIPE
+    with open(tmp_path / "out.json", "w", encoding="utf-8") as file:
+        SafeStream(file, is_stdout=True).check_reader()

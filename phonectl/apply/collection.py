@@ -25,6 +25,7 @@ def collected_by_round() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.unfreeze()  # what the run froze is collectable again (a caller may run on)
         if enabled:
             gc.enable()
 
