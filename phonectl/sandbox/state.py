@@ -225,9 +225,13 @@ class SandboxState:
         return self._db
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close the connection once no read or transaction is under way: a connection
+        closed while another thread runs a statement on it crashes the interpreter (the
+        emulator stopping while it still answers a client that went away)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
