@@ -454,7 +454,9 @@ class ApplyResult(NamedTuple):
         counts = report.outcomes
         summary = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
         tail = " (dry run: nothing written)" if report.dry_run else ""
-        if not report.complete:
+        if not report.complete and counts[Outcome.not_sent]:
+            # (A run stopped once every row had its result, by a reader gone at the last
+            # round, left nothing unsent: no such words then.)
             tail += "; stopped before the end: not-sent rows were never sent"
         if counts[Outcome.unknown]:
             tail += "; unknown: sent, but no answer says whether Graph did it (check first)"

@@ -10,7 +10,7 @@ import pytest
 
 from phonectl import render
 from phonectl.apply.plan import Change, Outcome
-from phonectl.apply.run import ApplyReport, RowResult
+from phonectl.apply.run import ApplyReport, RowResult, Tally
 from phonectl.auth import AuthStatus
 from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, SignInRequired, Terminated
@@ -206,7 +206,16 @@ def test_an_apply_result() -> None:
     stopped = ApplyResult(result.report._replace(complete=False), Terminated())
     assert stopped.exit_code is ExitCode.TERMINATED
     assert stopped.notes[-1] == "terminated"
-    assert "stopped before the end: not-sent rows were never sent" in stopped.notes[0]
+    # Every row has its result: nothing is said to be unsent.
+    assert stopped.notes[0] == "apply: 2 rows: 1 updated, 1 failed; 1 write in 3 HTTP requests"
+    one_unsent = Tally({Outcome.not_sent: 1}, frozenset({ExitCode.FAILED}))
+    cut_short = ApplyResult(
+        result.report._replace(complete=False, handed_on=one_unsent), Terminated()
+    )
+    assert cut_short.notes[0] == (
+        "apply: 3 rows: 1 updated, 1 failed, 1 not-sent; 1 write in 3 HTTP requests; "
+        "stopped before the end: not-sent rows were never sent"
+    )
 
 
 ALL: list[Result] = [
