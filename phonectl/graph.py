@@ -309,19 +309,20 @@ class GraphClient:
             chunks = [pending[i : i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
             for answered in self._send_chunks(requests, chunks, on_sent):
                 for index, answer, retry_after in answered:
-                    outcome = answer
-                    request = requests[index]
-                    try:
-                        item_wait = self.retry.wait_before(
-                            attempt,
-                            request.method,
-                            outcome.status,
-                            retry_after,
-                            lambda: f"{request.method} {self.base_url}{request.url}",  # noqa: B023
-                            in_batch=True,
-                        )
-                    except NetworkError as too_long:  # this item's answer, not the batch's
-                        item_wait, outcome = None, outcome._replace(error=too_long)
+                    item_wait, outcome = None, answer
+                    if outcome.error is not None:  # a 2xx answer is final: only others retry
+                        request = requests[index]
+                        try:
+                            item_wait = self.retry.wait_before(
+                                attempt,
+                                request.method,
+                                outcome.status,
+                                retry_after,
+                                lambda: f"{request.method} {self.base_url}{request.url}",  # noqa: B023
+                                in_batch=True,
+                            )
+                        except NetworkError as too_long:  # this item's answer, not the batch's
+                            outcome = outcome._replace(error=too_long)
                     if item_wait is not None:
                         throttled.append(index)
                         wait = max(wait, item_wait)
@@ -427,14 +428,18 @@ class GraphClient:
             return [(index, BatchResult(0, error=exc), None) for index in chunk]
         out: list[tuple[int, BatchResult, str | None]] = []
         for index in chunk:
-            request = requests[index]
             answer = answers.get(str(index))
-            url = self.base_url + request.url
+            request = requests[index]
             if not isinstance(answer, dict):
+                url = self.base_url + request.url
                 missing = _unexpected_body(request.method, url, "no answer for this batch item")
                 out.append((index, BatchResult(0, error=missing), None))
                 continue
             status = answer.get("status")
+            if type(status) is int and 200 <= status < 300:  # most items: nothing to check
+                out.append((index, BatchResult(status, answer.get("body")), None))
+                continue
+            url = self.base_url + request.url
             headers = answer.get("headers")
             if not isinstance(headers, dict):
                 headers = {}
@@ -445,7 +450,7 @@ class GraphClient:
                 status = 0
             elif status >= 400:
                 error = error_from_parts(status, headers, body, request.method, url)
-            elif not 200 <= status < 300:
+            else:
                 error = _not_success(status, headers, request.method, url)
             out.append((index, BatchResult(status, body, error), _header(headers, "Retry-After")))
         return out
