@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from phonectl.numbers import NumberRules
 
 FIELDS = tuple(str(f.column) for f in FILE_FIELDS)
+# Each file field with its column, looked up once (a row looks at every one).
+_FIELD_COLUMNS = tuple(zip(FILE_FIELDS, FIELDS, strict=True))
 COLUMNS = ("user", "id", *FIELDS)
 MAX_REPORTED_ERRORS = 20
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -514,15 +516,14 @@ def _checked_row(
     numbers: NumberRules | None = None,
 ) -> Row:
     present = {k: v for k, v in values.items() if isinstance(v, str) and v.strip()}
-    if set(present) <= {"user"} and not any(values.get(c) is None for c in FIELDS if c in values):
+    if present.keys() <= {"user"} and not any(values.get(c) is None for c in FIELDS if c in values):
         # Only a user: a backup's user who had no phones. It changes nothing, but puts
         # the user in the file (for --prune).
         if "user" not in present:
             raise InvalidInput("an empty row")
         return Row(line, _user(present["user"], users), None, {})
     fields: dict[str, Any] = {}
-    for prop in FILE_FIELDS:
-        column = str(prop.column)
+    for prop, column in _FIELD_COLUMNS:
         if column in present:
             fields[prop.name] = prop.read_cell(present[column], column, numbers)
         elif column in values and (values[column] is None or clear_empty):
