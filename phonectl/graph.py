@@ -34,15 +34,6 @@ MAX_BACKOFF = 60.0
 NOTICE_WAIT_ABOVE = 2.0
 
 
-def retry_delay(retry_after: str | None, attempt: int) -> float:
-    """Seconds to wait before retry number `attempt` (0-based): the server's Retry-After
-    (seconds, fractional allowed, or an HTTP date) in full, since a retry sooner than Graph
-    asked prolongs the throttling (https://learn.microsoft.com/graph/throttling); else
-    exponential backoff with jitter."""
-    asked = server_wait(retry_after)
-    return asked if asked is not None else _backoff(attempt)
-
-
 def _backoff(attempt: int) -> float:
     backoff = min(BACKOFF_BASE * 2 ** min(attempt, 30), MAX_BACKOFF)
     return random.uniform(backoff / 2, backoff)
@@ -124,8 +115,11 @@ class RetryPolicy(NamedTuple):
         in_batch: bool = False,
     ) -> float | None:
         """Seconds to wait before sending retry number `attempt` (0-based); None: do not.
-        A wait Graph asks for beyond `max_wait` is not made: NetworkError (exit 6) naming
-        `what()` (made only then: a 50,000-row apply asks 50,000 times)."""
+        The server's Retry-After (seconds, fractional allowed, or an HTTP date) in full,
+        since a retry sooner than Graph asked prolongs the throttling
+        (https://learn.microsoft.com/graph/throttling); else exponential backoff with
+        jitter. A wait Graph asks for beyond `max_wait` is not made: NetworkError (exit 6)
+        naming `what()` (made only then: a 50,000-row apply asks 50,000 times)."""
         retryable = (in_batch and status in BATCH_ITEM_RETRY_STATUSES) or may_retry(
             method, status, idempotent=idempotent
         )
