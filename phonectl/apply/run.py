@@ -402,6 +402,7 @@ def _first_pass(
         if before_writes is not None:
             _back_up(before_writes, counted, phones, r.owners)
         del rows, phones, counted
+        round_done()
     if prune:
         _approve(limit, approve, deletes, delete_users)
     if before_writes is not None:
