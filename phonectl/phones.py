@@ -204,10 +204,9 @@ def cell_text(text: str, what: str) -> str:
 
 def cell_audiences(text: str, what: str) -> str:
     names = [p.strip() for p in text.split(",") if p.strip()]
-    if any(n.lower() == UNKNOWN_FUTURE_VALUE.lower() for n in names):
-        return ",".join(
-            UNKNOWN_FUTURE_VALUE if n.lower() == "unknownfuturevalue" else n for n in names
-        )
+    sentinel = UNKNOWN_FUTURE_VALUE.lower()
+    if any(n.lower() == sentinel for n in names):
+        return ",".join(UNKNOWN_FUTURE_VALUE if n.lower() == sentinel else n for n in names)
     return parse_audiences(text, what)
 
 
