@@ -173,5 +173,7 @@ def test_set_takes_every_field_then_finds_nothing_left_to_change(
     assert again.exit_code == 0, again.stderr
     assert "unchanged" in again.stderr
     if field.clearable:
-        cleared = phonectl("set", "--type", phone_type, "--clear", field.top_property)
+        cleared = phonectl("set", "--type", phone_type, "--clear", field.top_property, "-o", "json")
         assert cleared.exit_code == 0, cleared.stderr
+        assert "unchanged" not in cleared.stderr  # a clear that did nothing exits 0 too
+        assert json.loads(cleared.stdout).get(field.top_property) is None
