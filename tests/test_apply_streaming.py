@@ -88,9 +88,19 @@ def test_each_rounds_results_are_handed_on_before_the_next_round_is_read(
     monkeypatch.setattr(apply_run, "ROWS_PER_ROUND", 200)  # 10 users a round: 4 rounds
     stored = store_rows(_text(800), FileFormat.csv, "rows.csv")
     handed: list[tuple[list[int], int]] = []  # each part's lines, and the batches sent by then
+    users_of: list[set[str]] = []  # each part's users
+    addressed: list[set[str]] = []  # every user a request had addressed by then
 
     def hand_on(results: Sequence[RowResult]) -> None:
         handed.append(([r.line for r in results], len(graph.requests)))
+        users_of.append({str(r.user.ref) for r in results})
+        addressed.append(
+            {
+                item["url"].split("/")[2]
+                for request in graph.requests
+                for item in request.body["requests"]
+            }
+        )
 
     graph.requests.clear()
     report = apply_rows(_client(graph), stored, dry_run=False, on_results=hand_on)
@@ -103,6 +113,9 @@ def test_each_rounds_results_are_handed_on_before_the_next_round_is_read(
     # k+1 sent anything: every part came with more requests behind it than the last.
     sent = [count for _, count in handed]
     assert sent == sorted(set(sent)) and sent[-1] == len(graph.requests)
+    for k in range(3):
+        assert users_of[k] <= addressed[k]
+        assert not users_of[k + 1] & addressed[k], k  # round k+1 untouched until then
     # Each user's first row of a type adds the phone; its later ones join that add.
     assert report.written == 800
 
