@@ -328,6 +328,10 @@ def test_an_interrupt_reports_every_write_already_made(
     # unanswered when the signal came (a slow machine delivers it mid-batch), unknown.
     assert written <= held <= written | unknown
     assert len(results) == 60 and 0 < len(held) < 60
+    # One batch of 20 at most was in flight (--concurrency 1): the rest never went out, and
+    # says so; "unknown" is no catch-all for rows that were not sent.
+    assert len(unknown) <= 20
+    assert set(results.values()) <= {"updated", "unknown", "not-sent"}
 
 
 # -- the property: any file, any starting state ----------------------------------------------
