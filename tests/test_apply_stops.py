@@ -325,21 +325,34 @@ def test_a_batch_is_said_sent_exactly_when_it_went_out_however_the_stop_falls(
     requests = [BatchRequest("GET", f"/users/nobody{n}/profile/phones") for n in range(400)]
     said: list[int] = []
     said_lock = threading.Lock()
+    stopping: list[threading.Thread] = []
+    said_at_stop: list[int] = []  # what apply's report would be built from, stop() returned
+
+    def stop() -> None:
+        client.stop()
+        with said_lock:
+            said_at_stop.extend(said)
 
     def on_sent(indices: Sequence[int]) -> None:
+        if stopping:  # a batch let through as the stop comes: slow to say so
+            time.sleep(0.05)
         with said_lock:
             said.extend(indices)
-        if len(said) >= 60:  # the third batch: stop while others are on their way
-            threading.Thread(target=client.stop).start()
+        if len(said) >= 60 and not stopping:  # the third batch: stop while others go
+            stopping.append(threading.Thread(target=stop))
+            stopping[0].start()
 
     try:
         with pytest.raises(Stopped):
             client.send_batch(requests, on_sent=on_sent)
     finally:
         client.close()
+    stopping[0].join()
     wait_until(lambda: len(batches_seen(graph)) >= len(said) // 20, "the batches said sent")
     received = sorted(int(item["id"]) for body in batches_seen(graph) for item in body)
     assert sorted(said) == received and 60 <= len(said) < 400
+    # Said by the time stop() returned: no batch went out and was said only later.
+    assert sorted(said_at_stop) == received
 
 
 def batches_seen(graph: GraphEmulator) -> list[list[dict[str, Any]]]:
