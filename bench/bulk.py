@@ -46,6 +46,7 @@ from sandbox_server import (
     sandbox_server,
 )
 
+from phonectl.commands.apply import DEFAULT_CONCURRENCY
 from phonectl.phones import PhoneType
 
 
@@ -225,12 +226,14 @@ def per_row(sizes: list[int], phones: int) -> None:
     for rows in sizes:
         users = max(rows // phones, 1)
         measured, floors, _ = sandbox_apply(users, phones, ["json"], export=False)
-        cpu, floor = measured["json"].cpu, floors["requests"]
+        cpu = measured["json"].cpu
+        floor, same_in_flight = floors[FLOORS[0]], floors[FLOORS[1]]
         print(
             f"{users * phones:8} rows: phonectl {cpu:6.2f} s CPU, "
             f"{1e6 * cpu / (users * phones):5.1f} us a row; bare requests client "
             f"{floor:6.2f} s, {1e6 * floor / (users * phones):5.1f} us a row; "
-            f"{cpu / floor:.2f}x  peak RSS {measured['json'].peak_rss_mb:.0f} MB"
+            f"{cpu / floor:.2f}x; at {APPLY_IN_FLIGHT} in flight {same_in_flight:6.2f} s, "
+            f"{cpu / same_in_flight:.2f}x  peak RSS {measured['json'].peak_rss_mb:.0f} MB"
         )
 
 
@@ -332,20 +335,32 @@ def measured_apply(url: str, env: dict[str, str], csv_path: Path, fmt: str) -> M
     )
 
 
-def floor_cpu(url: str, env: dict[str, str], csv_path: Path, batches: Path, kind: str) -> float:
-    """CPU time of bench/floor_client.py (a bare `kind` client) sending `batches` (the $batch
-    requests an apply sent, in its order): what the HTTP and JSON work alone costs."""
+def floor_cpu(
+    url: str, env: dict[str, str], csv_path: Path, batches: Path, floor: tuple[str, int]
+) -> float:
+    """CPU time of bench/floor_client.py (a bare client of `floor`'s kind, that many batches
+    in flight) sending `batches` (the $batch requests an apply sent, in its order): what the
+    HTTP and JSON work alone costs."""
+    kind, in_flight = floor
     client = str(Path(__file__).with_name("floor_client.py"))
-    cmd = [sys.executable, client, kind, url, str(batches), str(csv_path)]
+    cmd = [sys.executable, client, kind, url, str(batches), str(csv_path), str(in_flight)]
     return float(measured_run(cmd, env, csv_path.with_suffix(".floor.json"))["cpu"])
 
 
-FLOORS = ("requests", "urllib3")
+# The bare clients: requests one batch at a time (the floor #22's figure is set against),
+# requests with apply's default --concurrency in flight (the same work as apply's, threads
+# included), and urllib3 one at a time (the transport under requests).
+APPLY_IN_FLIGHT = DEFAULT_CONCURRENCY
+FLOORS = (("requests", 1), ("requests", APPLY_IN_FLIGHT), ("urllib3", 1))
+
+
+def floor_name(floor: tuple[str, int]) -> str:
+    return f"bare {floor[0]} client, {floor[1]} in flight"
 
 
 def sandbox_apply(
     users: int, phones: int, formats: list[str], *, export: bool = True
-) -> tuple[dict[str, Measured], dict[str, float], tuple[float, int, int]]:
+) -> tuple[dict[str, Measured], dict[tuple[str, int], float], tuple[float, int, int]]:
     """A fresh `phonectl sandbox serve` holding users x phones; an apply changing every row
     in each format (after the json one, the floors: bare clients sending its requests);
     then `export --all-users` (wall time, HTTP requests, phones written)."""
@@ -355,7 +370,7 @@ def sandbox_apply(
             env.update({"PHONECTL_GRAPH_URL": url, "PHONECTL_ACCESS_TOKEN": "bench"})
             targets = seed(url, users, phones)
             results = {}
-            floors: dict[str, float] = {}
+            floors: dict[tuple[str, int], float] = {}
             for fmt in formats:
                 csv_path = Path(tmp) / f"scale-{fmt}.csv"
                 write_rows(csv_path, targets, fmt)
@@ -363,7 +378,7 @@ def sandbox_apply(
                 if fmt == "json":  # the requests it sent, before the floors send them again
                     batches = csv_path.with_suffix(".batches.json")
                     batches.write_text(json.dumps([r["body"] for r in requests_seen(url)]))
-                    floors = {kind: floor_cpu(url, env, csv_path, batches, kind) for kind in FLOORS}
+                    floors = {f: floor_cpu(url, env, csv_path, batches, f) for f in FLOORS}
             if not export:
                 return results, floors, (0.0, 0, 0)
             control(url, "DELETE", "requests")
@@ -400,9 +415,9 @@ def scale(users: int, phones: int) -> None:
             f"peak RSS {m.peak_rss_mb:.0f} MB"
         )
     print(f"table vs json: {big['table'].wall / big['json'].wall:.2f}x")
-    for kind, cpu in floors.items():
+    for floor, cpu in floors.items():
         print(
-            f"floor, a bare {kind} client sending the same requests: {cpu:5.2f} s CPU; "
+            f"floor, a {floor_name(floor)}, sending the same requests: {cpu:5.2f} s CPU; "
             f"phonectl (json) {big['json'].cpu / cpu:.2f}x"
         )
     all_users = users + 2  # the sandbox's own two
