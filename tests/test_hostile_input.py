@@ -35,6 +35,11 @@ EMPTY = {"empty", "blank"}
 # Invisible format characters (bidi marks, zero-width space, BOM): refused in a number, as
 # apply refuses them in a file, since they make two numbers look alike.
 INVISIBLE = {"rtl-mark", "zero-width", "surrogate-like"}
+REFUSED_BECAUSE = {
+    frozenset(CONTROL): "must not contain control characters (tabs, newlines, NUL)",
+    frozenset(EMPTY): "must not be empty",
+    frozenset(INVISIBLE): "holds an invisible formatting character (a bidi mark?)",
+}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -75,6 +80,9 @@ def test_hostile_field_value(graph: GraphEmulator, phonectl: Run, flag: str, nam
     if name in refused:
         assert result.exit_code == 2
         assert graph_calls(graph) == []
+        # One line naming the flag and what is wrong with its value (not just any exit 2).
+        reason = next(why for kind, why in REFUSED_BECAUSE.items() if name in kind)
+        assert result.stderr.splitlines() == [f"error: {flag} {reason}"], result.stderr
     else:
         assert result.exit_code == 0, result.stderr
         (call,) = graph_calls(graph)

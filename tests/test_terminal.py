@@ -98,5 +98,9 @@ def test_within_a_run_everything_goes_by_the_terminal_read_at_its_start(
         monkeypatch.setattr(sys, "stderr", io.StringIO())
         assert render.terminal() is at_start
         with render.progress(3, "testing") as advance:
+            # A bar is up: decided by the terminal at the start (stderr is a StringIO now,
+            # which would have meant no bar).
+            assert len(render._bars) == 1
             advance(1)
+        assert render._bars == []
     assert not render.terminal().stderr  # after the run: the streams as they are now
