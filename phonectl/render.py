@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.choices import OutputFormat
 from phonectl.errors import ExitCode, GraphError, PhonectlError
-from phonectl.safe_output import escape_controls, escape_for_json, redact, stdout_speaks_unicode
+from phonectl.safe_output import (
+    check_stdout_reader,
+    escape_controls,
+    escape_for_json,
+    redact,
+    stdout_speaks_unicode,
+)
 from phonectl.terminal import Terminal, process_terminal
 from phonectl.words import counted
 
@@ -64,9 +70,7 @@ class RowStream:
             sys.stdout.flush()
             # A pipe takes what it has room for without error: the reader's leaving is
             # looked for, so that apply stops before the next round's writes go out.
-            check_reader = getattr(sys.stdout, "check_reader", None)
-            if check_reader is not None:
-                check_reader()
+            check_stdout_reader()
         except OutputFailed as exc:
             self.failed = exc
 

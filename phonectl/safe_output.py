@@ -316,6 +316,15 @@ def install_safe_streams() -> None:
         sys.stderr = SafeStream(sys.stderr, is_stdout=False)
 
 
+def check_stdout_reader() -> None:
+    """SafeStream.check_reader() on stdout, when stdout is phonectl's (not a test's
+    capture, nor before install_safe_streams)."""
+    import sys
+
+    if isinstance(sys.stdout, SafeStream):
+        sys.stdout.check_reader()
+
+
 def _escape_what_cannot_be_encoded(stream: TextIO | None) -> None:
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is None or isinstance(stream, SafeStream):
