@@ -278,6 +278,12 @@ def _judged_loopback(url: str) -> bool:
 
 
 def _read_bounded(response: requests.Response) -> bytes:
+    """The body, decompressed, up to MAX_BODY_BYTES. urllib3's failures while reading it (a
+    connection broken mid-body, a corrupt gzip stream, a read timing out) become requests'
+    exceptions, as Response.content would raise them: the caller handles requests' only."""
+    from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
     chunks: list[bytes] = []
     size = 0
     try:
@@ -289,6 +295,16 @@ def _read_bounded(response: requests.Response) -> bytes:
                     "reading it"
                 )
             chunks.append(chunk)
+    except ProtocolError as exc:  # the connection broke before the body was whole
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:  # the socket's timeout is the deadline's
+        raise requests.exceptions.ReadTimeout(exc) from exc
+    except Urllib3SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    except HTTPError as exc:  # any other of urllib3's: still a failed request, not a crash
+        raise requests.RequestException(exc) from exc
     finally:
         response.close()
     return b"".join(chunks)
@@ -299,6 +315,14 @@ def network_error(exc: requests.RequestException, what: str, peer: str) -> Phone
     answer too large to read is the server's fault, not the network's (exit 1)."""
     if isinstance(exc, AnswerTooLarge):
         return PhonectlError(f"{what}: {exc}")
+    if isinstance(exc, requests.exceptions.ContentDecodingError):  # the server's fault too
+        return PhonectlError(f"{what}: the answer could not be decompressed ({root_cause(exc)})")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return NetworkError(
+            f"{what}: the connection broke before the answer was whole ({root_cause(exc)})",
+            hint="try again later; a change sent may have been made: check it first "
+            "('phonectl list')",
+        )
     if isinstance(exc, requests.Timeout):
         return NetworkError(
             f"{what}: {exc if isinstance(exc, DeadlineExceeded) else 'no answer in time'}",

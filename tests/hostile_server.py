@@ -178,6 +178,10 @@ def _gzip(h: _Handler) -> None:
     h.send_raw(200, _BOMB[0], {"Content-Encoding": "gzip"})
 
 
+def _corrupt_gzip(h: _Handler) -> None:
+    h.send_raw(200, b"\x1f\x8b\x08\x00 not gzip at all", {"Content-Encoding": "gzip"})
+
+
 def _next_loop(h: _Handler) -> None:
     page: dict[str, Any] = {"value": [{"id": "p1", "type": "home", "number": "+1"}]}
     page["@odata.nextLink"] = h.server.url + h.path  # itself, for ever
@@ -239,6 +243,7 @@ MODES: dict[str, Answer] = {
     "drip-headers": _drip_headers,
     "hang": _hang,
     "gzip-bomb": _gzip,
+    "corrupt-gzip": _corrupt_gzip,
     "next-loop": _next_loop,
     "deep": _deep,
     "controls": _controls,

@@ -116,9 +116,15 @@ def test_500_on_patch_is_not_retried(graph: GraphEmulator, phonectl: Run) -> Non
         (Fault(status=200, body="malformed"), 1, "a body that is not JSON"),
         (Fault(status=200, body="html"), 1, "a body that is not JSON"),
         (Fault(drop=True, count=9), 6, "could not reach Graph"),
+        # The change made, the answer broken off half way (Content-Length promised more).
+        (Fault(status=None, cut=True, count=9), 6, "the connection broke before the answer"),
         (Fault(status=None, delay=0.5), 6, "no answer within 0.2 s"),
     ],
-    ids=lambda v: repr(v) if not isinstance(v, Fault) else f"{v.status}-{v.body}-{v.drop}",
+    ids=lambda v: (
+        repr(v)
+        if not isinstance(v, Fault)
+        else f"{v.status}-{v.body}-{'drop' if v.drop else 'cut' if v.cut else ''}"
+    ),
 )
 @pytest.mark.parametrize("command", [UPDATE, ("add", "--number", "+1 999")], ids=["PATCH", "POST"])
 def test_every_fault_ends_in_its_exit_code_with_nothing_on_stdout_and_no_change(

@@ -297,6 +297,16 @@ def test_a_decompression_bomb_is_refused_without_exhausting_memory(
     assert done["peak_kib"] / 1024 < 150
 
 
+def test_an_answer_that_cannot_be_decompressed_is_exit_1_naming_it(
+    hostile: HostileGraph, phonectl: Run
+) -> None:
+    hostile.mode = "corrupt-gzip"
+    result = phonectl("get", EXAMPLE_PHONE_ID)
+    assert result.exit_code == 1, result.stderr
+    assert "the answer could not be decompressed" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_loopback_traffic_never_goes_through_a_proxy(
     graph: GraphEmulator, tripwire: Tripwire, phonectl: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

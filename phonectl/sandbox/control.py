@@ -39,6 +39,9 @@ class Fault:
     TooManyRequests, 403 Authorization_RequestDenied), "html", "malformed" (broken JSON) or
     "empty".
     drop: close the connection without answering.
+    cut: answer normally (the work is done), then close the connection half way through the
+    body that Content-Length promised whole (a connection that breaks mid-answer). Only for
+    a request from the socket: an item inside a $batch has no connection of its own.
     per_http_request: match only requests from the socket, never the requests inside a
     $batch (a delay then models Graph's latency once per HTTP call).
     """
@@ -51,6 +54,7 @@ class Fault:
     body: str = "graph"
     delay: float = 0.0
     drop: bool = False
+    cut: bool = False
     after: int = 0  # let this many matching requests through first
     per_http_request: bool = False
 
@@ -77,6 +81,7 @@ class Fault:
             "body": str,
             "delay": (int, float),
             "drop": bool,
+            "cut": bool,
             "after": int,
             "per_http_request": bool,
         }

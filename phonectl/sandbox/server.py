@@ -198,9 +198,11 @@ class GraphEmulator(ThreadingHTTPServer):
             if fault.status is not None:
                 return fault_reply(fault, request)
         try:
-            return GraphRoutes(self, request).route()
+            reply = GraphRoutes(self, request).route()
         except GraphProblem as problem:
-            return error_reply(problem, request)
+            reply = error_reply(problem, request)
+        reply.cut = fault is not None and fault.cut and not in_batch
+        return reply
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:
@@ -386,6 +388,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
+        if reply.cut:
+            self.close_connection = True
+            content = content[: len(content) // 2]
         if self.command != "HEAD":
             self.wfile.write(content)
 

@@ -46,6 +46,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes | None = None
     content_type: str = ODATA_JSON
+    cut: bool = False  # the Fault's cut: half the body is sent, then the connection closes
 
     def body_bytes(self) -> bytes:
         if self.content is not None:
