@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from phonectl.errors import InvalidInput, NetworkError
+from phonectl.errors import InvalidInput, NetworkError, PhonectlError
 
 LOCK_POLL_SECONDS = 0.05
 
@@ -185,9 +185,19 @@ class LockBusy(NetworkError):
 @contextmanager
 def exclusive_lock(lock_path: Path, *, wait: float, holder: str = "") -> Iterator[None]:
     """An exclusive lock between processes on `lock_path` (mode 0600), waited for at most
-    `wait` seconds; the file names the holder (pid and what it does) for the next waiter."""
-    ensure_private_dir(lock_path.parent)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    `wait` seconds; the file names the holder (pid and what it does) for the next waiter.
+    A lock that cannot be opened (a read-only or full cache directory) is a PhonectlError
+    naming it; naming the holder is only a courtesy, so a full disk that refuses those few
+    bytes does not stop the one holding the lock."""
+    try:
+        ensure_private_dir(lock_path.parent)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise PhonectlError(
+            f"could not open the lock {lock_path}: {exc.strerror or exc}",
+            hint=f"phonectl keeps its locks in {lock_path.parent} (XDG_CACHE_HOME): it must "
+            "be a writable directory",
+        ) from None
     try:
         if not _try_lock_until(fd, time.monotonic() + wait):
             raise LockBusy(
@@ -195,8 +205,11 @@ def exclusive_lock(lock_path: Path, *, wait: float, holder: str = "") -> Iterato
                 f"{wait:g} s",
                 hint="try again when it has finished",
             )
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}{': ' + holder if holder else ''}".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}{': ' + holder if holder else ''}".encode())
+        except OSError:
+            pass  # held all the same: the next waiter just reads "unknown process"
         yield
     finally:
         os.close(fd)  # closing releases the lock

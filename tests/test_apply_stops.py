@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEST_TOKEN, add_users, phones_of, run_phonectl, wait_until, written_items
+from support import (
+    TEST_TOKEN,
+    Run,
+    add_users,
+    phones_of,
+    run_phonectl,
+    wait_until,
+    written_items,
+)
 
 from phonectl.sandbox.server import Fault, GraphEmulator
 
@@ -211,6 +219,54 @@ def test_a_backup_that_cannot_be_written_stops_the_run_before_any_write(
     assert all(phones_of(graph, f"user{n}@contoso.com")[0]["number"] == "0" for n in range(users))
     # No backup under its name (it would lack users), and no partial file left beside it.
     assert not [p.name for p in tmp_path.iterdir() if "backup" in p.name]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_disk_that_takes_no_byte_still_gets_the_report_and_the_backups_error(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """Not even the apply lock's few bytes (its holder's pid) can be written: the lock still
+    holds, and the run stops at the backup, reported like any other stop."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("user,type,number\nuser0@contoso.com,other,+3 0\n")
+    add_users(graph, 1, number="0")
+    backup = tmp_path / "backup.csv"
+    process = subprocess.run(
+        [sys.executable, "-m", "phonectl", "apply", str(rows), "--backup", str(backup)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=_no_bigger_files_than(0),
+        check=False,
+    )
+    assert process.returncode == 1, process.stderr
+    assert f"could not write the backup {backup}: File too large" in process.stderr
+    assert "apply: 1 row: 1 not-sent; 0 writes" in process.stderr
+    assert "not-sent" in process.stdout  # the report itself, on stdout (a pipe)
+    assert phones_of(graph, "user0@contoso.com")[0]["number"] == "0"
+
+
+def test_a_lock_that_cannot_be_opened_is_named_and_every_row_reported_not_sent(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    from phonectl.token_store import lock_dir
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("user,type,number\nuser0@contoso.com,other,+3 0\n")
+    add_users(graph, 1, number="0")
+    first = phonectl("apply", str(rows))  # creates the lock file: its name is the tenant's
+    assert first.exit_code == 0, first.stderr
+    (lock,) = lock_dir().glob("apply-*.lock")
+    lock.unlink()
+    lock.mkdir()  # what stands there now cannot be opened as a file
+    rows.write_text("user,type,number\nuser0@contoso.com,other,+4 0\n")
+    done = phonectl("apply", str(rows), "-o", "json")
+    assert done.exit_code == 1
+    assert f"could not open the lock {lock}: Is a directory" in done.stderr
+    assert "apply: 1 row: 1 not-sent; 0 writes" in done.stderr
+    assert [r["result"] for r in done.json()] == ["not-sent"]
+    assert phones_of(graph, "user0@contoso.com")[0]["number"] == "+3 0"
 
 
 def test_json_to_a_file_holds_each_round_as_it_ends_and_stays_whole_when_stopped(
