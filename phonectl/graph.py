@@ -293,7 +293,8 @@ class GraphClient:
         gets a result, in order; or, with `on_result(index, result)`, each result goes there
         as it is final and none is kept (at 50,000 writes, Graph's answers would be most of
         phonectl's memory). `on_sent(indices)` hears of each batch just before it may go out
-        (apply's record of which writes Graph may have received)."""
+        (apply's record of which writes Graph may have received); if it raises, that batch
+        and every later one stay unsent, and the exception reaches the caller."""
         results: list[BatchResult | None] = [None] * len(requests)
         pending = list(range(len(requests)))
         attempt = 0
@@ -398,7 +399,13 @@ class GraphClient:
             if self.stopped.is_set():
                 raise Stopped()
             if on_sent is not None:
-                on_sent(chunk)  # before it goes: whoever stops now sees this batch as sent
+                try:
+                    on_sent(chunk)  # before it goes: whoever stops now sees this batch as sent
+                except BaseException:
+                    # What refuses this batch (a report that can no longer be delivered)
+                    # refuses every later one, in whichever thread it would go.
+                    self.stopped.set()
+                    raise
         items = []
         for index in chunk:
             item: dict[str, Any] = {

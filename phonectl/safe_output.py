@@ -227,16 +227,19 @@ class OutputFailed(OSError):
 
 class SafeStream:
     """A text stream proxy: redacts secrets in every write; a failing stdout becomes
-    OutputFailed (reported by main), and later writes go nowhere instead of failing again."""
+    OutputFailed (reported by main), and every later write to it raises that same failure
+    (a reader gone stays EPIPE, exit 141, whatever writes next); a failing stderr goes
+    quiet."""
 
     def __init__(self, stream: TextIO | None, *, is_stdout: bool) -> None:
         self._stream = stream
         self._is_stdout = is_stdout
+        self._failure: OutputFailed | None = None
 
     def write(self, text: str) -> int:
         if self._stream is None:
             if self._is_stdout:
-                raise OutputFailed(errno.EBADF, "standard output is closed")
+                raise self._failure or OutputFailed(errno.EBADF, "standard output is closed")
             return len(text)
         try:
             return self._stream.write(SECRETS.redact(text))
@@ -276,8 +279,10 @@ class SafeStream:
         self._silence()
         if self._is_stdout:
             if isinstance(exc, OSError):
-                raise OutputFailed(exc.errno, exc.strerror or str(exc)) from None
-            raise OutputFailed(errno.EBADF, "standard output is closed") from None
+                self._failure = OutputFailed(exc.errno, exc.strerror or str(exc))
+            else:
+                self._failure = OutputFailed(errno.EBADF, "standard output is closed")
+            raise self._failure from None
 
     def _silence(self) -> None:
         stream, self._stream = self._stream, None

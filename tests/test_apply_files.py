@@ -330,3 +330,30 @@ def test_a_reader_gone_stops_apply_before_its_next_round_is_sent(
         n for n in range(users) if phones_of(graph, f"user{n}@contoso.com")[0]["number"] != "0"
     }
     assert changed == set(range(1000))
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "tsv"])
+def test_a_reader_gone_before_the_first_write_means_no_write_in_any_format(
+    graph: GraphEmulator, tmp_path: Path, fmt: str
+) -> None:
+    """`apply FILE | true`: the reader has gone before anything could be reported. A table
+    is written only at the end, and a round's results only after its writes, so only the
+    look before each batch can see it: no batch goes out (here 6 of them, 4 in flight)."""
+    users = 120
+    add_users(graph, users, number="0")
+    rows = _file(
+        tmp_path,
+        "user,type,number\n" + "".join(f"user{n}@contoso.com,other,+3 {n}\n" for n in range(users)),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "apply", rows, "-o", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `| true` does, before phonectl has even started
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    assert f"apply: {users} rows: {users} not-sent; 0 writes" in err
+    assert "Traceback" not in err and "error" not in err
+    assert written_items(graph) == []

@@ -302,6 +302,7 @@ def apply_rows(
     approve: Callable[[Approval], None] | None = None,
     on_settled: Callable[[int, int], None] = lambda rows, failed: None,
     on_results: Callable[[Sequence[RowResult]], None] | None = None,
+    check_deliverable: Callable[[], None] = lambda: None,
 ) -> ApplyReport:
     """Bring Graph in line with the rows, a round at a time (a user's rows all in one
     round, so each is planned as before against all its phones). `on_settled(n, failed)`:
@@ -317,12 +318,24 @@ def apply_rows(
     in it. Without it every result is kept. Phones --prune deletes are kept either way:
     the report lists them after the file's rows.
 
+    `check_deliverable()` raises when the report can no longer be delivered (stdout's reader
+    has gone): it is asked before each batch of writes goes out, so none goes out then.
+
     Whatever stops the run (an interrupt, an error) raises ApplyStopped with the report of
     every row: nothing is lost from it, and no batch goes out after it is made."""
     progress = _Progress(client, rows, dry_run, on_results)
     try:
         with collected_by_round():
-            _run(client, progress, prune, max_deletes, before_writes, approve, on_settled)
+            _run(
+                client,
+                progress,
+                prune,
+                max_deletes,
+                before_writes,
+                approve,
+                on_settled,
+                check_deliverable,
+            )
         ignore_signals()  # every write is done: the report is printed whole
     except BaseException as exc:
         ignore_signals()  # a second Ctrl-C must not cut the report short
@@ -339,6 +352,7 @@ def _run(
     before_writes: BackupSink | None,
     approve: Callable[[Approval], None] | None,
     on_settled: Callable[[int, int], None],
+    check_deliverable: Callable[[], None],
 ) -> None:
     stored = progress.stored
     user_keys, owners = resolve_users(client, stored.users)
@@ -373,7 +387,7 @@ def _run(
             on_settled(len(rows), planned_failures)
         else:
             on_settled(sum(1 for r in the_plan.rows if r.write_key is None), planned_failures)
-            _send(client, the_plan, progress, on_settled)
+            _send(client, the_plan, progress, on_settled, check_deliverable)
         progress.settle_round()
         del this_round, the_plan, rows  # before the next round's rows are unpacked
         round_done()
@@ -620,6 +634,7 @@ def _send(
     the_plan: Plan,
     progress: _Progress,
     on_settled: Callable[[int, int], None],
+    check_deliverable: Callable[[], None],
 ) -> None:
     """Send every write once; answers by write key, filled in as Graph answers (an
     interrupt leaves them partly filled, and `progress.sent` says which may have gone out).
@@ -635,6 +650,7 @@ def _send(
     first_answers: dict[int, BatchResult] = {}
 
     def went_out(indices: Sequence[int]) -> None:
+        check_deliverable()  # raising, it keeps this batch and every later one unsent
         sent.update(writes[i].key for i in indices)
 
     def settle(index: int, answer: BatchResult) -> None:

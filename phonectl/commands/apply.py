@@ -191,7 +191,7 @@ def apply(
     rows = _read_rows(file, name, options, format_)
     rt = runtime(ctx)
     fmt = rt.output(output)
-    stream, on_results = _streaming(rt, fmt, dry_run)
+    stream, on_results, check_deliverable = _streaming(rt, fmt, dry_run)
     backup_file: Backup | None = None
     client = None
     try:
@@ -212,6 +212,7 @@ def apply(
                 approve=None if yes or not at_terminal else _ask_before_deleting,
                 on_settled=advance,
                 on_results=on_results,
+                check_deliverable=check_deliverable,
             )
         result = apply_result(report)
     except ApplyStopped as stop:
@@ -232,30 +233,46 @@ def apply(
 
 def _streaming(
     rt: "Runtime", fmt: OutputFormat, dry_run: bool
-) -> tuple[render.RowStream | None, "Callable[[Sequence[RowResult]], None] | None"]:
+) -> tuple[
+    render.RowStream | None,
+    "Callable[[Sequence[RowResult]], None] | None",
+    "Callable[[], None]",
+]:
     """json and tsv to a file or pipe are written round by round, as each settles: the
     stream, and what hands a round's results to it. A table is laid out whole (its columns
     fit every row), --query needs every row, and a terminal shows the progress bar till
-    the end: those collect (None, None)."""
+    the end: those collect (None, None). Third, what apply asks before each batch of writes:
+    it raises when stdout's reader has gone (| head, | true), whatever the format, so no
+    write goes out that the report could not tell of."""
     from phonectl.apply.run import ApplyReport
     from phonectl.results import ApplyResult
+    from phonectl.safe_output import OutputFailed, check_stdout_reader
+
+    # The reader's leaving stops the run once, however it was seen (a write of the
+    # stream, or the look before a batch): the stopped run's own report then goes nowhere,
+    # quietly, and show() reports the failure.
+    reader_gone: list[OSError] = []
+
+    def check_deliverable() -> None:
+        try:
+            check_stdout_reader()
+        except OutputFailed as gone:
+            reader_gone.append(gone)
+            raise
 
     if fmt not in (OutputFormat.json, OutputFormat.tsv):
-        return None, None
+        return None, None, check_deliverable
     if rt.settings.query is not None or render.terminal().stdout:
-        return None, None
+        return None, None, check_deliverable
     stream = render.RowStream(fmt)
-    reader_gone: list[OSError] = []
 
     def hand_on(results: "Sequence[RowResult]") -> None:
         stream.write(ApplyResult(ApplyReport(tuple(results), 0, 0, dry_run)))
         if stream.failed is not None and not reader_gone:
-            # The reader is gone (| head): the run stops, so no new write goes out that
-            # the report could not tell of (once: the report's own rows go nowhere).
             reader_gone.append(stream.failed)
             raise stream.failed
 
-    return stream, hand_on
+    return stream, hand_on, check_deliverable
 
 
 def _read_rows(
