@@ -110,7 +110,7 @@ def test_export_honours_o_or_refuses_it(graph: GraphEmulator, tmp_path: Path) ->
     [
         ("phones.xlsx", [], ".xlsx is not a format phonectl writes"),
         ("phones.json", ["--format", "csv"], "names jsonl, but --format csv was given"),
-        ("phones.csv", ["-o", "json"], "-o json writes jsonl, but --out"),
+        ("phones.csv", ["-o", "json"], "-o json writes JSON Lines, but --out"),
     ],
 )
 def test_an_out_file_named_for_another_format_is_refused_with_a_hint(

@@ -5,6 +5,7 @@ before anything is read; a users file may carry a header and comments."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,33 @@ def test_export_refuses_what_it_cannot_honour_before_reading(
 def test_export_o_tsv_to_a_jsonl_file_names_the_clash(graph: GraphEmulator, tmp_path: Path) -> None:
     done = run_phonectl("export", "-o", "tsv", "--out", str(tmp_path / "e.jsonl"))
     assert done.returncode == 2
-    assert "-o tsv writes csv, but --out" in done.stderr
+    assert "-o tsv writes tab-separated CSV, but --out" in done.stderr
+    assert "would be JSON Lines by its name" in done.stderr
     assert "--format" not in done.stderr  # none was given
+
+
+@pytest.mark.parametrize("out", ["e.csv", "e.jsonl", "-"])
+def test_phonectl_output_in_the_environment_yields_to_the_out_file_and_format(
+    graph: GraphEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    """A cron job's PHONECTL_OUTPUT=json (for its apply logs) does not make export refuse
+    a .csv: the file's name (or --format) says what to write; to stdout it still chooses."""
+    monkeypatch.setenv("PHONECTL_OUTPUT", "json")
+    target = out if out == "-" else str(tmp_path / out)
+    done = run_phonectl("export", "--user", ADELE, "--out", target)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout if out == "-" else Path(target).read_text()
+    first = text.splitlines()[0]
+    if out == "e.csv":
+        assert first.startswith("user,id,type,number")
+    else:  # JSON Lines: by the name, or (stdout) by PHONECTL_OUTPUT
+        assert json.loads(first)["user"] == ADELE
+    by_format = run_phonectl("export", "--user", ADELE, "--format", "csv")
+    assert by_format.returncode == 0, by_format.stderr
+    assert by_format.stdout.startswith("user,id,type,number")
+    # On the command line, -o is still honoured or refused, never overridden.
+    refused = run_phonectl("export", "-o", "json", "--out", str(tmp_path / "f.csv"))
+    assert refused.returncode == 2
 
 
 def test_a_users_file_may_have_a_header_and_comments(graph: GraphEmulator, tmp_path: Path) -> None:

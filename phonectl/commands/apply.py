@@ -353,7 +353,12 @@ def export(
             "export writes a file, not a table: -o json writes JSON Lines, -o tsv tab-separated",
             hint="leave -o out for CSV, or use --format csv|jsonl",
         )
-    fmt, delimiter = _export_format(rt.output(output), out, format_)
+    # -o on the command line is honoured or refused; PHONECTL_OUTPUT (set for a cron job's
+    # other commands) only chooses when neither --format nor the --out name does.
+    named_by_file = format_ is not None or out not in (None, "-")
+    from_env_only = (output or rt.flags.output) is None
+    chosen = OutputFormat.table if from_env_only and named_by_file else rt.output(output)
+    fmt, delimiter = _export_format(chosen, out, format_)
     refs = named_users(rt, user, users_file, all_users)
     client = rt.client()
     with render.progress(len(refs), "exporting") as advance:
@@ -439,7 +444,9 @@ def _export_format(
         named = format_for_output(out, None)
         if named is not wanted:
             raise InvalidInput(
-                f"-o {output.value} writes {wanted.value}, but --out {out} names {named.value}"
+                f"-o {output.value} writes {_FILE_KINDS[output]}, but --out {out} would be "
+                f"{_FILE_KINDS[_OUTPUT_FOR[named]]} by its name",
+                hint=f"name the file for what -o writes, or leave -o {output.value} out",
             )
     fmt = format_for_output(out, given or wanted)
     delimiter = "\t" if output is OutputFormat.tsv or (out or "").lower().endswith(".tsv") else ","
@@ -452,6 +459,13 @@ _EXPORT_FORMATS: dict[OutputFormat, FileFormat | None] = {
     OutputFormat.json: FileFormat.jsonl,
     OutputFormat.tsv: FileFormat.csv,
 }
+# What export's -o writes, in words; and the -o that writes a file format.
+_FILE_KINDS = {
+    OutputFormat.table: "CSV",
+    OutputFormat.json: "JSON Lines",
+    OutputFormat.tsv: "tab-separated CSV",
+}
+_OUTPUT_FOR = {FileFormat.jsonl: OutputFormat.json, FileFormat.csv: OutputFormat.table}
 
 
 def _delimiter(given: str | None) -> str | None:
