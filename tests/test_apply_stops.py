@@ -341,10 +341,11 @@ def test_a_signal_in_a_held_block_waits_for_its_end_whichever_thread_the_kernel_
     from phonectl.apply.run import signals_held
 
     release = threading.Event()
+    turns = [0]
 
     def busy() -> None:  # a thread like an HTTP worker: running Python, taking the GIL turns
         while not release.is_set():
-            pass
+            turns[0] += 1
 
     worker = threading.Thread(target=busy)
     worker.start()
@@ -353,8 +354,11 @@ def test_a_signal_in_a_held_block_waits_for_its_end_whichever_thread_the_kernel_
         with pytest.raises(KeyboardInterrupt), signals_held():
             assert worker.ident is not None
             signal.pthread_kill(worker.ident, signal.SIGINT)  # delivered to the worker
-            # Python code, long enough for several GIL hand-overs (each 5 ms): where Python
-            # runs a pending handler.
+            # The kernel delivers it when the worker next runs (on a loaded machine that
+            # can take a while): wait until it has run on, then run Python code long enough
+            # for several GIL hand-overs (each 5 ms), where Python runs a pending handler.
+            seen = turns[0]
+            wait_until(lambda: turns[0] > seen + 1000, "the worker ran after the signal")
             deadline = time.monotonic() + 0.1
             while time.monotonic() < deadline:
                 pass
