@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phonectl.errors import ExitCode, PhonectlError
 from phonectl.layout import Column
-from phonectl.query import search
+from phonectl.query import QueryFailed, search
 from phonectl.results import Card, Lines, Nothing, Table, View
 from phonectl.words import shown
 
@@ -19,23 +19,30 @@ if TYPE_CHECKING:
 
 
 def queried(result: Result, expression: str) -> Queried:
-    """`result` seen through the query: what the expression leaves of its json form."""
+    """`result` seen through the query: what the expression leaves of its json form. An
+    expression that fails on it shows nothing, and says so as the run's problem (exit 1):
+    the command has run, and its own messages (what it wrote) are still said."""
     value = result.json()
     if value is not None and not isinstance(value, (dict, list, str, int, float, bool)):
         value = list(value)  # an iterator (apply's rows): the query needs all of it
-    return Queried(result, search(expression, value))
+    try:
+        return Queried(result, search(expression, value))
+    except QueryFailed as failed:
+        return Queried(result, None, failed)
 
 
 class Queried(NamedTuple):
     """A result after --query: its exit code and messages unchanged, its output what the
-    expression left (nothing at all when that is null)."""
+    expression left (nothing at all when that is null, or when it failed on the result)."""
 
     original: Result
     value: Any
+    failed: QueryFailed | None = None
 
     @property
     def exit_code(self) -> ExitCode:
-        return self.original.exit_code
+        code = self.original.exit_code
+        return ExitCode.FAILED if self.failed is not None and code is ExitCode.OK else code
 
     @property
     def notes(self) -> Sequence[str]:
@@ -43,7 +50,7 @@ class Queried(NamedTuple):
 
     @property
     def problem(self) -> PhonectlError | None:
-        return self.original.problem
+        return self.original.problem or self.failed
 
     def json(self) -> Any:
         return self.value
@@ -60,6 +67,8 @@ class Queried(NamedTuple):
     def view(self) -> View:
         """A list of objects as a table, an object as a card, anything else a value a line."""
         value = self.value
+        if self.failed is not None:
+            return Nothing()  # the problem says why
         if value is None or value == []:
             return Nothing("the query left nothing")
         if isinstance(value, dict):

@@ -11,7 +11,13 @@ import jmespath
 from jmespath import exceptions as jmespath_errors
 from jmespath.functions import Functions
 
-from phonectl.errors import InvalidInput
+from phonectl.errors import InvalidInput, PhonectlError
+
+
+class QueryFailed(PhonectlError):
+    """A valid expression that failed on the result (a function given a value of the wrong
+    type): found only once the command has run, and whatever it sent was sent, so exit 1,
+    never 2 ("caught before anything was sent")."""
 
 
 def compile_query(expression: str, name: str = "--query") -> Any:
@@ -38,14 +44,18 @@ def _functions_called(node: Mapping[str, Any]) -> Iterator[str]:
 
 
 def search(expression: str, value: Any) -> Any:
-    """What `expression` leaves of `value`; InvalidInput (exit 2) when a function is given
-    a value of the wrong type or number of arguments (found only when it runs)."""
+    """What `expression` leaves of `value`; QueryFailed when a function is given a value of
+    the wrong type or number of arguments (found only when it runs)."""
     try:
         return compile_query(expression).search(value)
     except jmespath_errors.JMESPathTypeError as exc:
-        raise InvalidInput(
-            f"--query: {exc.function_name}() takes {' or '.join(exc.expected_types)}, "
-            f"not {exc.actual_type}"
-        ) from None
+        reason = (
+            f"{exc.function_name}() takes {' or '.join(exc.expected_types)}, not {exc.actual_type}"
+        )
     except jmespath_errors.JMESPathError as exc:
-        raise InvalidInput(f"--query: {str(exc).splitlines()[0]}") from None
+        reason = str(exc).splitlines()[0]
+    raise QueryFailed(
+        f"--query failed on the result: {reason}; the command itself was carried out "
+        "(its result is not shown)",
+        hint="fix the expression; 'phonectl list' shows what Graph holds now",
+    )

@@ -213,10 +213,41 @@ def test_the_parsers_message_points_at_the_fault(graph: GraphEmulator) -> None:
     assert done.stderr.splitlines()[1:] == ['  "[?type=="', "           ^"]
 
 
-def test_a_function_given_the_wrong_type_is_exit_2_naming_it(graph: GraphEmulator) -> None:
+def test_a_function_given_the_wrong_type_fails_after_the_command_ran_exit_1(
+    graph: GraphEmulator,
+) -> None:
+    """Found only on the result, so the command has run (exit 2 would say nothing was
+    sent): exit 1, nothing on stdout, the reason named."""
     done = run_phonectl("list", "--query", "abs(@)")
-    assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == "error: --query: abs() takes number, not array\n"
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(
+        "error: --query failed on the result: abs() takes number, not array; the command "
+        "itself was carried out"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "note"),
+    [
+        (["add", "--number", "+1 425 555 0177", "--type", "radio"], None),
+        (["set", "--type", "home", "--number", "+1 425 555 0166"], "set: added a home phone"),
+        (["update", EXAMPLE_PHONE_ID, "--display-name", "X"], None),
+    ],
+    ids=["add", "set", "update"],
+)
+def test_a_query_failing_on_a_writes_result_never_hides_the_write(
+    graph: GraphEmulator, command: list[str], note: str | None
+) -> None:
+    """A cron job reading exit 2 as "nothing was sent" would add again: a write whose
+    result the query fails on is exit 1, says it was carried out, and keeps its own note."""
+    done = run_phonectl(*command, "--query", "abs(number)")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert "the command itself was carried out" in done.stderr
+    if note is not None:
+        assert note in done.stderr
+    (call,) = [c for c in graph_calls(graph) if c.method != "GET"]
+    assert call.method in {"POST", "PATCH"}
 
 
 def test_set_and_its_dry_run(graph: GraphEmulator) -> None:
