@@ -420,7 +420,9 @@ def load_settings(
 
         profile = asked_profile or DEFAULT_PROFILE
     value = {
-        row.name: _resolve(row, flags, env, remembered) for row in SETTINGS if row.name != "profile"
+        row.name: _resolve(row, flags, env, remembered, profile)
+        for row in SETTINGS
+        if row.name != "profile"
     }
     cloud = value["cloud"]
     from phonectl.urls import root_url
@@ -466,9 +468,14 @@ def _as_cloud(value: Any) -> Cloud | None:
 
 
 def _resolve(
-    row: Setting, flags: Flags, env: Mapping[str, str], remembered: Mapping[str, Any]
+    row: Setting,
+    flags: Flags,
+    env: Mapping[str, str],
+    remembered: Mapping[str, Any],
+    profile: str = "",
 ) -> Any:
-    """A flag, else its variable, else what was remembered, else the row's default."""
+    """A flag, else its variable, else what was remembered (in `profile`), else the row's
+    default."""
     given = getattr(flags, row.name, None)
     if given is not None and row.name != "scopes":
         # A flag's text is checked as its variable's would be; Click has typed the others.
@@ -480,10 +487,16 @@ def _resolve(
     if kept:
         if not isinstance(kept, str):
             return kept  # a list (scopes): config.py has checked its type
+        # A value that is not valid (a mistyped "usgov", a cloud this release does not know)
+        # is refused like the variable's: never quietly the default, which for the cloud
+        # would send a sovereign tenant's sign-in to the global one.
         try:
-            return row.parse(kept, f"the remembered {row.remembered}")
+            return row.parse(kept, row.remembered or row.name)
         except InvalidInput as exc:
-            if row.name == "cloud":  # an unknown cloud from another release: the default
-                return row.default
-            raise exc from None
+            from phonectl.config import config_path
+
+            raise InvalidInput(
+                f"{exc.message} (remembered in profile {profile!r} of {config_path()})",
+                hint="correct it in that file, or sign in again: phonectl auth login",
+            ) from None
     return row.default

@@ -138,3 +138,26 @@ def test_settings_hold_their_urls_judged_and_parsed() -> None:
     assert settings.graph_beta_url.origin == ("https", "graph.example", 8443)
     assert settings.authority_host.host == "login.example"
     assert settings.authority == "https://login.example/organizations"
+
+
+@pytest.mark.parametrize(("cloud", "refused"), [("mars", True), ("usgo", True), ("usgov", False)])
+def test_a_remembered_cloud_that_is_not_valid_is_refused_naming_where(
+    phonectl: Run, cloud: str, refused: bool
+) -> None:
+    """Never quietly the global cloud: a mistyped 'usgov' would send a sovereign tenant's
+    sign-in there."""
+    from phonectl.config import config_path
+
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'{{"cloud": "{cloud}", "tenant": "contoso.com"}}')
+    result = phonectl("update", "p1", "--type", "home", "--dry-run", "-o", "json")
+    if not refused:
+        assert result.json()["url"].startswith("https://graph.microsoft.us/beta/")
+        return
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        f"error: cloud={cloud!r} is not valid: use one of global, usgov, usgovdod, china "
+        f"(remembered in profile 'default' of {path})"
+    )
