@@ -39,7 +39,15 @@ def _backoff(attempt: int) -> float:
     return random.uniform(backoff / 2, backoff)
 
 
-def wait_too_long(status: int, wait: float, max_wait: float, what: str) -> NetworkError:
+class WaitTooLong(NetworkError):
+    """Graph answered `status` and asked for a wait past PHONECTL_MAX_WAIT (exit 6)."""
+
+    def __init__(self, status: int, message: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+def wait_too_long(status: int, wait: float, max_wait: float, what: str) -> WaitTooLong:
     """Graph asked for a wait longer than PHONECTL_MAX_WAIT: say when to try again (exit 6)."""
     from datetime import datetime, timedelta
 
@@ -48,7 +56,8 @@ def wait_too_long(status: int, wait: float, max_wait: float, what: str) -> Netwo
         when = f"try again after {until}"
     except (OverflowError, ValueError):  # past year 9999, or endless
         when = "try again much later"
-    return NetworkError(
+    return WaitTooLong(
+        status,
         f"{what}: Graph answered {status} and asked to wait {wait:g} s, longer than "
         f"PHONECTL_MAX_WAIT ({max_wait:g} s); not retried",
         hint=f"{when}, or raise PHONECTL_MAX_WAIT",
@@ -208,8 +217,19 @@ class GraphClient:
     def request(
         self, method: str, path_or_url: str, body: Any = None, *, idempotent: bool | None = None
     ) -> Any:
-        """Send one Graph call (retrying transient failures); its JSON body, or None (204)."""
+        """Send one Graph call (retrying transient failures); its JSON body, or None (204).
+        A write that ends without an answer, or with a 5xx, may have been carried out all
+        the same: its error's hint says to look before sending it again (an add sent twice
+        is two phones)."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        try:
+            return self._request(method, url, body, idempotent)
+        except (NetworkError, GraphError) as exc:
+            if method != "GET" and _fate_unknown(exc):
+                exc.hint = WRITE_MAY_BE_DONE + (f"; {exc.hint}" if exc.hint else "")
+            raise
+
+    def _request(self, method: str, url: str, body: Any, idempotent: bool | None) -> Any:
         attempt = 0
         refreshed = False
         while True:
@@ -482,6 +502,19 @@ class GraphClient:
         except requests.RequestException as exc:
             raise network_error(exc, f"{method} {url}", "Graph") from None
         return response
+
+
+WRITE_MAY_BE_DONE = (
+    "the change may have been made all the same: check with 'phonectl list' before sending it again"
+)
+
+
+def _fate_unknown(error: NetworkError | GraphError) -> bool:
+    """Whether a write that failed so may still have been carried out: no answer (a timeout,
+    a connection lost on the way), or a 5xx. A 4xx (429 included) says it was not."""
+    if isinstance(error, (GraphError, WaitTooLong)):
+        return error.status >= 500
+    return True
 
 
 # json.dumps(ensure_ascii=False) would build an encoder for every request body.

@@ -151,6 +151,42 @@ def test_every_fault_ends_in_its_exit_code_with_nothing_on_stdout_and_no_change(
         assert _phones(graph) == before
 
 
+@pytest.mark.parametrize(
+    ("fault", "maybe_done"),
+    [
+        (Fault(status=None, delay=0.5), True),  # no answer in time
+        (Fault(status=None, cut=True, count=9), True),  # the answer broken off
+        (Fault(drop=True, count=9), True),  # the connection lost after sending
+        (Fault(status=500), True),
+        (Fault(status=400), False),
+        (Fault(status=403), False),
+        (Fault(status=429, count=9, retry_after="0"), False),  # throttled: not carried out
+    ],
+    ids=["timeout", "cut", "drop", "500", "400", "403", "429"],
+)
+@pytest.mark.parametrize("command", [UPDATE, ("add", "--number", "+1 999")], ids=["PATCH", "POST"])
+def test_a_write_that_may_have_been_done_says_to_look_before_sending_it_again(
+    graph: GraphEmulator,
+    phonectl: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    maybe_done: bool,
+    command: tuple[str, ...],
+) -> None:
+    """'Try again later' alone, after an add whose answer never came, makes two phones."""
+    monkeypatch.setenv("PHONECTL_TIMEOUT", "0.2")
+    graph.add_fault(dataclasses.replace(fault))
+    result = phonectl(*command)
+    assert result.exit_code != 0
+    said = "the change may have been made all the same: check with 'phonectl list'"
+    assert (said in result.stderr) is maybe_done, result.stderr
+    graph.faults.clear()
+    monkeypatch.setenv("PHONECTL_TIMEOUT", "0.2")
+    graph.add_fault(dataclasses.replace(fault))
+    read = phonectl("get", EXAMPLE_PHONE_ID)  # a read is never said to have changed anything
+    assert said not in read.stderr
+
+
 def test_each_attempt_carries_a_fresh_client_request_id_and_user_agent(
     graph: GraphEmulator, phonectl: Run
 ) -> None:
