@@ -320,8 +320,7 @@ def network_error(exc: requests.RequestException, what: str, peer: str) -> Phone
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return NetworkError(
             f"{what}: the connection broke before the answer was whole ({root_cause(exc)})",
-            hint="try again later; a change sent may have been made: check it first "
-            "('phonectl list')",
+            hint="try again later",
         )
     if isinstance(exc, requests.Timeout):
         return NetworkError(
