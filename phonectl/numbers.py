@@ -114,11 +114,13 @@ def normalize(text: str, rules: NumberRules, what: str = "number") -> str:
     or is not a possible number (nothing may be sent then)."""
     checked = check(text, rules)
     if checked.formatted is None:
-        raise InvalidInput(f"{what} {text!r} {checked.problem}", hint=_hint(rules))
+        raise InvalidInput(f"{what} {text!r} {checked.problem}", hint=_hint(rules, checked))
     return checked.formatted
 
 
-def _hint(rules: NumberRules) -> str | None:
+def _hint(rules: NumberRules, checked: Checked) -> str | None:
+    if checked.problem == UNKNOWN_COUNTRY_CODE:  # written with one: the region is no help
+        return "check the digits after + (or 00): they are no country's calling code"
     if rules.region is None:
         return "write it with its +country code, or give --region (or PHONECTL_REGION)"
     return None
@@ -143,24 +145,29 @@ def _parse(text: str, rules: NumberRules) -> PhoneNumber | str:
             # region's own international prefix?); it costs a copy, so only they ask.
             number = phonenumbers.parse(text, region, keep_raw_input=leading_00)
         except phonenumbers.NumberParseException as exc:
-            problem = _parse_problem(exc, region)
+            problem = _parse_problem(exc, region, international)
     by_idd = phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD
     if leading_00 and (number is None or number.country_code_source != by_idd):
         try:
             return phonenumbers.parse("+" + digits_start[2:], None)
         except phonenumbers.NumberParseException as exc:
-            return _parse_problem(exc, None)
+            return _parse_problem(exc, None, international=True)
     return problem if number is None else number
 
 
-def _parse_problem(exc: Exception, region: str | None) -> str:
+UNKNOWN_COUNTRY_CODE = "has no known country code"
+
+
+def _parse_problem(exc: Exception, region: str | None, international: bool) -> str:
+    """Why a number does not parse; `international`: it was written with its country code
+    (+ or 00), so a code that is not known is the fault, not a missing region."""
     import phonenumbers
 
     kind = getattr(exc, "error_type", None)
     if kind == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-        if region is None:
+        if region is None and not international:
             return "has no country code (no + and no region to read it in)"
-        return "has no known country code"
+        return UNKNOWN_COUNTRY_CODE
     if kind == phonenumbers.NumberParseException.TOO_SHORT_NSN:
         return "is too short"
     if kind == phonenumbers.NumberParseException.TOO_LONG:

@@ -94,6 +94,10 @@ def test_each_format_keeps_the_extension(
         ("+1 555 0100", None, "area code is missing"),
         ("123", "US", "too short"),
         ("+49 30 1234567890123456", None, "too long"),
+        # Written with a code that is no country's: that is the fault, region or not.
+        ("+999 123 4567", None, "has no known country code"),
+        ("+999 123 4567", "US", "has no known country code"),
+        ("00999 123 4567", None, "has no known country code"),
     ],
 )
 def test_a_number_that_would_not_dial_is_refused_naming_it(
@@ -102,6 +106,9 @@ def test_a_number_that_would_not_dial_is_refused_naming_it(
     with pytest.raises(InvalidInput) as refused:
         normalize(typed, NumberRules(E164, region), "--number")
     assert repr(typed) in refused.value.message and why in refused.value.message
+    unknown_code = why == "has no known country code"
+    assert ("no country's calling code" in (refused.value.hint or "")) is unknown_code
+    assert "no + and no region" not in refused.value.message or typed == "425.555.0100"
 
 
 def test_regions_are_checked_and_uk_means_gb() -> None:
