@@ -465,6 +465,18 @@ class ApplyResult(NamedTuple):
             f"{counted(report.writes_sent, 'write')} in "
             f"{counted(report.requests_sent, 'HTTP request')}{tail}"
         ]
+        if report.overridden_total:
+            named = ", ".join(
+                f"line {later}'s {name} over line {earlier}'s"
+                for earlier, later, name in report.overridden
+            )
+            more = report.overridden_total - len(report.overridden)
+            notes.append(
+                f"the file sets one phone's value twice, differently, in "
+                f"{counted(report.overridden_total, 'row')} ({named}"
+                f"{f', and {more} more' if more else ''}): rows apply in file order, so the "
+                "later row wins and a rerun reports the earlier one unchanged"
+            )
         if report.prune_kept:
             notes.append(
                 f"--prune kept {counted(report.prune_kept, 'phone')} that no row wants, which "

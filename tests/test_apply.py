@@ -101,6 +101,32 @@ def test_a_second_run_writes_nothing(graph: GraphEmulator, phonectl: Run, tmp_pa
     assert len(graph_calls(graph)) == 2  # 30 reads in batches of 20
 
 
+def test_a_file_that_sets_one_phones_value_twice_says_so_and_the_later_row_wins(
+    graph: GraphEmulator, phonectl: Run, tmp_path: Path
+) -> None:
+    """Two rows about one phone, with two numbers (an HR export that lists a person twice):
+    applied in file order, so the later wins; every run says the file contradicts itself,
+    since the second calls the earlier row unchanged although its number is not there."""
+    add_users(graph, 5, number="0")
+    rows = [f"user{n}@contoso.com,u{n}-p0,+1 7{n}" for n in range(5)]
+    rows += [f"user{n}@contoso.com,u{n}-p0,+1 8{n}" for n in range(5)]
+    csv = write(tmp_path, "hr.csv", "user,id,number\n" + "\n".join(rows) + "\n")
+    said = (
+        "the file sets one phone's value twice, differently, in 5 rows (line 7's number over "
+        "line 2's, line 8's number over line 3's, line 9's number over line 4's, and 2 more)"
+    )
+    for _ in range(2):
+        done = phonectl("apply", csv, "-o", "json")
+        assert done.exit_code == 0, done.stderr
+        assert said in done.stderr
+        assert [phones_of(graph, f"user{n}@contoso.com")[0]["number"] for n in range(5)] == [
+            f"+1 8{n}" for n in range(5)
+        ]
+    assert {r["result"] for r in done.json()} == {"unchanged"}
+    dry = phonectl("apply", csv, "--dry-run")
+    assert said in dry.stderr
+
+
 def test_no_batch_holds_more_than_20_requests(
     graph: GraphEmulator, phonectl: Run, tmp_path: Path
 ) -> None:

@@ -90,6 +90,23 @@ def test_rows_that_set_a_value_and_set_it_back_send_nothing() -> None:
     assert plan_for(rows, phones).writes == ()
 
 
+def test_a_value_set_twice_differently_for_one_phone_is_named_the_later_row_winning() -> None:
+    phones = [{"id": "p1", "type": "mobile", "number": "1", "displayName": "a"}]
+    rows = [
+        row(2, "p1", number="7", displayName="b"),
+        row(3, type="mobile", number="8"),  # the same phone, found by its type
+        row(4, "P1", displayName="b", number="8"),  # the same values again: no contradiction
+        row(5, "p1", displayName=None),  # a clear is a value too
+    ]
+    the_plan = plan_for(rows, phones)
+    assert the_plan.overridden == ((2, 3, "number"), (4, 5, "displayName"))
+    (write,) = the_plan.writes
+    assert write.body == {"number": "8", "displayName": None}
+    # Rows of another phone, or other properties, are no contradiction.
+    other = [row(2, "p1", number="7"), row(3, "p1", displayName="z"), row(4, type="home")]
+    assert plan_for(other, phones).overridden == ()
+
+
 # -- properties --------------------------------------------------------------------------------
 
 PHONES = st.lists(

@@ -77,6 +77,10 @@ class Plan(NamedTuple):
     writes: tuple[Write, ...]
     # Phones --prune left although no row wants them: a backup could not add them back.
     prune_kept: int = 0
+    # (earlier line, later line, property): two rows set one phone's property to different
+    # values. Rows are planned in file order, so the later one wins; the file contradicts
+    # itself, which the report says (a second run would call the earlier row unchanged).
+    overridden: tuple[tuple[int, int, str], ...] = ()
 
 
 def id_key(phone_id: Any) -> str:
@@ -90,7 +94,16 @@ class _UserModel:
     themselves; a phone is copied when a row first changes it (the caller's phones keep
     the values from before the run), so untouched phones cost no copy."""
 
-    __slots__ = ("before", "by_id", "copied", "named", "phones", "position", "typed_by")
+    __slots__ = (
+        "before",
+        "by_id",
+        "copied",
+        "named",
+        "phones",
+        "position",
+        "set_by",
+        "typed_by",
+    )
 
     def __init__(self, phones: Sequence[Mapping[str, Any]]) -> None:
         self.phones: list[Mapping[str, Any]] = list(phones)
@@ -110,11 +123,26 @@ class _UserModel:
         # may not move such a phone to another type, or the earlier row's phone would be
         # gone and a rerun would add it: the file would never settle.
         self.typed_by: dict[str, int] = {}
+        # (id_key, property) -> (line, value) of the last row that set it: a later row
+        # setting another value overrides it.
+        self.set_by: dict[tuple[str, str], tuple[int, Any]] = {}
 
     def add(self, phone: dict[str, Any]) -> dict[str, Any]:
         self.phones.append(phone)
         self.copied.add(id(phone))
         return phone
+
+    def note_values(self, key: str, row: Row) -> list[tuple[int, int, str]]:
+        """The values `row` sets on the phone `key`; (earlier line, this line, property)
+        for each an earlier row set to another value."""
+        overridden = []
+        for name, value in row.fields.items():
+            slot = (id_key(key), name)
+            earlier = self.set_by.get(slot)
+            if earlier is not None and not same_value(name, earlier[1], value):
+                overridden.append((earlier[0], row.line, name))
+            self.set_by[slot] = (row.line, value)
+        return overridden
 
     def own(self, phone: Mapping[str, Any]) -> dict[str, Any]:
         """The model's own, changeable copy of one of its phones."""
@@ -158,6 +186,7 @@ def plan(
     model = _models(rows, user_keys, phones)
     drafts: dict[str, _WriteDraft] = {}
     planned: list[RowPlan] = []
+    overridden: list[tuple[int, int, str]] = []
     for row in rows:
         user_key = user_keys[row.user]
         if isinstance(user_key, Failure):
@@ -167,7 +196,11 @@ def plan(
         if isinstance(read, Failure):
             planned.append(RowPlan(row, user_key, None, row.phone_id, failure=read))
             continue
-        planned.append(_plan_row(row, user_key, model[user_key], drafts, owners[user_key]))
+        row_plan = _plan_row(row, user_key, model[user_key], drafts, owners[user_key])
+        target = row_plan.write_key or row_plan.phone_id  # the phone the row spoke for
+        if row_plan.failure is None and target is not None:
+            overridden += model[user_key].note_values(target, row)
+        planned.append(row_plan)
     _drop_net_no_ops(drafts, model)
     writes = [
         Write(
@@ -187,7 +220,7 @@ def plan(
         for p in planned
     ]
     prune_kept = _prune(rows_planned, writes, phones, owners) if prune else 0
-    return Plan(tuple(rows_planned), tuple(writes), prune_kept)
+    return Plan(tuple(rows_planned), tuple(writes), prune_kept, tuple(overridden))
 
 
 def _models(

@@ -62,6 +62,10 @@ class ApplyReport(NamedTuple):
     refusal: str | None = None  # a dry run's plan that a real run would refuse
     prune_kept: int = 0  # phones --prune left: a backup could not add them back
     handed_on: Tally = Tally()
+    # (earlier line, later line, property) where the file set one phone's property twice,
+    # to different values (the first few), and how many such rows in all.
+    overridden: tuple[tuple[int, int, str], ...] = ()
+    overridden_total: int = 0
 
     @property
     def outcomes(self) -> Counter[Outcome]:
@@ -180,6 +184,9 @@ class BackupSink(Protocol):
 # round, each under its line number (the whole report, when kept, is in file order).
 USERS_PER_ROUND = 1000
 ROWS_PER_ROUND = 10_000
+# Rows that set a value an earlier row set otherwise, named in the report (the rest counted).
+_OVERRIDDEN_SHOWN = 3
+
 # Rows unpacked at a time to report rows that were never sent (a run stopped early).
 _UNSENT_CHUNK = 10_000
 
@@ -226,6 +233,12 @@ class _Progress:
         self.answers: dict[str, BatchResult | Failure] = {}
         self.refusal: str | None = None
         self.prune_kept = 0
+        self.overridden: list[tuple[int, int, str]] = []  # the first few
+        self.overridden_total = 0
+
+    def note_overridden(self, pairs: Sequence[tuple[int, int, str]]) -> None:
+        self.overridden_total += len(pairs)
+        self.overridden += pairs[: _OVERRIDDEN_SHOWN - len(self.overridden)]
 
     def settle_round(self) -> None:
         """The round under way is over: each of its rows' results is kept (whole: no signal
@@ -278,6 +291,8 @@ class _Progress:
             self.refusal,
             self.prune_kept,
             Tally(dict(self.outcomes), frozenset(self.failure_codes)),
+            tuple(self.overridden),
+            self.overridden_total,
         )
 
 
@@ -377,6 +392,7 @@ def _run(
         progress.refusal = limit.take(_deletes(the_plan)) or progress.refusal
         progress.plan = the_plan
         progress.prune_kept += the_plan.prune_kept
+        progress.note_overridden(the_plan.overridden)
         if before_writes is not None and not dry_run and not backed_up:
             _back_up(before_writes, the_plan, phones, this_round.owners)
             before_writes.complete()
