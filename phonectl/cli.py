@@ -43,7 +43,8 @@ def _on_signal(signum: int, frame: object) -> None:
 
 def _interrupted(stop: Interrupted | None = None) -> int:
     stop = stop or Interrupted()
-    print(stop.word, file=sys.stderr, flush=True)  # a SafeStream: never raises
+    said = f"{stop.word}: {stop.detail}" if stop.detail else stop.word
+    print(said, file=sys.stderr, flush=True)  # a SafeStream: never raises
     return int(stop.exit_code)
 
 

@@ -58,6 +58,9 @@ class Interrupted(BaseException):
 
     exit_code = ExitCode.INTERRUPTED
     word = "interrupted"
+    # What was under way, when that matters to what comes next (a write sent, its answer
+    # not yet in: it may have been carried out).
+    detail: str | None = None
 
 
 class Terminated(Interrupted):

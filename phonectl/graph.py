@@ -14,7 +14,13 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from phonectl.errors import TRANSIENT_STATUSES, GraphError, NetworkError, PhonectlError
+from phonectl.errors import (
+    TRANSIENT_STATUSES,
+    GraphError,
+    Interrupted,
+    NetworkError,
+    PhonectlError,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -227,6 +233,10 @@ class GraphClient:
         except (NetworkError, GraphError) as exc:
             if method != "GET" and _fate_unknown(exc):
                 exc.hint = WRITE_MAY_BE_DONE + (f"; {exc.hint}" if exc.hint else "")
+            raise
+        except Interrupted as stop:  # Ctrl-C while a write was on its way or awaited
+            if method != "GET" and stop.detail is None:
+                stop.detail = f"while sending {method} {url}: {WRITE_MAY_BE_DONE}"
             raise
 
     def _request(self, method: str, url: str, body: Any, idempotent: bool | None) -> Any:

@@ -4,6 +4,10 @@ code with nothing on stdout, Graph's state unchanged after a failed write."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -18,6 +22,7 @@ from support import (
     graph_calls,
     phone_in_state,
     run_phonectl,
+    wait_until,
 )
 
 from phonectl.graph import MAX_BACKOFF, RetryPolicy, may_retry, parse_retry_after
@@ -315,3 +320,42 @@ def test_max_wait_bounds_only_graphs_own_waits_not_phonectls_backoff(
     done = run_phonectl(*UPDATE)
     assert done.returncode == 0, done.stderr
     assert len(graph_calls(graph)) == 2
+
+
+@pytest.mark.parametrize(
+    ("sig", "word"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")]
+)
+def test_an_interrupt_while_a_write_is_awaited_says_it_may_have_been_made(
+    graph: GraphEmulator, sig: signal.Signals, word: str
+) -> None:
+    """Ctrl-C after the add went out, before its answer: 'interrupted' alone would leave a
+    script (or a person) to send it again, and make two phones."""
+    graph.add_fault(Fault(status=None, delay=3, method="POST"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "add", "--number", "+1 999", "--type", "home"],
+        env=os.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: any(c.method == "POST" for c in graph_calls(graph)), "the POST arrived")
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + sig, err
+    assert out == ""
+    assert err.startswith(f"{word}: while sending POST {graph.url}/beta/me/profile/phones: ")
+    assert "check with 'phonectl list' before sending it again" in err
+    # A read interrupted so changed nothing: the word alone.
+    graph.add_fault(Fault(status=None, delay=3, method="GET"))
+    graph.requests.clear()
+    read = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "list"],
+        env=os.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: graph_calls(graph), "the GET arrived")
+    read.send_signal(sig)
+    _, err = read.communicate(timeout=30)
+    assert (read.returncode, err) == (128 + sig, f"{word}\n")
