@@ -138,8 +138,12 @@ def show(
         else:
             _write_view(result, at or terminal())
     except OutputFailed:
-        for note in result.notes:  # what was done (apply's summary) still reaches stderr
+        # What was done (apply's summary) and what went wrong besides (a run stopped by a
+        # failed sign-in) still reach stderr; the closed output itself is said by main().
+        for note in result.notes:
             notice(note)
+        if result.problem is not None:
+            error(result.problem)
         raise
     for note in result.notes:
         notice(note)

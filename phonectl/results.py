@@ -505,11 +505,15 @@ def apply_result(report: ApplyReport) -> ApplyResult:
 def stopped_apply_result(stop: ApplyStopped) -> ApplyResult:
     """The report of a run that stopped, and why: an interrupt keeps its own exit code;
     an error its own, but never 2 ("nothing was sent") once a write went out."""
+    from phonectl.safe_output import OutputFailed
+
     cause = stop.cause
     if isinstance(cause, KeyboardInterrupt):
         cause = Interrupted()
     if isinstance(cause, Interrupted):
         return ApplyResult(stop.report, cause)
+    if isinstance(cause, OutputFailed):  # the report cannot be delivered: main() says so
+        return ApplyResult(stop.report)
     if isinstance(cause, PhonectlError):
         problem = cause
     elif isinstance(cause, OSError):

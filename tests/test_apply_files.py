@@ -357,3 +357,26 @@ def test_a_reader_gone_before_the_first_write_means_no_write_in_any_format(
     assert f"apply: {users} rows: {users} not-sent; 0 writes" in err
     assert "Traceback" not in err and "error" not in err
     assert written_items(graph) == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "tsv"])
+def test_a_run_stopped_for_another_reason_with_its_reader_gone_still_says_both(
+    graph: GraphEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """No sign-in, and `| true`: the stopped run's report meets the closed pipe. It is not
+    raised a second time (click would turn that into a silent exit 1): 141, the summary,
+    and why the run stopped."""
+    monkeypatch.delenv("PHONECTL_ACCESS_TOKEN")
+    rows = _file(tmp_path, "user,type,number\nuser0@contoso.com,other,+3 0\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "apply", rows, "-o", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    assert "apply: 1 row: 1 not-sent; 0 writes" in err
+    assert "\nerror: " in err and "Traceback" not in err and "Broken pipe" not in err
+    assert list(graph.requests) == []

@@ -12,7 +12,7 @@ import re
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, NamedTuple, Protocol
 
 from phonectl.apply.collection import collected_by_round, round_done
@@ -234,6 +234,7 @@ class _Progress:
         self.refusal: str | None = None
         self.prune_kept = 0
         self.overridden: list[tuple[int, int, str]] = []  # the first few
+        self.stopping = False  # the run stopped early: only its report is being made
         self.overridden_total = 0
 
     def note_overridden(self, pairs: Sequence[tuple[int, int, str]]) -> None:
@@ -269,10 +270,17 @@ class _Progress:
             return
         self.outcomes.update(r.outcome for r in results)
         self.failure_codes.update(r.exit_code for r in results if r.outcome in _NOT_DONE)
-        self.on_results(results)
+        if not self.stopping:
+            self.on_results(results)
+            return
+        # The run has stopped, for whatever reason: its report is counted whole, and an
+        # output that fails now (a reader gone) keeps its own failure for show() to report.
+        with suppress(OSError):
+            self.on_results(results)
 
     def report(self, *, complete: bool = True) -> ApplyReport:
         if not complete:
+            self.stopping = True
             self.settle_round()
             # Every row not yet settled was never sent: unpacked a stretch at a time.
             self.rounds = deque()
