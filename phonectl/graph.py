@@ -239,10 +239,23 @@ class GraphClient:
                 stop.detail = f"while sending {method} {url}: {WRITE_MAY_BE_DONE}"
             raise
 
-    def _request(self, method: str, url: str, body: Any, idempotent: bool | None) -> Any:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        idempotent: bool | None,
+        before_send: Callable[[], None] | None = None,
+    ) -> Any:
+        """request() without its hints; `before_send()` is asked before every attempt, after
+        any pause Graph asked for (a batch retried after a 429 minutes later is let through,
+        or not, then: not before its first attempt)."""
         attempt = 0
         refreshed = False
         while True:
+            self._wait_for_pause()
+            if before_send is not None:
+                before_send()
             response = self._send_once(method, url, body)
             status = response.status_code
             if status == 401 and not refreshed and self._on_unauthorized is not None:
@@ -425,17 +438,22 @@ class GraphClient:
         on_sent: Callable[[Sequence[int]], None] | None = None,
     ) -> list[tuple[int, BatchResult, str | None]]:
         """One POST /$batch; (index, result, Retry-After) for each item of the chunk."""
-        with self._sending:
-            if self.stopped.is_set():
-                raise Stopped()
-            if on_sent is not None:
-                try:
-                    on_sent(chunk)  # before it goes: whoever stops now sees this batch as sent
-                except BaseException:
-                    # What refuses this batch (a report that can no longer be delivered)
-                    # refuses every later one, in whichever thread it would go.
-                    self.stopped.set()
-                    raise
+
+        def let_through() -> None:
+            """Before each attempt: a stopped client sends nothing more, and on_sent hears
+            of the batch (whoever stops now sees it as sent)."""
+            with self._sending:
+                if self.stopped.is_set():
+                    raise Stopped()
+                if on_sent is not None:
+                    try:
+                        on_sent(chunk)
+                    except BaseException:
+                        # What refuses this batch (a report that can no longer be delivered)
+                        # refuses every later one, in whichever thread it would go.
+                        self.stopped.set()
+                        raise
+
         items = []
         for index in chunk:
             item: dict[str, Any] = {
@@ -451,8 +469,14 @@ class GraphClient:
         # deleted phone would be reported failed. Only reads and PATCHes are resent.
         only_reads_and_patches = all(requests[i].method in {"GET", "PATCH"} for i in chunk)
         try:
-            reply = self.request(
-                "POST", "/$batch", {"requests": items}, idempotent=only_reads_and_patches
+            # _request, not request(): a batch's failure is each item's, judged there (a
+            # write item's "may have been made" is its fate, not a hint).
+            reply = self._request(
+                "POST",
+                self.base_url + "/$batch",
+                {"requests": items},
+                only_reads_and_patches,
+                before_send=let_through,
             )
             answers = _batch_answers(reply, self.base_url)
         except PhonectlError as exc:  # the whole batch failed: so did each of its items
@@ -504,7 +528,6 @@ class GraphClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = _UTF8_JSON.encode(body).encode("utf-8")
-        self._wait_for_pause()
         with self._lock:
             self.requests_sent += 1
         try:

@@ -23,9 +23,11 @@ from support import (
     SECOND_USER_ID,
     add_users,
     change_phone,
+    graph_calls,
     phones_of,
     run_on_terminal,
     run_phonectl,
+    wait_until,
     written_items,
 )
 
@@ -357,6 +359,38 @@ def test_a_reader_gone_before_the_first_write_means_no_write_in_any_format(
     assert f"apply: {users} rows: {users} not-sent; 0 writes" in err
     assert "Traceback" not in err and "error" not in err
     assert written_items(graph) == []
+
+
+def test_a_batch_retried_after_a_pause_is_not_sent_once_the_reader_has_gone(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """The look at stdout's reader comes before every attempt: a write batch throttled
+    (429, Retry-After 1 s) is not sent again when the reader left during the wait."""
+    add_users(graph, 1, number="0")
+    rows = _file(tmp_path, "user,type,number\nuser0@contoso.com,other,+3 0\n")
+    graph.add_fault(
+        Fault(
+            status=429,
+            retry_after="1",
+            path_contains="$batch",
+            per_http_request=True,
+            after=1,  # the read goes through; the write batch is throttled
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "apply", rows, "--concurrency", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    wait_until(lambda: len(graph_calls(graph)) == 2, "the write batch was throttled")
+    process.stdout.close()  # during the second's wait
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    assert len(graph_calls(graph)) == 2  # not sent again
+    assert phones_of(graph, "user0@contoso.com")[0]["number"] == "0"
+    # Its one attempt reached Graph (throttled, but phonectl cannot know that for sure).
+    assert "apply: 1 row: 1 unknown" in err
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "tsv"])
