@@ -74,6 +74,9 @@ class PhonectlError(Exception):
     """An error the user sees as one message (plus an optional hint) and an exit code."""
 
     exit_code: ExitCode = ExitCode.FAILED
+    # False when the error came before a request could leave (no connection, no token):
+    # a write that failed so was certainly not carried out.
+    request_sent: bool = True
 
     def __init__(
         self, message: str, hint: str | None = None, details: tuple[str, ...] = ()

@@ -230,7 +230,7 @@ class GraphClient:
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         try:
             return self._request(method, url, body, idempotent)
-        except (NetworkError, GraphError) as exc:
+        except PhonectlError as exc:
             if method != "GET" and _fate_unknown(exc):
                 exc.hint = WRITE_MAY_BE_DONE + (f"; {exc.hint}" if exc.hint else "")
             raise
@@ -542,12 +542,14 @@ WRITE_MAY_BE_DONE = (
 )
 
 
-def _fate_unknown(error: NetworkError | GraphError) -> bool:
+def _fate_unknown(error: PhonectlError) -> bool:
     """Whether a write that failed so may still have been carried out: no answer (a timeout,
-    a connection lost on the way), or a 5xx. A 4xx (429 included) says it was not."""
+    a connection lost on the way), a 5xx, or a 2xx whose body could not be used. A 4xx
+    (429 included) says it was not; so does a request that never left (no connection, no
+    token)."""
     if isinstance(error, (GraphError, WaitTooLong)):
         return error.status >= 500
-    return True
+    return error.request_sent
 
 
 # json.dumps(ensure_ascii=False) would build an encoder for every request body.
@@ -567,7 +569,12 @@ class _BearerAuth:
         self._token_provider = token_provider
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token_provider()}"
+        try:
+            token = self._token_provider()
+        except PhonectlError as exc:  # no token, so the request never left
+            exc.request_sent = False
+            raise
+        request.headers["Authorization"] = f"Bearer {token}"
         return request
 
 

@@ -312,7 +312,44 @@ def _read_bounded(response: requests.Response) -> bytes:
 
 def network_error(exc: requests.RequestException, what: str, peer: str) -> PhonectlError:
     """A NetworkError (exit 6) for a failed request, naming the proxy when one failed; an
-    answer too large to read is the server's fault, not the network's (exit 1)."""
+    answer too large to read is the server's fault, not the network's (exit 1). Its
+    request_sent is False when no connection was made (nothing can have been done)."""
+    error = _network_error(exc, what, peer)
+    error.request_sent = not _never_connected(exc)
+    return error
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the request failed before reaching the server: a connection refused, a
+    name that does not resolve, a connect timeout, a proxy or TLS handshake that failed."""
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.ConnectTimeout,
+            requests.exceptions.ProxyError,
+            requests.exceptions.SSLError,
+        ),
+    ):
+        return True
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:  # requests nests the reason deep
+        seen.add(id(cause))
+        if isinstance(cause, (NewConnectionError, ConnectionRefusedError)):
+            return True
+        reason = getattr(cause, "reason", None)
+        nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
+        cause = (
+            reason
+            if isinstance(reason, BaseException)
+            else nested or cause.__cause__ or cause.__context__
+        )
+    return False
+
+
+def _network_error(exc: requests.RequestException, what: str, peer: str) -> PhonectlError:
     if isinstance(exc, AnswerTooLarge):
         return PhonectlError(f"{what}: {exc}")
     if isinstance(exc, requests.exceptions.ContentDecodingError):  # the server's fault too

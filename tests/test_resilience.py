@@ -163,11 +163,12 @@ def test_every_fault_ends_in_its_exit_code_with_nothing_on_stdout_and_no_change(
         (Fault(status=None, cut=True, count=9), True),  # the answer broken off
         (Fault(drop=True, count=9), True),  # the connection lost after sending
         (Fault(status=500), True),
+        (Fault(status=200, body="malformed"), True),  # done, but its answer is unusable
         (Fault(status=400), False),
         (Fault(status=403), False),
         (Fault(status=429, count=9, retry_after="0"), False),  # throttled: not carried out
     ],
-    ids=["timeout", "cut", "drop", "500", "400", "403", "429"],
+    ids=["timeout", "cut", "drop", "500", "200-malformed", "400", "403", "429"],
 )
 @pytest.mark.parametrize("command", [UPDATE, ("add", "--number", "+1 999")], ids=["PATCH", "POST"])
 def test_a_write_that_may_have_been_done_says_to_look_before_sending_it_again(
@@ -186,10 +187,26 @@ def test_a_write_that_may_have_been_done_says_to_look_before_sending_it_again(
     said = "the change may have been made all the same: check with 'phonectl list'"
     assert (said in result.stderr) is maybe_done, result.stderr
     graph.faults.clear()
-    monkeypatch.setenv("PHONECTL_TIMEOUT", "0.2")
     graph.add_fault(dataclasses.replace(fault))
     read = phonectl("get", EXAMPLE_PHONE_ID)  # a read is never said to have changed anything
     assert said not in read.stderr
+
+
+@pytest.mark.parametrize("command", [UPDATE, ("add", "--number", "+1 999")], ids=["PATCH", "POST"])
+def test_a_write_that_never_left_is_not_said_to_have_maybe_been_made(
+    phonectl: Run, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PHONECTL_GRAPH_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("PHONECTL_ACCESS_TOKEN", TEST_TOKEN)
+    result = phonectl(*command)
+    assert result.exit_code == 6, result.stderr
+    assert "could not reach Graph" in result.stderr
+    assert "may have been made" not in result.stderr
 
 
 def test_each_attempt_carries_a_fresh_client_request_id_and_user_agent(
