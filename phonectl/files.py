@@ -195,8 +195,7 @@ def exclusive_lock(lock_path: Path, *, wait: float, holder: str = "") -> Iterato
     except OSError as exc:
         raise PhonectlError(
             f"could not open the lock {lock_path}: {exc.strerror or exc}",
-            hint=f"phonectl keeps its locks in {lock_path.parent} (XDG_CACHE_HOME): it must "
-            "be a writable directory",
+            hint=f"phonectl keeps this lock in {lock_path.parent}: it must be a writable directory",
         ) from None
     try:
         if not _try_lock_until(fd, time.monotonic() + wait):

@@ -495,8 +495,9 @@ def _resolve(
         except InvalidInput as exc:
             from phonectl.config import config_path
 
+            way_out = f"phonectl auth login {row.flag} VALUE" if row.flag else "phonectl auth login"
             raise InvalidInput(
                 f"{exc.message} (remembered in profile {profile!r} of {config_path()})",
-                hint="correct it in that file, or sign in again: phonectl auth login",
+                hint=f"correct it in that file, or sign in again with the right one: {way_out}",
             ) from None
     return row.default

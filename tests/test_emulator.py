@@ -277,6 +277,25 @@ def test_dropped_connection_is_a_connection_error(emulator: GraphEmulator) -> No
         call(emulator, "GET", "/beta/me/profile/phones")
 
 
+def test_a_cut_answer_does_the_work_then_breaks_off_mid_body(emulator: GraphEmulator) -> None:
+    """Through the control API, `cut` alone (no status) answers Graph's own answer, half of
+    it; inside a $batch it never matches an item (an item has no connection to cut)."""
+    fault = {"cut": True, "method": "PATCH", "count": 2}
+    assert requests.post(emulator.url + "/_sandbox/faults", json=fault, timeout=5).ok
+    path = f"/beta/me/profile/phones/{EXAMPLE_PHONE_ID}"
+    json_type = {"Content-Type": "application/json"}
+    items = [
+        {"id": "1", "method": "PATCH", "url": path[5:], "headers": json_type, "body": {}},
+    ]
+    assert batch(emulator, items).json()["responses"][0]["status"] == 200  # not cut, not used up
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        call(emulator, "PATCH", path, {"displayName": "Cut"})
+    assert call(emulator, "GET", path).json()["displayName"] == "Cut"  # the work was done
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        call(emulator, "PATCH", path, {"displayName": "Again"})
+    assert call(emulator, "PATCH", path, {"displayName": "Whole"}).status_code == 200
+
+
 def batch(server: GraphEmulator, requests_: list[dict[str, Any]]) -> Any:
     return call(server, "POST", "/beta/$batch", {"requests": requests_})
 

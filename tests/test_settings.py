@@ -161,3 +161,8 @@ def test_a_remembered_cloud_that_is_not_valid_is_refused_naming_where(
         f"error: cloud={cloud!r} is not valid: use one of global, usgov, usgovdod, china "
         f"(remembered in profile 'default' of {path})"
     )
+    # The way out is the flag, which overrides the file (and login remembers it).
+    way_out = "or sign in again with the right one: phonectl auth login --cloud VALUE"
+    assert way_out in result.stderr
+    overridden = phonectl("--cloud", "usgov", "update", "p1", "--type", "home", "--dry-run")
+    assert overridden.exit_code == 0, overridden.stderr

@@ -62,7 +62,7 @@ class Fault:
         return (
             (self.method is None or self.method.upper() == method)
             and (self.path_contains is None or self.path_contains in path)
-            and not (in_batch and self.per_http_request)
+            and not (in_batch and (self.per_http_request or self.cut))
         )
 
     @classmethod
@@ -92,6 +92,8 @@ class Fault:
             wrong_bool = isinstance(value, bool) and kinds[key] is not bool
             if not isinstance(value, kinds[key]) or wrong_bool:
                 raise ValueError(f"{key} has the wrong type: {json.dumps(value)}")
+        if body.get("cut") and "status" not in body:
+            body = {**body, "status": None}  # the work is done: Graph's own answer, cut short
         fault = cls(**body)
         if fault.body not in {"graph", "html", "malformed", "empty"}:
             raise ValueError("body must be graph, html, malformed or empty")
