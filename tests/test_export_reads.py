@@ -64,7 +64,7 @@ def test_export_o_tsv_to_a_jsonl_file_names_the_clash(graph: GraphEmulator, tmp_
     assert "--format" not in done.stderr  # none was given
 
 
-@pytest.mark.parametrize("out", ["e.csv", "e.jsonl", "-"])
+@pytest.mark.parametrize("out", ["e.csv", "e.jsonl", "-", "e", "e.txt"])
 def test_phonectl_output_in_the_environment_yields_to_the_out_file_and_format(
     graph: GraphEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
 ) -> None:
@@ -78,14 +78,18 @@ def test_phonectl_output_in_the_environment_yields_to_the_out_file_and_format(
     first = text.splitlines()[0]
     if out == "e.csv":
         assert first.startswith("user,id,type,number")
-    else:  # JSON Lines: by the name, or (stdout) by PHONECTL_OUTPUT
+    else:  # JSON Lines: by the name, or (stdout, a name naming no format) by the variable
         assert json.loads(first)["user"] == ADELE
     by_format = run_phonectl("export", "--user", ADELE, "--format", "csv")
     assert by_format.returncode == 0, by_format.stderr
     assert by_format.stdout.startswith("user,id,type,number")
-    # On the command line, -o is still honoured or refused, never overridden.
+    # On the command line, -o is still honoured or refused, never overridden; a name that
+    # names no format (no extension) takes what -o writes.
     refused = run_phonectl("export", "-o", "json", "--out", str(tmp_path / "f.csv"))
     assert refused.returncode == 2
+    plain = run_phonectl("export", "-o", "json", "--out", str(tmp_path / "f"))
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads((tmp_path / "f").read_text().splitlines()[0])["user"]
 
 
 def test_a_users_file_may_have_a_header_and_comments(graph: GraphEmulator, tmp_path: Path) -> None:

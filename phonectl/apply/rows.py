@@ -557,27 +557,39 @@ def format_for_output(path: str | None, given: FileFormat | None) -> FileFormat:
     """--format, else the output file's extension (.jsonl/.ndjson/.json), else CSV. An
     extension that names another format (.xlsx; .json with --format csv) is refused: the
     file would not be what its name says."""
-    suffix = "" if not path or path == "-" else path.lower().rpartition(".")[2]
-    named = {
-        "jsonl": FileFormat.jsonl,
-        "ndjson": FileFormat.jsonl,
-        "json": FileFormat.jsonl,
-        "csv": FileFormat.csv,
-        "tsv": FileFormat.csv,
-        "txt": FileFormat.csv,
-    }
-    if "." in (path or "").rpartition("/")[2] and suffix not in named:
+    suffix = _suffix(path)
+    if suffix and suffix not in _NAMED_FORMATS and suffix != "txt":  # .txt: any text, CSV here
         raise InvalidInput(
             f"cannot write {path}: .{suffix} is not a format phonectl writes",
             hint="name the file .csv (Excel opens it) or .jsonl",
         )
-    by_name = named.get(suffix)
+    by_name = format_named_by(path)
     if given is not None and by_name is not None and by_name is not given:
         raise InvalidInput(
             f"{path} names {by_name.value}, but --format {given.value} was given",
             hint=f"name the file .{given.value}, or drop --format",
         )
     return given or by_name or FileFormat.csv
+
+
+_NAMED_FORMATS = {
+    "jsonl": FileFormat.jsonl,
+    "ndjson": FileFormat.jsonl,
+    "json": FileFormat.jsonl,
+    "csv": FileFormat.csv,
+    "tsv": FileFormat.csv,
+}
+
+
+def format_named_by(path: str | None) -> FileFormat | None:
+    """The format a file's extension names (.csv, .tsv, .json, .jsonl, .ndjson); None when it
+    names none (no extension, .txt, stdout)."""
+    return _NAMED_FORMATS.get(_suffix(path))
+
+
+def _suffix(path: str | None) -> str:
+    name = "" if not path or path == "-" else path.rpartition("/")[2]
+    return name.lower().rpartition(".")[2] if "." in name else ""
 
 
 def phone_rows_text(

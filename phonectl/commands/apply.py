@@ -355,7 +355,9 @@ def export(
         )
     # -o on the command line is honoured or refused; PHONECTL_OUTPUT (set for a cron job's
     # other commands) only chooses when neither --format nor the --out name does.
-    named_by_file = format_ is not None or out not in (None, "-")
+    from phonectl.apply.rows import format_named_by
+
+    named_by_file = format_ is not None or format_named_by(out) is not None
     from_env_only = (output or rt.flags.output) is None
     chosen = OutputFormat.table if from_env_only and named_by_file else rt.output(output)
     fmt, delimiter = _export_format(chosen, out, format_)
@@ -430,7 +432,7 @@ def _export_format(
 ) -> tuple[FileFormat, str]:
     """export's file format and CSV delimiter: -o json is JSON Lines, -o tsv tab-separated
     (never ignored); --format and the --out file's extension must agree with it."""
-    from phonectl.apply.rows import format_for_output
+    from phonectl.apply.rows import format_for_output, format_named_by
 
     if output not in _EXPORT_FORMATS:  # a format export has no file for: refused, not ignored
         raise InvalidInput(
@@ -440,14 +442,13 @@ def _export_format(
     wanted = _EXPORT_FORMATS[output]
     if wanted is not None and given is not None and given is not wanted:
         raise InvalidInput(f"-o {output.value} and --format {given.value} contradict each other")
-    if wanted is not None and given is None and out not in (None, "-"):
-        named = format_for_output(out, None)
-        if named is not wanted:
-            raise InvalidInput(
-                f"-o {output.value} writes {_FILE_KINDS[output]}, but --out {out} would be "
-                f"{_FILE_KINDS[_OUTPUT_FOR[named]]} by its name",
-                hint=f"name the file for what -o writes, or leave -o {output.value} out",
-            )
+    named = format_named_by(out)
+    if wanted is not None and given is None and named is not None and named is not wanted:
+        raise InvalidInput(
+            f"-o {output.value} writes {_FILE_KINDS[output]}, but --out {out} would be "
+            f"{_FILE_KINDS[_OUTPUT_FOR[named]]} by its name",
+            hint=f"name the file for what -o writes, or leave -o {output.value} out",
+        )
     fmt = format_for_output(out, given or wanted)
     delimiter = "\t" if output is OutputFormat.tsv or (out or "").lower().endswith(".tsv") else ","
     return fmt, delimiter
