@@ -258,9 +258,12 @@ class SafeStream:
     def check_reader(self) -> None:
         """Fail now (OutputFailed), as the next write would, when stdout is a pipe or socket
         whose reader has left (| head). A write the pipe has room for succeeds whatever the
-        reader did, so without this look a reader gone could go unnoticed for a while."""
-        if self._stream is None or not self._is_stdout:
+        reader did, so without this look a reader gone could go unnoticed for a while. A
+        stdout closed from the start (`>&-`), or failed before, fails here the same."""
+        if not self._is_stdout:
             return
+        if self._stream is None:
+            raise self._failure or OutputFailed(errno.EBADF, "standard output is closed")
         try:
             import select
 

@@ -8,6 +8,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -358,6 +359,28 @@ def test_a_reader_gone_before_the_first_write_means_no_write_in_any_format(
     assert process.wait(timeout=60) == 141, err
     assert f"apply: {users} rows: {users} not-sent; 0 writes" in err
     assert "Traceback" not in err and "error" not in err
+    assert written_items(graph) == []
+
+
+def test_a_stdout_closed_from_the_start_means_no_write(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """`apply FILE >&-`: the report can never be delivered, so nothing is written; exit 1
+    saying so, with the summary on stderr."""
+    add_users(graph, 1, number="0")
+    rows = _file(tmp_path, "user,type,number\nuser0@contoso.com,other,+3 0\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "phonectl", "apply", rows],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+        check=False,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "apply: 1 row: 1 not-sent; 0 writes" in err
+    assert "error: could not write the output: standard output is closed" in err
     assert written_items(graph) == []
 
 
