@@ -46,6 +46,9 @@ class Queried(NamedTuple):
 
     @property
     def notes(self) -> Sequence[str]:
+        if self.failed is not None and self.original.problem is not None:
+            # The command's own problem is the one said; the query's is said beside it.
+            return (*self.original.notes, self.failed.message)
         return self.original.notes
 
     @property

@@ -57,5 +57,5 @@ def search(expression: str, value: Any) -> Any:
     raise QueryFailed(
         f"--query failed on the result: {reason}; the command itself was carried out "
         "(its result is not shown)",
-        hint="fix the expression; 'phonectl list' shows what Graph holds now",
+        hint="fix the expression: it is applied to the result's -o json form",
     )

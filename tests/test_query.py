@@ -272,3 +272,29 @@ def test_lint_findings_keep_lints_exit_code(graph: GraphEmulator) -> None:
     done = run_phonectl("lint", "--user", ADELE, "--query", "[].[number, suggested]", "-o", "tsv")
     assert (done.returncode, done.stdout) == (1, f"{ADELES_MOBILE}\t+14255550109\n")
     assert done.stderr.startswith("lint: ")  # its summary still on stderr
+
+
+def test_a_query_failing_beside_the_commands_own_problem_says_both() -> None:
+    """The command's problem stays the one said (and its exit code); the query's failure
+    is said beside it, not lost."""
+    from typing import NamedTuple
+
+    from phonectl.errors import ExitCode, PhonectlError
+    from phonectl.queried import queried
+
+    class Refused(NamedTuple):
+        notes: tuple[str, ...] = ("apply: 2 rows: 2 would-delete",)
+        problem: PhonectlError | None = PhonectlError("--prune would delete 2 phones")
+        exit_code: ExitCode = ExitCode.USAGE
+
+        def json(self) -> object:
+            return [{"number": "+1 425"}]
+
+    seen = queried(Refused(), "abs([0].number)")  # type: ignore[arg-type]
+    assert seen.problem is not None and seen.problem.message == "--prune would delete 2 phones"
+    assert seen.exit_code is ExitCode.USAGE
+    assert seen.notes[0] == "apply: 2 rows: 2 would-delete"
+    assert seen.notes[1].startswith("--query failed on the result: abs() takes number")
+    alone = queried(Refused(problem=None, exit_code=ExitCode.OK), "abs([0].number)")  # type: ignore[arg-type]
+    assert alone.exit_code is ExitCode.FAILED and alone.notes == ("apply: 2 rows: 2 would-delete",)
+    assert alone.problem is not None and alone.problem.message.startswith("--query failed")
