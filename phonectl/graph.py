@@ -425,11 +425,22 @@ class GraphClient:
 
         for _ in range(min(self.concurrency, len(chunks))):
             threading.Thread(target=work, name="batch", daemon=True).start()
+        # A batch that failed stops the rest from going out; the batches already in flight
+        # are still waited for (each within its deadline) and their answers handed on, so
+        # a write Graph answered is reported written, not unknown. The cause raised is the
+        # failure itself, not the Stopped of a batch that another's failure kept back.
+        failure: BaseException | None = None
         for _ in chunks:
             answered = done.get()
             if isinstance(answered, BaseException):
-                raise answered
+                if failure is None:
+                    self.stop()
+                if failure is None or isinstance(failure, Stopped):
+                    failure = answered
+                continue
             yield answered
+        if failure is not None:
+            raise failure
 
     def _send_chunk(
         self,

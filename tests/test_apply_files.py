@@ -362,6 +362,39 @@ def test_a_reader_gone_before_the_first_write_means_no_write_in_any_format(
     assert written_items(graph) == []
 
 
+def test_a_reader_gone_mid_round_waits_for_the_batches_in_flight_and_reports_them_exactly(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """The reader leaves while writes are in flight (4 at a time, 10 write batches): no
+    batch goes out after the look that saw it, and those already out are waited for, so
+    the summary's 'updated' is exactly what Graph holds, with nothing left 'unknown'."""
+    users = 200
+    add_users(graph, users, number="0")
+    rows = _file(
+        tmp_path,
+        "user,type,number\n" + "".join(f"user{n}@contoso.com,other,+3 {n}\n" for n in range(users)),
+    )
+    graph.add_fault(
+        Fault(status=None, delay=0.1, path_contains="$batch", per_http_request=True, count=999)
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phonectl", "apply", rows, "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    wait_until(lambda: len(written_items(graph)) >= 60, "three write batches arrived")
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    changed = sum(
+        phones_of(graph, f"user{n}@contoso.com")[0]["number"] != "0" for n in range(users)
+    )
+    assert 60 <= changed < users  # it stopped part way
+    assert f"apply: {users} rows: {changed} updated, {users - changed} not-sent" in err, err
+    assert "unknown" not in err
+
+
 def test_a_stdout_closed_from_the_start_means_no_write(
     graph: GraphEmulator, tmp_path: Path
 ) -> None:
