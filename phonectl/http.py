@@ -19,13 +19,21 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, get_environ_proxies
+from urllib3.exceptions import (
+    DecodeError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from phonectl.errors import InvalidInput, NetworkError, PhonectlError
 from phonectl.urls import mask_userinfo, parse_service_url
@@ -281,9 +289,6 @@ def _read_bounded(response: requests.Response) -> bytes:
     """The body, decompressed, up to MAX_BODY_BYTES. urllib3's failures while reading it (a
     connection broken mid-body, a corrupt gzip stream, a read timing out) become requests'
     exceptions, as Response.content would raise them: the caller handles requests' only."""
-    from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
-    from urllib3.exceptions import SSLError as Urllib3SSLError
-
     chunks: list[bytes] = []
     size = 0
     try:
@@ -322,31 +327,14 @@ def network_error(exc: requests.RequestException, what: str, peer: str) -> Phone
 def _never_connected(exc: BaseException) -> bool:
     """Whether the request failed before reaching the server: a connection refused, a
     name that does not resolve, a connect timeout, a proxy or TLS handshake that failed."""
-    from urllib3.exceptions import NewConnectionError
-
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.ConnectTimeout,
-            requests.exceptions.ProxyError,
-            requests.exceptions.SSLError,
-        ),
-    ):
-        return True
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:  # requests nests the reason deep
-        seen.add(id(cause))
-        if isinstance(cause, (NewConnectionError, ConnectionRefusedError)):
-            return True
-        reason = getattr(cause, "reason", None)
-        nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
-        cause = (
-            reason
-            if isinstance(reason, BaseException)
-            else nested or cause.__cause__ or cause.__context__
-        )
-    return False
+    before_the_server = (
+        requests.exceptions.ConnectTimeout,
+        requests.exceptions.ProxyError,
+        requests.exceptions.SSLError,
+    )
+    return isinstance(exc, before_the_server) or any(
+        isinstance(cause, NewConnectionError) for cause in _causes(exc)
+    )
 
 
 def _network_error(exc: requests.RequestException, what: str, peer: str) -> PhonectlError:
@@ -390,11 +378,19 @@ def _proxy_in_use() -> str:
     return "(from the environment)"
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it was raised from or during, outermost first (requests
+    nests the real reason several levels deep: ConnectionError, MaxRetryError,
+    NewConnectionError, ConnectionRefusedError)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        yield cause
+        cause = cause.__cause__ or cause.__context__
+
+
 def root_cause(exc: BaseException) -> str:
-    """requests nests the real reason several levels deep; the innermost says what happened."""
-    cause: BaseException = exc
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    """The innermost cause's words: that says what happened."""
+    *_, cause = _causes(exc)
     text = str(cause) or type(cause).__name__
     # urllib3 wraps the reason in its connection object's repr: keep the human part.
     return text.split(">: ", 1)[-1].strip("()'\"") if ">: " in text else text

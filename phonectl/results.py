@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from phonectl.errors import ExitCode, Interrupted, PhonectlError, SignInRequired
 from phonectl.layout import Column
 from phonectl.phones import FIELDS, OnCard, UserRef, value_at
+from phonectl.safe_output import OutputFailed
 from phonectl.words import counted, shown
 
 if TYPE_CHECKING:  # a Protocol class costs start-up time; only mypy needs this one
@@ -505,8 +506,6 @@ def apply_result(report: ApplyReport) -> ApplyResult:
 def stopped_apply_result(stop: ApplyStopped) -> ApplyResult:
     """The report of a run that stopped, and why: an interrupt keeps its own exit code;
     an error its own, but never 2 ("nothing was sent") once a write went out."""
-    from phonectl.safe_output import OutputFailed
-
     cause = stop.cause
     if isinstance(cause, KeyboardInterrupt):
         cause = Interrupted()

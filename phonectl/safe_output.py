@@ -239,7 +239,7 @@ class SafeStream:
     def write(self, text: str) -> int:
         if self._stream is None:
             if self._is_stdout:
-                raise self._failure or OutputFailed(errno.EBADF, "standard output is closed")
+                raise self._failure or _closed()
             return len(text)
         try:
             return self._stream.write(SECRETS.redact(text))
@@ -263,7 +263,7 @@ class SafeStream:
         if not self._is_stdout:
             return
         if self._stream is None:
-            raise self._failure or OutputFailed(errno.EBADF, "standard output is closed")
+            raise self._failure or _closed()
         try:
             import select
 
@@ -284,7 +284,7 @@ class SafeStream:
             if isinstance(exc, OSError):
                 self._failure = OutputFailed(exc.errno, exc.strerror or str(exc))
             else:
-                self._failure = OutputFailed(errno.EBADF, "standard output is closed")
+                self._failure = _closed()
             raise self._failure from None
 
     def _silence(self) -> None:
@@ -307,6 +307,11 @@ class SafeStream:
         if self._stream is None:
             raise AttributeError(name)
         return getattr(self._stream, name)
+
+
+def _closed() -> OutputFailed:
+    """stdout that was closed from the start (`>&-`), or a ValueError's closed file."""
+    return OutputFailed(errno.EBADF, "standard output is closed")
 
 
 def install_safe_streams() -> None:

@@ -234,8 +234,8 @@ class _Progress:
         self.refusal: str | None = None
         self.prune_kept = 0
         self.overridden: list[tuple[int, int, str]] = []  # the first few
-        self.stopping = False  # the run stopped early: only its report is being made
         self.overridden_total = 0
+        self.stopping = False  # the run stopped early: only its report is being made
 
     def note_overridden(self, pairs: Sequence[tuple[int, int, str]]) -> None:
         self.overridden_total += len(pairs)

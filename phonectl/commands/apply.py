@@ -176,6 +176,7 @@ def apply(
     from phonectl.errors import Interrupted, PhonectlError
     from phonectl.phones import check_identifier
     from phonectl.results import apply_result, stopped_apply_result
+    from phonectl.safe_output import check_stdout_reader
 
     name = "stdin" if file == "-" else file
     if backup is not None and not dry_run:
@@ -191,7 +192,7 @@ def apply(
     rows = _read_rows(file, name, options, format_)
     rt = runtime(ctx)
     fmt = rt.output(output)
-    stream, on_results, check_deliverable = _streaming(rt, fmt, dry_run)
+    stream, on_results = _streaming(rt, fmt, dry_run)
     backup_file: Backup | None = None
     client = None
     try:
@@ -212,7 +213,7 @@ def apply(
                 approve=None if yes or not at_terminal else _ask_before_deleting,
                 on_settled=advance,
                 on_results=on_results,
-                check_deliverable=check_deliverable,
+                check_deliverable=check_stdout_reader,  # any format: a table too
             )
         result = apply_result(report)
     except ApplyStopped as stop:
@@ -233,46 +234,29 @@ def apply(
 
 def _streaming(
     rt: "Runtime", fmt: OutputFormat, dry_run: bool
-) -> tuple[
-    render.RowStream | None,
-    "Callable[[Sequence[RowResult]], None] | None",
-    "Callable[[], None]",
-]:
+) -> tuple[render.RowStream | None, "Callable[[Sequence[RowResult]], None] | None"]:
     """json and tsv to a file or pipe are written round by round, as each settles: the
     stream, and what hands a round's results to it. A table is laid out whole (its columns
     fit every row), --query needs every row, and a terminal shows the progress bar till
-    the end: those collect (None, None). Third, what apply asks before each batch of writes:
-    it raises when stdout's reader has gone (| head, | true), whatever the format, so no
-    write goes out that the report could not tell of."""
+    the end: those collect (None, None)."""
     from phonectl.apply.run import ApplyReport
     from phonectl.results import ApplyResult
-    from phonectl.safe_output import OutputFailed, check_stdout_reader
-
-    # The reader's leaving stops the run once, however it was seen (a write of the
-    # stream, or the look before a batch): the stopped run's own report then goes nowhere,
-    # quietly, and show() reports the failure.
-    reader_gone: list[OSError] = []
-
-    def check_deliverable() -> None:
-        try:
-            check_stdout_reader()
-        except OutputFailed as gone:
-            reader_gone.append(gone)
-            raise
 
     if fmt not in (OutputFormat.json, OutputFormat.tsv):
-        return None, None, check_deliverable
+        return None, None
     if rt.settings.query is not None or render.terminal().stdout:
-        return None, None, check_deliverable
+        return None, None
     stream = render.RowStream(fmt)
 
     def hand_on(results: "Sequence[RowResult]") -> None:
         stream.write(ApplyResult(ApplyReport(tuple(results), 0, 0, dry_run)))
-        if stream.failed is not None and not reader_gone:
-            reader_gone.append(stream.failed)
+        if stream.failed is not None:
+            # The reader is gone (| head): the run stops, so no new write goes out that the
+            # report could not tell of. (A stopped run's own report, handed on after, meets
+            # the same failure: apply_rows keeps that one quiet for show() to report.)
             raise stream.failed
 
-    return stream, hand_on, check_deliverable
+    return stream, hand_on
 
 
 def _read_rows(
@@ -353,14 +337,8 @@ def export(
             "export writes a file, not a table: -o json writes JSON Lines, -o tsv tab-separated",
             hint="leave -o out for CSV, or use --format csv|jsonl",
         )
-    # -o on the command line is honoured or refused; PHONECTL_OUTPUT (set for a cron job's
-    # other commands) only chooses when neither --format nor the --out name does.
-    from phonectl.apply.rows import format_named_by
-
-    named_by_file = format_ is not None or format_named_by(out) is not None
-    from_env_only = (output or rt.flags.output) is None
-    chosen = OutputFormat.table if from_env_only and named_by_file else rt.output(output)
-    fmt, delimiter = _export_format(chosen, out, format_)
+    given_o = (output or rt.flags.output) is not None
+    fmt, delimiter = _export_format(rt.output(output), out, format_, given_o=given_o)
     refs = named_users(rt, user, users_file, all_users)
     client = rt.client()
     with render.progress(len(refs), "exporting") as advance:
@@ -428,11 +406,17 @@ def named_users(
 
 
 def _export_format(
-    output: OutputFormat, out: str | None, given: FileFormat | None
+    output: OutputFormat, out: str | None, given: FileFormat | None, *, given_o: bool
 ) -> tuple[FileFormat, str]:
     """export's file format and CSV delimiter: -o json is JSON Lines, -o tsv tab-separated
-    (never ignored); --format and the --out file's extension must agree with it."""
+    (never ignored); --format and the --out file's extension must agree with it. An -o
+    that only PHONECTL_OUTPUT gave (`given_o` False: set for a cron job's other commands)
+    chooses only when neither --format nor the --out name does."""
     from phonectl.apply.rows import format_for_output, format_named_by
+
+    named = format_named_by(out)
+    if not given_o and (given is not None or named is not None):
+        output = OutputFormat.table  # no preference of its own: the file's name decides
 
     if output not in _EXPORT_FORMATS:  # a format export has no file for: refused, not ignored
         raise InvalidInput(
@@ -442,7 +426,6 @@ def _export_format(
     wanted = _EXPORT_FORMATS[output]
     if wanted is not None and given is not None and given is not wanted:
         raise InvalidInput(f"-o {output.value} and --format {given.value} contradict each other")
-    named = format_named_by(out)
     if wanted is not None and given is None and named is not None and named is not wanted:
         raise InvalidInput(
             f"-o {output.value} writes {_FILE_KINDS[output]}, but --out {out} would be "
